@@ -1,0 +1,40 @@
+"""What every brain receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from assistant.catalog import StoredImage
+from assistant.models import Exchange, ImageRecord, Language
+from assistant.tools import ToolCall, Toolbox
+
+
+@dataclass
+class Turn:
+    """One user message, after media were stored and audio transcribed."""
+
+    owner: str
+    text: str
+    language: Language
+    images: list[StoredImage] = field(default_factory=list)
+    image_bytes: dict[int, bytes] = field(default_factory=dict)
+    transcript: str | None = None
+    profile_name: str | None = None
+    history: list[Exchange] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BrainReply:
+    text: str
+    images: list[tuple[ImageRecord, str]] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+    brain: str = ""
+
+
+class Brain(Protocol):
+    name: str
+
+    def respond(self, turn: Turn, tools: Toolbox) -> BrainReply: ...

@@ -1,0 +1,181 @@
+"""Rules that run the assistant with no model at all, in Portuguese and English.
+
+The rules only pick a tool and word the answer; the work is done by the same tools the
+model-backed brain uses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.brains.base import BrainReply, Turn
+from assistant.models import ImageRecord, Language
+from assistant.phrases import format_date, say
+from assistant.text import fold, strip_request
+from assistant.tools import (
+    DeleteEntryArgs,
+    DeleteLastArgs,
+    ListRecentArgs,
+    RememberArgs,
+    SaveDescriptionArgs,
+    SearchPhotosArgs,
+    ToolResult,
+    Toolbox,
+)
+
+_PHOTO = r"(foto|fotografia|imagem|imagens|image|photo|picture|pic)s?"
+_SEARCH = re.compile(
+        r"^((me )?(?P<verb>mostr|busc|procur|encontr|ach[ae]|quero ver|queria ver|cade|onde|ve[rj]a?\b"
+        r"|envi[ae]|mand[ae]|show|find|search|look|where|send|get|tem (alguma )?foto|do i have))"
+        rf"|\b{_PHOTO} (de|do|da|dos|das|of)\b")
+_INTENTS: list[tuple[str, re.Pattern[str]]] = [
+    ("help", re.compile(
+        r"^(ajuda|help|menu|comandos|commands|\?|socorro|como funciona|how does (this|it) work"
+        r"|o que (voce|vc) (faz|sabe fazer)|what can you do)\b")),
+    ("thanks", re.compile(r"^(obrigad[oa]|brigad[oa]|valeu|thanks|thank you|thx)\b")),
+    ("greeting", re.compile(
+        r"^(oi+|ola|bom dia|boa tarde|boa noite|hello|hi|hey|e ai|good (morning|afternoon"
+        r"|evening))\b[\s!.,?]*(tudo bem|td bem|how are you)?[\s!.,?]*$")),
+    ("delete_id", re.compile(
+        r"\b(apag|exclu|delet|remov)\w*\b.*?(registro|entrada|entry|foto|photo|#|n[ou]?)\s*"
+        r"#?\s*(?P<id>\d+)\b")),
+    ("delete_last", re.compile(
+        r"\b(apag|exclu|delet|remov|tira)\w*\b.*\b(ultim\w*|last|latest|recent\w*)\b")),
+    ("remember", re.compile(
+        r"^(lembre|lembra|lembrar|remember|anote|anota|guarde|guarda)(-se)?\b\s*(de |que |that "
+        r"|of )?(?P<fact>.+)")),
+    ("recent", re.compile(
+        rf"\b(ultim\w*|recent\w*|latest|last)\b.*\b{_PHOTO}\b|\b{_PHOTO}\b.*\b(recent\w*"
+        r"|ultim\w*)\b|^(minhas|my) " + _PHOTO + r"$")),
+    ("search", _SEARCH),
+]
+_OTHER_USERS = re.compile(
+    r"\b(todos os usuarios|outros usuarios|outras pessoas|todo mundo|de todos|all users"
+    r"|other users|everyone|everybody|other people)\b")
+
+
+def _has_verb(match: re.Match[str] | None) -> bool:
+    """Whether a search match came from a request verb, not just "fotos de ..."."""
+    return bool(match and match.re is _SEARCH and match.group("verb"))
+
+
+def classify(text: str) -> tuple[str, re.Match[str] | None]:
+    folded = fold(text).strip()
+    for name, pattern in _INTENTS:
+        match = pattern.search(folded)
+        if match:
+            return name, match
+    return "other", None
+
+
+class OfflineBrain:
+    name = "offline rules"
+
+    def respond(self, turn: Turn, tools: Toolbox) -> BrainReply:
+        lang = turn.language
+        text = turn.text.strip()
+        lines: list[str] = []
+        images: list[tuple[ImageRecord, str]] = []
+        intent, match = classify(text) if text else ("none", None)
+
+        waiting_now = [s.image for s in turn.images if s.image.description_id is None]
+        for stored in turn.images:
+            if stored.image.description_id is not None:
+                entry = tools.catalog.entry_of_image(stored.image)
+                if entry is not None:
+                    lines.append(say("duplicate", lang, description=entry.description,
+                                     date=format_date(entry.created_at, lang)))
+
+        # "Foto do meu cachorro" is a description; "mostre fotos do cachorro" a search.
+        descriptive = intent == "other" or (intent == "search" and not _has_verb(match))
+        if text and descriptive and (waiting_now or tools.catalog.pending_images(tools.owner)):
+            result = tools.call("save_description",
+                                SaveDescriptionArgs(description=text).model_dump())
+            lines.append(self._saved(result, lang, pending_before=not waiting_now))
+        else:
+            if text:
+                lines.extend(self._command(intent, match, text, turn, tools, images))
+            if waiting_now:
+                pending = len(tools.catalog.pending_images(tools.owner))
+                key = "ask_description" if pending == 1 else "ask_description_many"
+                lines.append(say(key, lang, n=pending))
+        return BrainReply(text="\n\n".join(x for x in lines if x), images=images,
+                          tool_calls=list(tools.calls), brain=self.name)
+
+    def _command(
+        self,
+        intent: str,
+        match: re.Match[str] | None,
+        text: str,
+        turn: Turn,
+        tools: Toolbox,
+        images: list[tuple[ImageRecord, str]],
+    ) -> list[str]:
+        lang = turn.language
+        if intent == "help":
+            return [say("help", lang)]
+        if intent == "thanks":
+            return [say("thanks", lang)]
+        if intent == "greeting":
+            name = f", {turn.profile_name}" if turn.profile_name else ""
+            return [say("greeting", lang, name=name), *self._pending_note(tools, lang)]
+        if intent == "delete_id" and match:
+            result = tools.call("delete_entry",
+                                DeleteEntryArgs(entry_id=int(match.group("id"))).model_dump())
+            return [self._deleted(result, lang)]
+        if intent == "delete_last":
+            return [self._deleted(tools.call("delete_last", DeleteLastArgs().model_dump()), lang)]
+        if intent == "remember" and match:
+            fact = text[match.start("fact"):].strip() if match.start("fact") < len(text) else text
+            result = tools.call("remember", RememberArgs(fact=fact).model_dump())
+            return [say("remembered", lang, fact=result.data["fact"])]
+        if intent in ("recent", "search"):
+            lines: list[str] = []
+            if _OTHER_USERS.search(fold(text)):
+                lines.append(say("privacy", lang))
+                intent = "recent"
+            if intent == "search" and strip_request(text):
+                result = tools.call("search_photos",
+                                    SearchPhotosArgs(query=text, limit=20).model_dump())
+            else:
+                result = tools.call("list_recent", ListRecentArgs(limit=20).model_dump())
+            lines.append(self._listing(result, lang))
+            images.extend(result.send)
+            return lines
+        return [say("fallback", lang)]
+
+    def _pending_note(self, tools: Toolbox, lang: Language) -> list[str]:
+        n = len(tools.catalog.pending_images(tools.owner))
+        return [say("pending_reminder", lang, n=n)] if n else []
+
+    @staticmethod
+    def _saved(result: ToolResult, lang: Language, *, pending_before: bool) -> str:
+        entry = result.data["entry"]
+        n = entry["images"]
+        if pending_before:
+            key = "described" if n == 1 else "described_many"
+        else:
+            key = "saved" if n == 1 else "saved_many"
+        return say(key, lang, description=entry["description"], n=n)
+
+    @staticmethod
+    def _deleted(result: ToolResult, lang: Language) -> str:
+        if not result.ok:
+            return say("nothing_to_delete" if "nothing" in (result.error or "") else "not_yours",
+                       lang)
+        if "entry" in result.data:
+            entry = result.data["entry"]
+            return say("deleted", lang, description=entry["description"], n=entry["images"])
+        return say("deleted_pending", lang)
+
+    @staticmethod
+    def _listing(result: ToolResult, lang: Language) -> str:
+        data = result.data
+        total, sent = data["total_photos"], len(result.send)
+        if result.kind == "recent":
+            return say("recent", lang, k=sent, n=total) if total else say("empty_catalog", lang)
+        if total == 0:
+            return say("not_found", lang, query=data["query"])
+        if total > sent:
+            return say("found_capped", lang, n=total, k=sent, query=data["query"])
+        return say("found", lang, n=total, query=data["query"])

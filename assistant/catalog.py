@@ -1,0 +1,340 @@
+"""The catalog: descriptions and their images, always read and written for one owner.
+
+Every statement here is parameterised and carries `owner = %s`; nothing takes SQL text
+from a user or a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.db import Conn, Database
+from assistant.media import ImageInfo, MediaStore, content_key, sha256_hex
+from assistant.models import Entry, ImageRecord, SearchResult
+from assistant.text import damerau_levenshtein, query_groups, search_forms, strip_request
+from assistant.text import typo_budget
+
+log = logging.getLogger(__name__)
+
+_IMAGE_COLS = (
+    "id, owner, description_id, sha256, storage_key, content_type, byte_size, width, height,"
+    " created_at"
+)
+_ENTRY_COLS = "id, owner, description, caption, tags, created_at"
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    image: ImageRecord
+    is_new: bool
+
+
+def _tsquery_literal(lexemes: Sequence[str]) -> str:
+    return " | ".join("'" + lex.replace("'", "''").replace("\\", "") + "'" for lex in lexemes)
+
+
+class Catalog:
+    def __init__(self, db: Database, store: MediaStore, prefix: str = ""):
+        self.db = db
+        self.store = store
+        self.prefix = prefix
+
+    # --- images -----------------------------------------------------------------------
+
+    def store_image(self, owner: str, data: bytes, info: ImageInfo) -> StoredImage:
+        """Keep the bytes and record the image as waiting for a description.
+
+        The object is written before the row, so no row ever points to a missing object;
+        the same bytes from the same owner are recognised and not stored twice.
+        """
+        sha = sha256_hex(data)
+        existing = self.db.fetchone(
+            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND sha256 = %s", (owner, sha)
+        )
+        if existing:
+            return StoredImage(ImageRecord(**existing), is_new=False)
+        key = content_key(self.prefix, "images", sha, info.extension)
+        if not self.store.exists(key):
+            self.store.put(key, data, info.content_type)
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO images (owner, sha256, storage_key, content_type, byte_size,"
+                " width, height) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                f" ON CONFLICT (owner, sha256) DO NOTHING RETURNING {_IMAGE_COLS}",
+                (owner, sha, key, info.content_type, len(data), info.width, info.height),
+            ).fetchone()
+            if row is None:  # the same photo arrived twice at once
+                row = conn.execute(
+                    f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND sha256 = %s",
+                    (owner, sha),
+                ).fetchone()
+                assert row is not None
+                return StoredImage(ImageRecord(**row), is_new=False)
+        return StoredImage(ImageRecord(**row), is_new=True)
+
+    def pending_images(self, owner: str) -> list[ImageRecord]:
+        rows = self.db.fetchall(
+            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND description_id IS NULL"
+            " ORDER BY created_at, id",
+            (owner,),
+        )
+        return [ImageRecord(**r) for r in rows]
+
+    def count_images(self, owner: str) -> int:
+        return int(self.db.scalar("SELECT count(*) FROM images WHERE owner = %s", (owner,)))
+
+    def count_entries(self, owner: str) -> int:
+        return int(
+            self.db.scalar("SELECT count(*) FROM descriptions WHERE owner = %s", (owner,))
+        )
+
+    # --- entries ----------------------------------------------------------------------
+
+    def create_entry(
+        self,
+        owner: str,
+        description: str,
+        image_ids: Sequence[int],
+        caption: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> Entry:
+        """One description for the given images of this owner that still wait for one."""
+        forms = search_forms(" ".join([description, caption or "", " ".join(tags)]))
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO descriptions (owner, description, caption, tags, search_forms)"
+                f" VALUES (%s, %s, %s, %s, %s) RETURNING {_ENTRY_COLS}, tsv::text AS _tsv",
+                (owner, description, caption, list(tags), forms),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "UPDATE images SET description_id = %s"
+                " WHERE owner = %s AND id = ANY(%s) AND description_id IS NULL",
+                (row["id"], owner, list(image_ids)),
+            )
+            conn.execute(
+                "INSERT INTO search_terms (owner, term)"
+                " SELECT %s, unnest(tsvector_to_array(tsv)) FROM descriptions WHERE id = %s"
+                " ON CONFLICT DO NOTHING",
+                (owner, row["id"]),
+            )
+            entries = self._load_entries(conn, owner, [row["id"]])
+        return entries[0]
+
+    def get_entry(self, owner: str, entry_id: int) -> Entry | None:
+        with self.db.connection() as conn:
+            found = self._load_entries(conn, owner, [entry_id])
+        return found[0] if found else None
+
+    def entry_of_image(self, image: ImageRecord) -> Entry | None:
+        if image.description_id is None:
+            return None
+        return self.get_entry(image.owner, image.description_id)
+
+    def recent(self, owner: str, limit: int = 5) -> SearchResult:
+        with self.db.connection() as conn:
+            ids = [
+                r["id"]
+                for r in conn.execute(
+                    "SELECT id FROM descriptions WHERE owner = %s"
+                    " ORDER BY created_at DESC, id DESC LIMIT %s",
+                    (owner, limit),
+                )
+            ]
+            entries = self._load_entries(conn, owner, ids)
+            totals = conn.execute(
+                "SELECT (SELECT count(*) FROM descriptions WHERE owner = %s) AS e,"
+                " (SELECT count(*) FROM images WHERE owner = %s"
+                "  AND description_id IS NOT NULL) AS i",
+                (owner, owner),
+            ).fetchone()
+        assert totals is not None
+        return SearchResult(
+            query="", entries=entries, total_entries=totals["e"], total_images=totals["i"]
+        )
+
+    def delete_entry(self, owner: str, entry_id: int) -> Entry | None:
+        """Delete one of this owner's entries with its images; None if it is not theirs."""
+        with self.db.connection() as conn:
+            found = self._load_entries(conn, owner, [entry_id])
+            if not found:
+                return None
+            conn.execute(
+                "DELETE FROM descriptions WHERE owner = %s AND id = %s", (owner, entry_id)
+            )
+        self._drop_unreferenced([img.storage_key for img in found[0].images])
+        return found[0]
+
+    def delete_image(self, owner: str, image_id: int) -> ImageRecord | None:
+        row = self.db.fetchone(
+            f"DELETE FROM images WHERE owner = %s AND id = %s RETURNING {_IMAGE_COLS}",
+            (owner, image_id),
+        )
+        if row is None:
+            return None
+        image = ImageRecord(**row)
+        self._drop_unreferenced([image.storage_key])
+        return image
+
+    def latest_item(self, owner: str) -> tuple[str, int] | None:
+        """The newest thing the owner saved: ("entry", id) or a waiting ("image", id)."""
+        row = self.db.fetchone(
+            "SELECT kind, id FROM ("
+            " (SELECT 'entry' AS kind, id, created_at FROM descriptions WHERE owner = %s"
+            "  ORDER BY created_at DESC, id DESC LIMIT 1)"
+            " UNION ALL"
+            " (SELECT 'image', id, created_at FROM images"
+            "  WHERE owner = %s AND description_id IS NULL"
+            "  ORDER BY created_at DESC, id DESC LIMIT 1)) t"
+            " ORDER BY created_at DESC LIMIT 1",
+            (owner, owner),
+        )
+        return (row["kind"], row["id"]) if row else None
+
+    def _drop_unreferenced(self, keys: Sequence[str]) -> None:
+        """Content-addressed objects may be shared by users: delete only orphans."""
+        for key in set(keys):
+            still_used = self.db.scalar("SELECT 1 FROM images WHERE storage_key = %s", (key,))
+            if not still_used:
+                try:
+                    self.store.delete(key)
+                except Exception:  # an orphan object is harmless; a failed delete is not fatal
+                    log.exception("could not delete media object %s", key)
+
+    def _load_entries(self, conn: Conn, owner: str, ids: Sequence[int]) -> list[Entry]:
+        if not ids:
+            return []
+        rows = conn.execute(
+            f"SELECT {_ENTRY_COLS} FROM descriptions WHERE owner = %s AND id = ANY(%s)",
+            (owner, list(ids)),
+        ).fetchall()
+        images: dict[int, list[ImageRecord]] = {}
+        for img in conn.execute(
+            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND description_id = ANY(%s)"
+            " ORDER BY created_at, id",
+            (owner, list(ids)),
+        ):
+            images.setdefault(img["description_id"], []).append(ImageRecord(**img))
+        by_id = {r["id"]: Entry(**r, images=images.get(r["id"], [])) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    # --- search -----------------------------------------------------------------------
+
+    def search(self, owner: str, query: str, limit: int = 5) -> SearchResult:
+        """Full-text search over this owner's entries.
+
+        Ranking: entries matching more of the query's words first (each word counts once,
+        whatever form matched), then Postgres' ts_rank normalised by length (a short
+        description that is all about the word beats a long one mentioning it), then the
+        newest. Only entries sharing at least one word are returned: no filler.
+        """
+        subject = strip_request(query)
+        with self.db.connection() as conn:
+            groups = self._lexeme_groups(conn, owner, subject)
+            if not groups:
+                return SearchResult(query=subject, entries=[], total_entries=0, total_images=0)
+            group_queries = [_tsquery_literal(g) for g in groups]
+            any_query = _tsquery_literal(sorted({lex for g in groups for lex in g}))
+            rows = conn.execute(
+                "SELECT d.id,"
+                " (SELECT count(*) FROM unnest(%(groups)s::tsquery[]) g WHERE d.tsv @@ g)"
+                "   AS hits,"
+                " ts_rank(d.tsv, %(any)s::tsquery, 1) AS rank,"
+                " count(*) OVER () AS total"
+                " FROM descriptions d"
+                " WHERE d.owner = %(owner)s AND d.tsv @@ %(any)s::tsquery"
+                " ORDER BY hits DESC, rank DESC, d.created_at DESC, d.id DESC"
+                " LIMIT %(limit)s",
+                {"groups": group_queries, "any": any_query, "owner": owner, "limit": limit},
+            ).fetchall()
+            total_entries = rows[0]["total"] if rows else 0
+            total_images = 0
+            if rows:
+                total_images = conn.execute(
+                    "SELECT count(*) AS n FROM images i JOIN descriptions d"
+                    " ON d.id = i.description_id"
+                    " WHERE d.owner = %s AND i.owner = %s AND d.tsv @@ %s::tsquery",
+                    (owner, owner, any_query),
+                ).fetchone()["n"]  # type: ignore[index]
+            entries = self._load_entries(conn, owner, [r["id"] for r in rows])
+        scores = {r["id"]: float(r["hits"]) + float(r["rank"]) for r in rows}
+        for entry in entries:
+            entry.score = scores[entry.id]
+        return SearchResult(
+            query=subject, entries=entries, total_entries=total_entries,
+            total_images=total_images,
+        )
+
+    def _lexeme_groups(self, conn: Conn, owner: str, subject: str) -> list[list[str]]:
+        """Postgres lexemes of each query word, with typo corrections from the owner's
+        own vocabulary for words their catalog does not contain."""
+        word_groups = query_groups(subject)
+        if not word_groups:
+            return []
+        flat = [form for group in word_groups for form in group]
+        lexemes_of: dict[str, list[str]] = {
+            r["f"]: r["lex"]
+            for r in conn.execute(
+                "SELECT f, tsvector_to_array(to_tsvector('portuguese', f)"
+                " || to_tsvector('english', f)) AS lex FROM unnest(%s::text[]) AS f",
+                (flat,),
+            )
+        }
+        groups = [sorted({lex for form in g for lex in lexemes_of.get(form, [])})
+                  for g in word_groups]
+        groups = [g for g in groups if g]
+        all_lex = sorted({lex for g in groups for lex in g})
+        known = {
+            r["term"]
+            for r in conn.execute(
+                "SELECT term FROM search_terms WHERE owner = %s AND term = ANY(%s)",
+                (owner, all_lex),
+            )
+        }
+        for group in groups:
+            if known.intersection(group):
+                continue
+            group.extend(self._typo_candidates(conn, owner, group))
+        return groups
+
+    def _typo_candidates(self, conn: Conn, owner: str, lexemes: Sequence[str]) -> list[str]:
+        """Vocabulary terms within a small edit distance. Candidates share the first two
+        letters (typos there are rare and it keeps the lookup an index range scan)."""
+        found: set[str] = set()
+        for lex in lexemes:
+            budget = typo_budget(lex)
+            if budget == 0:
+                continue
+            start = lex[:2]
+            end = start[:-1] + chr(ord(start[-1]) + 1)
+            for r in conn.execute(
+                "SELECT term FROM search_terms WHERE owner = %s AND term >= %s AND term < %s"
+                " AND length(term) BETWEEN %s AND %s",
+                (owner, start, end, len(lex) - budget, len(lex) + budget),
+            ):
+                if damerau_levenshtein(lex, r["term"], budget) <= budget:
+                    found.add(r["term"])
+        return sorted(found)
+
+    def baseline_search(self, owner: str, query: str, limit: int = 5) -> list[int]:
+        """The naive search we measure against: any query word as a substring, newest first."""
+        patterns = [f"%{w}%" for w in query.split() if w]
+        if not patterns:
+            return []
+        rows = self.db.fetchall(
+            "SELECT id FROM descriptions WHERE owner = %s AND description ILIKE ANY(%s)"
+            " ORDER BY created_at DESC, id DESC LIMIT %s",
+            (owner, patterns, limit),
+        )
+        return [r["id"] for r in rows]
+
+
+def entry_images(entries: Sequence[Entry]) -> list[tuple[Entry, ImageRecord]]:
+    return [(e, img) for e in entries for img in e.images]
+
+
+def as_dict(entry: Entry) -> dict[str, Any]:
+    return entry.model_dump(mode="json")

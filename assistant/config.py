@@ -1,0 +1,124 @@
+"""Settings read from the environment and `.env`; the seed README's variable names work."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """A configuration problem, reported to the user as one clear line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    # Storage of everything local (embedded database, media files).
+    data_dir: Path = Field(default=Path("data"), alias="DATA_DIR")
+
+    # Database: DATABASE_URL wins; else the seed's POSTGRES_DB_*; else embedded pgserver.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    postgres_db_host: str | None = Field(default=None, alias="POSTGRES_DB_HOST")
+    postgres_db_port: int = Field(default=5432, alias="POSTGRES_DB_PORT", ge=1, le=65535)
+    postgres_db_name: str = Field(default="whatsapp_bot", alias="POSTGRES_DB_NAME")
+    postgres_db_user: str | None = Field(default=None, alias="POSTGRES_DB_USER")
+    postgres_db_password: str | None = Field(default=None, alias="POSTGRES_DB_PASSWORD")
+    db_pool_size: int = Field(default=10, alias="DB_POOL_SIZE", ge=1, le=200)
+
+    # OpenAI or any OpenAI-compatible server.
+    openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o", alias="OPENAI_MODEL")
+    openai_transcribe_model: str = Field(
+        default="gpt-4o-mini-transcribe", alias="OPENAI_TRANSCRIBE_MODEL"
+    )
+    openai_embedding_model: str | None = Field(default=None, alias="OPENAI_EMBEDDING_MODEL")
+
+    # Twilio WhatsApp.
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+
+    # S3-compatible media storage (chosen when BUCKET_NAME is set).
+    aws_access_key_id: str | None = Field(default=None, alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: str | None = Field(default=None, alias="AWS_SECRET_ACCESS_KEY")
+    s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
+    bucket_name: str | None = Field(default=None, alias="BUCKET_NAME")
+    prefix: str = Field(default="images/", alias="PREFIX")
+
+    # Web server and admin.
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    port: int = Field(default=8000, alias="PORT", ge=1, le=65535)
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
+    admin_token: str | None = Field(default=None, alias="ADMIN_TOKEN")
+    media_url_ttl_seconds: int = Field(default=3600, alias="MEDIA_URL_TTL_SECONDS", ge=60)
+
+    # Assistant behaviour.
+    memory_exchanges: int = Field(default=5, alias="MEMORY_EXCHANGES", ge=0, le=100)
+    max_images_per_reply: int = Field(default=5, alias="MAX_IMAGES_PER_REPLY", ge=1, le=20)
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, alias="MAX_IMAGE_BYTES", ge=1024)
+    max_audio_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_AUDIO_BYTES", ge=1024)
+    default_language: str = Field(default="pt", alias="DEFAULT_LANGUAGE", pattern="^(pt|en)$")
+    system_prompt_file: Path | None = Field(default=None, alias="SYSTEM_PROMPT_FILE")
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix_slash(cls, value: str) -> str:
+        value = value.strip("/")
+        return f"{value}/" if value else ""
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+    def configured_database_url(self) -> str | None:
+        """The URL of a configured server, or None when the embedded one should be used."""
+        if self.database_url:
+            return self.database_url
+        if self.postgres_db_host:
+            user = quote(self.postgres_db_user or "postgres", safe="")
+            password = self.postgres_db_password
+            auth = f"{user}:{quote(password, safe='')}" if password else user
+            return (
+                f"postgresql://{auth}@{self.postgres_db_host}:{self.postgres_db_port}/"
+                f"{quote(self.postgres_db_name, safe='')}"
+            )
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; a wrong value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+        raise ConfigError(
+            f"Configuration error: {alias or field}={first.get('input')!r}: {first['msg']}"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def exit_on_config_error(exc: ConfigError) -> None:
+    print(str(exc), file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,203 @@
+"""The assistant: one path from an inbound message to the replies, for every channel."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from assistant.brains.base import Brain, BrainReply, Turn
+from assistant.catalog import Catalog, StoredImage
+from assistant.config import Settings
+from assistant.media import MediaRejected, content_key, inspect_image, sha256_hex, sniff_audio
+from assistant.media import AUDIO_EXT
+from assistant.memory import Memory
+from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
+from assistant.phrases import say
+from assistant.speech import TranscriptionError, Transcriber
+from assistant.text import detect_language, split_message
+from assistant.tools import Toolbox
+
+log = logging.getLogger(__name__)
+
+MediaFetcher = Callable[[str], tuple[bytes, str | None]]
+
+
+class MediaUnavailable(Exception):
+    """A media URL could not be fetched."""
+
+
+def normalize_phone(sender: str) -> str:
+    """"whatsapp:+55 11 9..." -> "+55119..."; the owner key of every row."""
+    raw = sender.strip().removeprefix("whatsapp:")
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return f"+{digits}" if digits else raw
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        memory: Memory,
+        brain: Brain,
+        transcriber: Transcriber | None = None,
+        fetch_media: MediaFetcher | None = None,
+    ):
+        self.settings = settings
+        self.catalog = catalog
+        self.memory = memory
+        self.brain = brain
+        self.transcriber = transcriber
+        self.fetch_media = fetch_media
+
+    def handle(self, message: InboundMessage) -> list[Reply]:
+        """Store what came in, let the brain act, log and return the replies."""
+        started = time.perf_counter()
+        owner = normalize_phone(message.sender)
+        preferred = self.memory.touch_user(owner, message.profile_name)
+        notices: list[tuple[str, dict[str, Any]]] = []
+
+        images: list[tuple[bytes, InboundMedia]] = []
+        audios: list[tuple[bytes, str]] = []
+        media_log: list[dict[str, Any]] = []
+        for item in message.media:
+            try:
+                data, claimed = self._media_bytes(item)
+            except MediaUnavailable:
+                notices.append(("media_unavailable", {}))
+                continue
+            audio_type = sniff_audio(data)
+            if audio_type or (claimed or "").startswith("audio/"):
+                if audio_type is None:
+                    notices.append(("unsupported", {}))
+                elif len(data) > self.settings.max_audio_bytes:
+                    notices.append(self._too_large(data, self.settings.max_audio_bytes))
+                else:
+                    audios.append((data, audio_type))
+                    media_log.append(self._keep_audio(data, audio_type))
+            else:
+                images.append((data, item))
+
+        text = message.text.strip()
+        language: Language = detect_language(text) or preferred
+        if text and language != preferred and detect_language(text):
+            self.memory.set_language(owner, language)
+
+        inbound_id = self.memory.log(
+            owner, "in", text, media=media_log, channel=message.channel,
+            external_id=message.message_id,
+        )
+
+        stored: list[StoredImage] = []
+        image_bytes: dict[int, bytes] = {}
+        for data, _item in images:
+            try:
+                info = inspect_image(data, self.settings.max_image_bytes)
+            except MediaRejected as exc:
+                notices.append(
+                    self._too_large(data, self.settings.max_image_bytes)
+                    if exc.reason == "too_large" else ("unsupported", {})
+                )
+                continue
+            saved = self.catalog.store_image(owner, data, info)
+            stored.append(saved)
+            image_bytes[saved.image.id] = data
+            media_log.append({"kind": "image", "image_id": saved.image.id,
+                              "sha256": saved.image.sha256, "new": saved.is_new})
+
+        transcript = None
+        if audios:
+            transcript, notice = self._transcribe(audios[0], language)
+            if notice:
+                notices.append((notice, {}))
+            if transcript:
+                text = f"{text}\n{transcript}".strip() if text else transcript
+                language = detect_language(transcript) or language
+
+        lines = [say(key, language, **values) for key, values in notices]
+        reply = BrainReply(text="")
+        if text or stored:
+            toolbox = Toolbox(owner, self.catalog, self.memory, self.settings.max_images_per_reply)
+            turn = Turn(
+                owner=owner, text=text, language=language, images=stored,
+                image_bytes=image_bytes, transcript=transcript,
+                profile_name=message.profile_name,
+                history=self.memory.recent_exchanges(owner)[:-1] if text else [],
+                facts=self.memory.facts(owner),
+            )
+            reply = self.brain.respond(turn, toolbox)
+        if transcript:
+            lines.insert(0, say("voice_heard", language, text=transcript))
+        if reply.text:
+            lines.append(reply.text)
+
+        replies = [Reply(text=part) for part in split_message("\n\n".join(lines))]
+        for image, caption in reply.images:
+            replies.append(Reply(
+                text=caption[:1600],
+                media=[OutMedia(key=image.storage_key, content_type=image.content_type,
+                                sha256=image.sha256, caption=caption, image_id=image.id)],
+            ))
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._log_replies(owner, message, replies, reply, inbound_id, elapsed_ms)
+        return replies
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _media_bytes(self, item: InboundMedia) -> tuple[bytes, str | None]:
+        if item.data is not None:
+            return item.data, item.content_type
+        if item.url and self.fetch_media:
+            try:
+                data, content_type = self.fetch_media(item.url)
+            except MediaRejected:
+                raise
+            except Exception as exc:
+                raise MediaUnavailable(item.url) from exc
+            return data, content_type or item.content_type
+        raise MediaUnavailable(item.url or "")
+
+    def _keep_audio(self, data: bytes, content_type: str) -> dict[str, Any]:
+        """Voice notes are kept, so nothing is lost when transcription is off or fails."""
+        sha = sha256_hex(data)
+        key = content_key(self.settings.prefix, "audio", sha, AUDIO_EXT[content_type])
+        store = self.catalog.store
+        if not store.exists(key):
+            store.put(key, data, content_type)
+        return {"kind": "audio", "key": key, "content_type": content_type, "bytes": len(data)}
+
+    def _transcribe(
+        self, audio: tuple[bytes, str], language: Language
+    ) -> tuple[str | None, str | None]:
+        if self.transcriber is None:
+            return None, "voice_unavailable"
+        data, content_type = audio
+        try:
+            text = self.transcriber.transcribe(data, content_type, language).strip()
+        except TranscriptionError:
+            log.exception("transcription failed")
+            return None, "voice_failed"
+        return (text or None), (None if text else "voice_failed")
+
+    @staticmethod
+    def _too_large(data: bytes, limit: int) -> tuple[str, dict[str, Any]]:
+        return "too_large", {"mb": f"{len(data) / 2**20:.1f}", "limit": f"{limit / 2**20:g}"}
+
+    def _log_replies(
+        self, owner: str, message: InboundMessage, replies: list[Reply], reply: BrainReply,
+        inbound_id: int, elapsed_ms: float,
+    ) -> None:
+        meta = {
+            "in_reply_to": inbound_id,
+            "brain": reply.brain,
+            "latency_ms": round(elapsed_ms, 1),
+            "tools": [{"name": c.name, "arguments": c.arguments, "ok": c.result.ok,
+                       "ms": round(c.ms, 2)} for c in reply.tool_calls],
+            "usage": reply.usage,
+        }
+        body = "\n\n".join(r.text for r in replies if not r.media)
+        media = [{"kind": "image", "image_id": m.image_id, "sha256": m.sha256}
+                 for r in replies for m in r.media]
+        self.memory.log(owner, "out", body, media=media, channel=message.channel, meta=meta)

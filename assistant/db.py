@@ -1,0 +1,161 @@
+"""Connection pool, the embedded PostgreSQL server, and migrations from `sql/`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from assistant.config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Any constant works; it only has to be the same in every process that migrates.
+MIGRATION_LOCK_ID = 7_405_331_902
+_MIGRATION_NAME = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
+    """Start (or reuse) the pgserver-bundled PostgreSQL 16 keeping its data in `pgdata`."""
+    with warnings.catch_warnings():
+        # platformdirs complains when XDG_RUNTIME_DIR is unset; harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pgdata.resolve(), cleanup_mode=cleanup)
+    return str(server.get_uri())
+
+
+def redact(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    return settings.configured_database_url() or start_embedded_server(settings.embedded_pg_dir)
+
+
+def migration_files(sql_dir: Path = SQL_DIR) -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+def migrate(conninfo: str, sql_dir: Path = SQL_DIR) -> list[int]:
+    """Apply pending migrations; returns the versions applied by this call.
+
+    An advisory lock serialises concurrent callers (web and worker starting together),
+    and every file runs in its own transaction with its version recorded.
+    """
+    applied: list[int] = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY,"
+                " name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for version, path in migration_files(sql_dir):
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(path.read_text(encoding="utf-8").encode())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (version, path.name),
+                    )
+                applied.append(version)
+                log.info("applied migration %s", path.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+    return applied
+
+
+class Database:
+    """A pool of connections with dict rows; each `connection()` block is one transaction."""
+
+    def __init__(self, conninfo: str, *, pool_size: int = 10, run_migrations: bool = True):
+        self.conninfo = conninfo
+        try:
+            with psycopg.connect(conninfo, connect_timeout=10) as probe:
+                probe.execute("SELECT 1")
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                f"Database unreachable (DATABASE_URL / POSTGRES_DB_*: {redact(conninfo)}): {reason}"
+            ) from None
+        if run_migrations:
+            migrate(conninfo)
+        self.pool: ConnectionPool[Conn] = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row},
+            open=True,
+            name="assistant",
+        )
+        self.has_vector = bool(
+            self.scalar("SELECT count(*) FROM pg_extension WHERE extname = 'vector'")
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(resolve_database_url(settings), pool_size=settings.db_pool_size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Conn]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    def fetchall(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def fetchone(self, sql: str, params: Any = None) -> dict[str, Any] | None:
+        with self.connection() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        with self.connection() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return next(iter(row.values())) if row else None
+
+    def execute(self, sql: str, params: Any = None) -> int:
+        with self.connection() as conn:
+            return conn.execute(sql, params).rowcount
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def create_database(admin_conninfo: str, name: str, template: str | None = None) -> str:
+    """Create database `name` on the server of `admin_conninfo`; returns its conninfo."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"bad database name {name!r}")
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
+        suffix = f" TEMPLATE {template}" if template else ""
+        conn.execute(f"CREATE DATABASE {name}{suffix}".encode())
+    return psycopg.conninfo.make_conninfo(admin_conninfo, dbname=name)
+
+
+def drop_database(admin_conninfo: str, name: str) -> None:
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())

@@ -1,0 +1,56 @@
+"""Wiring: settings in, a ready `Assistant` (and the parts channels need) out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from assistant.brains.base import Brain
+from assistant.brains.offline import OfflineBrain
+from assistant.catalog import Catalog
+from assistant.config import Settings
+from assistant.core import Assistant
+from assistant.db import Database
+from assistant.media import LocalMediaStore, MediaStore, UrlSigner
+from assistant.memory import Memory
+from assistant.speech import Transcriber
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    store: MediaStore
+    signer: UrlSigner
+    catalog: Catalog
+    memory: Memory
+    assistant: Assistant
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def build_store(settings: Settings, signer: UrlSigner) -> MediaStore:
+    return LocalMediaStore(settings.media_dir, signer, settings.public_base_url)
+
+
+def build_brain(settings: Settings) -> Brain:
+    return OfflineBrain()
+
+
+def build_transcriber(settings: Settings) -> Transcriber | None:
+    return None
+
+
+def build_services(settings: Settings, db: Database | None = None) -> Services:
+    db = db or Database.from_settings(settings)
+    signer = UrlSigner.from_file(settings.data_dir / "secret.key")
+    store = build_store(settings, signer)
+    catalog = Catalog(db, store, settings.prefix)
+    memory = Memory(db, settings.memory_exchanges)
+    brain = build_brain(settings)
+    assistant = Assistant(settings, catalog, memory, brain, build_transcriber(settings))
+    log.info("assistant ready: brain=%s, media=%s", brain.name, store.name)
+    return Services(settings, db, store, signer, catalog, memory, assistant)

@@ -1,0 +1,134 @@
+"""Per-user memory: the message log, the last exchanges, remembered facts, language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from assistant.db import Database
+from assistant.models import Exchange, Language
+
+
+class Memory:
+    def __init__(self, db: Database, exchanges: int = 5):
+        self.db = db
+        self.exchanges = exchanges
+
+    # --- users ------------------------------------------------------------------------
+
+    def touch_user(self, phone: str, profile_name: str | None = None) -> Language:
+        """Record that the user was seen; returns their language preference."""
+        row = self.db.fetchone(
+            "INSERT INTO users (phone, profile_name) VALUES (%s, %s)"
+            " ON CONFLICT (phone) DO UPDATE SET last_seen_at = now(),"
+            " profile_name = COALESCE(EXCLUDED.profile_name, users.profile_name)"
+            " RETURNING language",
+            (phone, profile_name),
+        )
+        assert row is not None
+        lang: Language = row["language"]
+        return lang
+
+    def set_language(self, phone: str, language: Language) -> None:
+        self.db.execute("UPDATE users SET language = %s WHERE phone = %s", (language, phone))
+
+    # --- message log ------------------------------------------------------------------
+
+    def log(
+        self,
+        owner: str,
+        direction: str,
+        body: str,
+        *,
+        media: list[dict[str, Any]] | None = None,
+        channel: str = "test",
+        external_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> int:
+        row = self.db.fetchone(
+            "INSERT INTO messages (owner, direction, body, media, channel, external_id, meta)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (owner, direction, body, Jsonb(media or []), channel, external_id,
+             Jsonb(meta or {})),
+        )
+        assert row is not None
+        return int(row["id"])
+
+    def recent_exchanges(self, owner: str, exchanges: int | None = None) -> list[Exchange]:
+        """The last N exchanges (a user message and the replies to it), oldest first."""
+        n = self.exchanges if exchanges is None else exchanges
+        if n <= 0:
+            return []
+        rows = self.db.fetchall(
+            "WITH firsts AS ("
+            "  SELECT id FROM messages WHERE owner = %s AND in_memory AND direction = 'in'"
+            "  ORDER BY id DESC LIMIT %s)"
+            " SELECT direction, body AS text, created_at FROM messages"
+            " WHERE owner = %s AND in_memory AND id >= (SELECT coalesce(min(id), 0) FROM firsts)"
+            " ORDER BY id",
+            (owner, n, owner),
+        )
+        return [Exchange(**r) for r in rows]
+
+    # --- facts ------------------------------------------------------------------------
+
+    def remember(self, owner: str, fact: str) -> None:
+        self.db.execute(
+            "INSERT INTO memory_facts (owner, fact) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (owner, fact.strip()),
+        )
+
+    def facts(self, owner: str) -> list[str]:
+        return [
+            r["fact"]
+            for r in self.db.fetchall(
+                "SELECT fact FROM memory_facts WHERE owner = %s ORDER BY id", (owner,)
+            )
+        ]
+
+    # --- clearing and status ----------------------------------------------------------
+
+    def clear(self, owner: str) -> dict[str, int]:
+        """Forget a user's conversation and facts; the log stays for reports."""
+        with self.db.connection() as conn:
+            msgs = conn.execute(
+                "UPDATE messages SET in_memory = false WHERE owner = %s AND in_memory", (owner,)
+            ).rowcount
+            facts = conn.execute("DELETE FROM memory_facts WHERE owner = %s", (owner,)).rowcount
+        return {"messages": msgs, "facts": facts}
+
+    def clear_all(self) -> dict[str, int]:
+        with self.db.connection() as conn:
+            msgs = conn.execute(
+                "UPDATE messages SET in_memory = false WHERE in_memory"
+            ).rowcount
+            facts = conn.execute("DELETE FROM memory_facts").rowcount
+        return {"messages": msgs, "facts": facts}
+
+    def status(self, owner: str) -> dict[str, Any]:
+        row = self.db.fetchone(
+            "SELECT (SELECT count(*) FROM messages WHERE owner = %s AND in_memory) AS messages,"
+            " (SELECT count(*) FROM memory_facts WHERE owner = %s) AS facts,"
+            " (SELECT max(created_at) FROM messages WHERE owner = %s) AS last_message_at,"
+            " (SELECT language FROM users WHERE phone = %s) AS language",
+            (owner, owner, owner, owner),
+        )
+        assert row is not None
+        return {
+            "user": owner,
+            "messages_in_memory": row["messages"],
+            "exchanges_kept": self.exchanges,
+            "facts": row["facts"],
+            "language": row["language"],
+            "last_message_at": row["last_message_at"].isoformat()
+            if row["last_message_at"]
+            else None,
+        }
+
+    def content(self, owner: str) -> dict[str, Any]:
+        return {
+            "user": owner,
+            "exchanges": [e.model_dump(mode="json") for e in self.recent_exchanges(owner)],
+            "facts": self.facts(owner),
+        }

@@ -1,0 +1,93 @@
+"""Pydantic types shared by every layer: what comes in, what goes out, what is stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["pt", "en"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InboundMedia(BaseModel):
+    """One attachment. Channels give bytes (simulator) or a URL to fetch (Twilio)."""
+
+    content_type: str | None = None
+    data: bytes | None = Field(default=None, repr=False)
+    url: str | None = None
+    filename: str | None = None
+
+
+class InboundMessage(BaseModel):
+    """A message from a user, whatever the channel."""
+
+    sender: str = Field(min_length=3, max_length=40, description="E.164 phone, e.g. +5511...")
+    text: str = ""
+    media: list[InboundMedia] = Field(default_factory=list)
+    channel: str = "test"
+    message_id: str | None = None
+    profile_name: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class OutMedia(BaseModel):
+    """An image sent back: the channel turns the storage key into bytes or a link."""
+
+    key: str
+    content_type: str
+    sha256: str
+    caption: str | None = None
+    image_id: int | None = None
+
+
+class Reply(BaseModel):
+    """One outgoing WhatsApp message: text up to 1600 characters and at most one media."""
+
+    text: str = ""
+    media: list[OutMedia] = Field(default_factory=list)
+
+
+class ImageRecord(BaseModel):
+    id: int
+    owner: str
+    description_id: int | None
+    sha256: str
+    storage_key: str
+    content_type: str
+    byte_size: int
+    width: int | None = None
+    height: int | None = None
+    created_at: datetime
+
+
+class Entry(BaseModel):
+    """A description with the images it describes."""
+
+    id: int
+    owner: str
+    description: str
+    caption: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime
+    images: list[ImageRecord] = Field(default_factory=list)
+    score: float | None = None
+
+
+class SearchResult(BaseModel):
+    query: str
+    entries: list[Entry]
+    total_entries: int
+    total_images: int
+
+
+class Exchange(BaseModel):
+    """One remembered message of a conversation."""
+
+    direction: Literal["in", "out"]
+    text: str
+    created_at: datetime

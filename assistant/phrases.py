@@ -1,0 +1,164 @@
+"""Everything the assistant says, in Brazilian Portuguese and English (WhatsApp format)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from assistant.models import Language
+
+PHRASES: dict[str, dict[Language, str]] = {
+    "saved": {
+        "pt": "✅ Foto salva com a descrição: *{description}*",
+        "en": "✅ Photo saved with the description: *{description}*",
+    },
+    "saved_many": {
+        "pt": "✅ {n} fotos salvas com a descrição: *{description}*",
+        "en": "✅ {n} photos saved with the description: *{description}*",
+    },
+    "described": {
+        "pt": "✅ Perfeito! Salvei a descrição *“{description}”* e associei à imagem. "
+        "Agora posso encontrá-la sempre que você precisar!",
+        "en": "✅ Done! I saved the description *“{description}”* for the photo. "
+        "Now I can find it whenever you need it!",
+    },
+    "described_many": {
+        "pt": "✅ Perfeito! Salvei a descrição *“{description}”* e associei às {n} imagens.",
+        "en": "✅ Done! I saved the description *“{description}”* for the {n} photos.",
+    },
+    "ask_description": {
+        "pt": "📷 Recebi sua foto! Me diga uma descrição para ela, assim consigo "
+        "encontrá-la depois.",
+        "en": "📷 Got your photo! Send me a short description so I can find it later.",
+    },
+    "ask_description_many": {
+        "pt": "📷 Recebi! Há {n} fotos aguardando descrição. Envie uma descrição e eu "
+        "associo a todas elas.",
+        "en": "📷 Got it! {n} photos are waiting for a description. Send one and I'll use "
+        "it for all of them.",
+    },
+    "duplicate": {
+        "pt": "ℹ️ Essa foto já está salva como *{description}* (desde {date}).",
+        "en": "ℹ️ That photo is already saved as *{description}* (since {date}).",
+    },
+    "found": {
+        "pt": "🔎 Encontrei {n} foto{s} de *{query}*:",
+        "en": "🔎 Found {n} photo{s} of *{query}*:",
+    },
+    "found_capped": {
+        "pt": "🔎 Encontrei {n} fotos de *{query}*; aqui estão as {k} mais relevantes. "
+        "Refine a busca para ver outras.",
+        "en": "🔎 Found {n} photos of *{query}*; here are the {k} most relevant. "
+        "Refine the search to see others.",
+    },
+    "not_found": {
+        "pt": "🔎 Não encontrei fotos de *{query}*. Tente outras palavras, ou peça "
+        "“minhas últimas fotos”.",
+        "en": "🔎 I didn't find any photos of *{query}*. Try other words, or ask for "
+        "“my latest photos”.",
+    },
+    "recent": {
+        "pt": "🕒 Suas últimas fotos ({k} de {n}):",
+        "en": "🕒 Your latest photos ({k} of {n}):",
+    },
+    "empty_catalog": {
+        "pt": "Você ainda não tem fotos salvas. Envie uma foto com uma descrição para começar!",
+        "en": "You have no saved photos yet. Send a photo with a description to start!",
+    },
+    "privacy": {
+        "pt": "🔒 Só posso mostrar as suas próprias fotos.",
+        "en": "🔒 I can only show your own photos.",
+    },
+    "deleted": {
+        "pt": "🗑️ Apaguei *{description}* ({n} foto{s}).",
+        "en": "🗑️ Deleted *{description}* ({n} photo{s}).",
+    },
+    "deleted_pending": {
+        "pt": "🗑️ Apaguei a foto que aguardava descrição.",
+        "en": "🗑️ Deleted the photo that was waiting for a description.",
+    },
+    "nothing_to_delete": {
+        "pt": "Não há nada para apagar: você ainda não salvou fotos.",
+        "en": "There is nothing to delete: you have not saved any photos yet.",
+    },
+    "not_yours": {
+        "pt": "Não encontrei esse registro entre as suas fotos.",
+        "en": "I couldn't find that entry among your photos.",
+    },
+    "remembered": {
+        "pt": "📝 Vou lembrar: {fact}",
+        "en": "📝 I'll remember: {fact}",
+    },
+    "help": {
+        "pt": "Sou seu assistente de fotos 📸\n"
+        "*Salvar:* envie uma foto com uma legenda, ou a foto e depois a descrição.\n"
+        "*Buscar:* “mostre fotos de cachorro”.\n"
+        "*Recentes:* “minhas últimas fotos”.\n"
+        "*Apagar:* “apague a última foto”.\n"
+        "*Lembrar:* “lembre que prefiro fotos em paisagem”.\n"
+        "Também entendo áudios quando a transcrição está ativada.",
+        "en": "I'm your photo assistant 📸\n"
+        "*Save:* send a photo with a caption, or the photo and then its description.\n"
+        "*Find:* “show me pictures of my dog”.\n"
+        "*Recent:* “my latest photos”.\n"
+        "*Delete:* “delete the last photo”.\n"
+        "*Remember:* “remember that I prefer landscape photos”.\n"
+        "I also understand voice notes when transcription is enabled.",
+    },
+    "greeting": {
+        "pt": "Olá{name}! 👋 Envie uma foto com uma descrição para guardá-la, ou peça "
+        "“mostre fotos de …”. Digite *ajuda* para ver tudo o que eu faço.",
+        "en": "Hi{name}! 👋 Send a photo with a description to keep it, or ask "
+        "“show me pictures of …”. Type *help* to see everything I do.",
+    },
+    "thanks": {"pt": "De nada! 😊", "en": "You're welcome! 😊"},
+    "fallback": {
+        "pt": "Não entendi 🤔. Envie uma foto com uma descrição, ou peça por exemplo "
+        "“mostre fotos da praia”. Digite *ajuda* para ver tudo.",
+        "en": "I didn't understand 🤔. Send a photo with a description, or ask for example "
+        "“show me beach photos”. Type *help* to see everything.",
+    },
+    "pending_reminder": {
+        "pt": "(Ainda há {n} foto{s} aguardando descrição.)",
+        "en": "({n} photo{s} still waiting for a description.)",
+    },
+    "voice_unavailable": {
+        "pt": "🎙️ Recebi seu áudio, mas a transcrição de voz não está ativada neste "
+        "assistente. Por favor, escreva sua mensagem. (Para ativar, configure "
+        "OPENAI_API_KEY.)",
+        "en": "🎙️ I got your voice note, but voice transcription is not enabled on this "
+        "assistant. Please type your message. (To enable it, set OPENAI_API_KEY.)",
+    },
+    "voice_heard": {"pt": "🎙️ Entendi: _“{text}”_", "en": "🎙️ I heard: _“{text}”_"},
+    "voice_failed": {
+        "pt": "🎙️ Não consegui transcrever seu áudio agora. Pode escrever a mensagem?",
+        "en": "🎙️ I couldn't transcribe your voice note right now. Could you type it?",
+    },
+    "too_large": {
+        "pt": "⚠️ Esse arquivo tem {mb} MB e o limite é {limit} MB. Envie uma versão menor.",
+        "en": "⚠️ That file is {mb} MB and the limit is {limit} MB. Please send a smaller one.",
+    },
+    "unsupported": {
+        "pt": "⚠️ Não consigo guardar esse tipo de arquivo. Envie fotos em JPG, PNG ou WEBP.",
+        "en": "⚠️ I can't keep that kind of file. Please send photos as JPG, PNG or WEBP.",
+    },
+    "media_unavailable": {
+        "pt": "⚠️ Não consegui baixar o arquivo que você enviou. Pode tentar de novo?",
+        "en": "⚠️ I couldn't download the file you sent. Could you try again?",
+    },
+    "error": {
+        "pt": "😕 Tive um problema para processar sua mensagem. Tente novamente em instantes.",
+        "en": "😕 I had a problem processing your message. Please try again shortly.",
+    },
+}
+
+
+def say(key: str, language: Language, **values: Any) -> str:
+    n = values.get("n")
+    if isinstance(n, int) and "s" not in values:
+        values["s"] = "" if n == 1 else "s"
+    return PHRASES[key][language].format(**values)
+
+
+def format_date(when: datetime, language: Language) -> str:
+    return when.strftime("%d/%m/%Y" if language == "pt" else "%Y-%m-%d")

@@ -1,0 +1,214 @@
+"""The actions a brain can take, as typed tools bound to one sender.
+
+The sender's number is given by the code when the toolbox is built; no tool argument can
+name another user, so neither a rule nor a model can reach someone else's data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from assistant.catalog import Catalog
+from assistant.memory import Memory
+from assistant.models import Entry, ImageRecord
+
+
+class SaveDescriptionArgs(BaseModel):
+    """Save a description for the user's photos that are waiting for one."""
+
+    description: str = Field(min_length=1, max_length=2000, description="The user's words")
+    caption: str | None = Field(
+        default=None, max_length=1000, description="Your own short caption of the image"
+    )
+    tags: list[str] = Field(default_factory=list, max_length=20, description="Keywords")
+
+
+class SearchPhotosArgs(BaseModel):
+    """Find the user's photos whose description matches a subject."""
+
+    query: str = Field(min_length=1, max_length=500, description="What to look for")
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class ListRecentArgs(BaseModel):
+    """List the user's most recently saved photos."""
+
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class DeleteEntryArgs(BaseModel):
+    """Delete one of the user's entries (a description and its photos) by id."""
+
+    entry_id: int = Field(ge=1)
+
+
+class DeleteLastArgs(BaseModel):
+    """Delete the most recent thing the user saved."""
+
+
+class RememberArgs(BaseModel):
+    """Remember a fact or preference the user asked you to keep."""
+
+    fact: str = Field(min_length=1, max_length=500)
+
+
+class EntrySummary(BaseModel):
+    id: int
+    description: str
+    caption: str | None = None
+    created_at: str
+    images: int
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntrySummary:
+        return cls(
+            id=entry.id,
+            description=entry.description,
+            caption=entry.caption,
+            created_at=entry.created_at.date().isoformat(),
+            images=len(entry.images),
+        )
+
+
+class ToolResult(BaseModel):
+    """What a tool did: `data` goes back to a model; `send` lists images for the reply."""
+
+    ok: bool = True
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    send: list[tuple[ImageRecord, str]] = Field(default_factory=list, exclude=True)
+    error: str | None = None
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+    result: ToolResult
+    ms: float
+
+
+@dataclass
+class Toolbox:
+    owner: str
+    catalog: Catalog
+    memory: Memory
+    max_images: int = 5
+    calls: list[ToolCall] = field(default_factory=list)
+
+    # --- tools ------------------------------------------------------------------------
+
+    def save_description(self, args: SaveDescriptionArgs) -> ToolResult:
+        pending = self.catalog.pending_images(self.owner)
+        if not pending:
+            return ToolResult(ok=False, kind="saved", error="no photo is waiting for a description")
+        entry = self.catalog.create_entry(
+            self.owner, args.description.strip(), [img.id for img in pending],
+            caption=args.caption, tags=args.tags,
+        )
+        return ToolResult(kind="saved", data={"entry": EntrySummary.of(entry).model_dump()})
+
+    def search_photos(self, args: SearchPhotosArgs) -> ToolResult:
+        result = self.catalog.search(self.owner, args.query, limit=args.limit)
+        return self._listing("search", result.query, result.entries, result.total_images,
+                             result.total_entries)
+
+    def list_recent(self, args: ListRecentArgs) -> ToolResult:
+        result = self.catalog.recent(self.owner, limit=args.limit)
+        return self._listing("recent", "", result.entries, result.total_images,
+                             result.total_entries)
+
+    def delete_entry(self, args: DeleteEntryArgs) -> ToolResult:
+        entry = self.catalog.delete_entry(self.owner, args.entry_id)
+        if entry is None:
+            return ToolResult(ok=False, kind="deleted", error=f"you have no entry {args.entry_id}")
+        return ToolResult(kind="deleted", data={"entry": EntrySummary.of(entry).model_dump()})
+
+    def delete_last(self, args: DeleteLastArgs) -> ToolResult:
+        latest = self.catalog.latest_item(self.owner)
+        if latest is None:
+            return ToolResult(ok=False, kind="deleted", error="nothing saved yet")
+        kind, item_id = latest
+        if kind == "entry":
+            return self.delete_entry(DeleteEntryArgs(entry_id=item_id))
+        image = self.catalog.delete_image(self.owner, item_id)
+        return ToolResult(ok=image is not None, kind="deleted",
+                          data={"pending_image": item_id})
+
+    def remember(self, args: RememberArgs) -> ToolResult:
+        self.memory.remember(self.owner, args.fact)
+        return ToolResult(kind="remembered", data={"fact": args.fact.strip()})
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _listing(
+        self, kind: str, query: str, entries: list[Entry], total_images: int, total_entries: int
+    ) -> ToolResult:
+        send: list[tuple[ImageRecord, str]] = []
+        for entry in entries:
+            for img in entry.images:
+                if len(send) < self.max_images:
+                    send.append((img, entry.description))
+        return ToolResult(
+            kind=kind,
+            data={
+                "query": query,
+                "total_photos": total_images,
+                "total_entries": total_entries,
+                "photos_sent": len(send),
+                "entries": [EntrySummary.of(e).model_dump() for e in entries],
+            },
+            send=send,
+        )
+
+    def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        """Run a tool by name; bad arguments come back as an error result, not a crash."""
+        spec = TOOLS_BY_NAME.get(name)
+        started = time.perf_counter()
+        if spec is None:
+            result = ToolResult(ok=False, kind="error", error=f"unknown tool {name!r}")
+        else:
+            try:
+                args = spec.args.model_validate(arguments)
+            except ValidationError as exc:
+                result = ToolResult(ok=False, kind="error", error=f"invalid arguments: {exc}")
+            else:
+                result = spec.run(self, args)
+        self.calls.append(ToolCall(name, arguments, result,
+                                   (time.perf_counter() - started) * 1000))
+        return result
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    args: type[BaseModel]
+    run: Callable[[Toolbox, Any], ToolResult]
+    audience: Literal["all", "model"] = "all"
+
+    @property
+    def description(self) -> str:
+        return (self.args.__doc__ or self.name).strip()
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = self.args.model_json_schema()
+        schema.pop("title", None)
+        schema.pop("description", None)
+        schema.setdefault("properties", {})
+        return schema
+
+
+TOOLS: list[ToolSpec] = [
+    ToolSpec("save_description", SaveDescriptionArgs, Toolbox.save_description),
+    ToolSpec("search_photos", SearchPhotosArgs, Toolbox.search_photos),
+    ToolSpec("list_recent", ListRecentArgs, Toolbox.list_recent),
+    ToolSpec("delete_entry", DeleteEntryArgs, Toolbox.delete_entry),
+    ToolSpec("delete_last", DeleteLastArgs, Toolbox.delete_last),
+    ToolSpec("remember", RememberArgs, Toolbox.remember),
+]
+TOOLS_BY_NAME = {spec.name: spec for spec in TOOLS}
