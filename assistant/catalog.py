@@ -14,8 +14,13 @@ from typing import Any
 from assistant.db import Conn, Database
 from assistant.media import ImageInfo, MediaStore, content_key, sha256_hex
 from assistant.models import Entry, ImageRecord, SearchResult
-from assistant.text import damerau_levenshtein, query_groups, search_forms, strip_request
-from assistant.text import typo_budget
+from assistant.text import (
+    damerau_levenshtein,
+    query_groups,
+    search_forms,
+    strip_request,
+    typo_budget,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +92,7 @@ class Catalog:
         return int(self.db.scalar("SELECT count(*) FROM images WHERE owner = %s", (owner,)))
 
     def count_entries(self, owner: str) -> int:
-        return int(
-            self.db.scalar("SELECT count(*) FROM descriptions WHERE owner = %s", (owner,))
-        )
+        return int(self.db.scalar("SELECT count(*) FROM descriptions WHERE owner = %s", (owner,)))
 
     # --- entries ----------------------------------------------------------------------
 
@@ -162,9 +165,7 @@ class Catalog:
             found = self._load_entries(conn, owner, [entry_id])
             if not found:
                 return None
-            conn.execute(
-                "DELETE FROM descriptions WHERE owner = %s AND id = %s", (owner, entry_id)
-            )
+            conn.execute("DELETE FROM descriptions WHERE owner = %s AND id = %s", (owner, entry_id))
         self._drop_unreferenced([img.storage_key for img in found[0].images])
         return found[0]
 
@@ -264,7 +265,9 @@ class Catalog:
         for entry in entries:
             entry.score = scores[entry.id]
         return SearchResult(
-            query=subject, entries=entries, total_entries=total_entries,
+            query=subject,
+            entries=entries,
+            total_entries=total_entries,
             total_images=total_images,
         )
 
@@ -283,8 +286,9 @@ class Catalog:
                 (flat,),
             )
         }
-        groups = [sorted({lex for form in g for lex in lexemes_of.get(form, [])})
-                  for g in word_groups]
+        groups = [
+            sorted({lex for form in g for lex in lexemes_of.get(form, [])}) for g in word_groups
+        ]
         groups = [g for g in groups if g]
         all_lex = sorted({lex for g in groups for lex in g})
         known = {

@@ -10,12 +10,18 @@ from typing import Any
 from assistant.brains.base import Brain, BrainReply, Turn
 from assistant.catalog import Catalog, StoredImage
 from assistant.config import Settings
-from assistant.media import MediaRejected, content_key, inspect_image, sha256_hex, sniff_audio
-from assistant.media import AUDIO_EXT
+from assistant.media import (
+    AUDIO_EXT,
+    MediaRejected,
+    content_key,
+    inspect_image,
+    sha256_hex,
+    sniff_audio,
+)
 from assistant.memory import Memory
 from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
 from assistant.phrases import say
-from assistant.speech import TranscriptionError, Transcriber
+from assistant.speech import Transcriber, TranscriptionError
 from assistant.text import detect_language, split_message
 from assistant.tools import Toolbox
 
@@ -29,7 +35,7 @@ class MediaUnavailable(Exception):
 
 
 def normalize_phone(sender: str) -> str:
-    """"whatsapp:+55 11 9..." -> "+55119..."; the owner key of every row."""
+    """ "whatsapp:+55 11 9..." -> "+55119..."; the owner key of every row."""
     raw = sender.strip().removeprefix("whatsapp:")
     digits = "".join(ch for ch in raw if ch.isdigit())
     return f"+{digits}" if digits else raw
@@ -86,7 +92,11 @@ class Assistant:
             self.memory.set_language(owner, language)
 
         inbound_id = self.memory.log(
-            owner, "in", text, media=media_log, channel=message.channel,
+            owner,
+            "in",
+            text,
+            media=media_log,
+            channel=message.channel,
             external_id=message.message_id,
         )
 
@@ -98,14 +108,21 @@ class Assistant:
             except MediaRejected as exc:
                 notices.append(
                     self._too_large(data, self.settings.max_image_bytes)
-                    if exc.reason == "too_large" else ("unsupported", {})
+                    if exc.reason == "too_large"
+                    else ("unsupported", {})
                 )
                 continue
             saved = self.catalog.store_image(owner, data, info)
             stored.append(saved)
             image_bytes[saved.image.id] = data
-            media_log.append({"kind": "image", "image_id": saved.image.id,
-                              "sha256": saved.image.sha256, "new": saved.is_new})
+            media_log.append(
+                {
+                    "kind": "image",
+                    "image_id": saved.image.id,
+                    "sha256": saved.image.sha256,
+                    "new": saved.is_new,
+                }
+            )
 
         transcript = None
         if audios:
@@ -121,8 +138,12 @@ class Assistant:
         if text or stored:
             toolbox = Toolbox(owner, self.catalog, self.memory, self.settings.max_images_per_reply)
             turn = Turn(
-                owner=owner, text=text, language=language, images=stored,
-                image_bytes=image_bytes, transcript=transcript,
+                owner=owner,
+                text=text,
+                language=language,
+                images=stored,
+                image_bytes=image_bytes,
+                transcript=transcript,
                 profile_name=message.profile_name,
                 history=self.memory.recent_exchanges(owner)[:-1] if text else [],
                 facts=self.memory.facts(owner),
@@ -135,11 +156,20 @@ class Assistant:
 
         replies = [Reply(text=part) for part in split_message("\n\n".join(lines))]
         for image, caption in reply.images:
-            replies.append(Reply(
-                text=caption[:1600],
-                media=[OutMedia(key=image.storage_key, content_type=image.content_type,
-                                sha256=image.sha256, caption=caption, image_id=image.id)],
-            ))
+            replies.append(
+                Reply(
+                    text=caption[:1600],
+                    media=[
+                        OutMedia(
+                            key=image.storage_key,
+                            content_type=image.content_type,
+                            sha256=image.sha256,
+                            caption=caption,
+                            image_id=image.id,
+                        )
+                    ],
+                )
+            )
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log_replies(owner, message, replies, reply, inbound_id, elapsed_ms)
         return replies
@@ -186,18 +216,28 @@ class Assistant:
         return "too_large", {"mb": f"{len(data) / 2**20:.1f}", "limit": f"{limit / 2**20:g}"}
 
     def _log_replies(
-        self, owner: str, message: InboundMessage, replies: list[Reply], reply: BrainReply,
-        inbound_id: int, elapsed_ms: float,
+        self,
+        owner: str,
+        message: InboundMessage,
+        replies: list[Reply],
+        reply: BrainReply,
+        inbound_id: int,
+        elapsed_ms: float,
     ) -> None:
         meta = {
             "in_reply_to": inbound_id,
             "brain": reply.brain,
             "latency_ms": round(elapsed_ms, 1),
-            "tools": [{"name": c.name, "arguments": c.arguments, "ok": c.result.ok,
-                       "ms": round(c.ms, 2)} for c in reply.tool_calls],
+            "tools": [
+                {"name": c.name, "arguments": c.arguments, "ok": c.result.ok, "ms": round(c.ms, 2)}
+                for c in reply.tool_calls
+            ],
             "usage": reply.usage,
         }
         body = "\n\n".join(r.text for r in replies if not r.media)
-        media = [{"kind": "image", "image_id": m.image_id, "sha256": m.sha256}
-                 for r in replies for m in r.media]
+        media = [
+            {"kind": "image", "image_id": m.image_id, "sha256": m.sha256}
+            for r in replies
+            for m in r.media
+        ]
         self.memory.log(owner, "out", body, media=media, channel=message.channel, meta=meta)

@@ -27,6 +27,7 @@ SEARCH_OWNER = "+5511999990000"
 
 # --- dialogues ------------------------------------------------------------------------
 
+
 def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
     """Play one dialogue; returns the failed expectations (empty when it passed)."""
     failures: list[str] = []
@@ -42,16 +43,22 @@ def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
         if "audio" in send:
             media.append(InboundMedia(data=sample_wav(send["audio"]), content_type="audio/wav"))
         replies = services.assistant.handle(
-            InboundMessage(sender=sender, text=send.get("text", ""), media=media,
-                           channel="evaluate")
+            InboundMessage(
+                sender=sender, text=send.get("text", ""), media=media, channel="evaluate"
+            )
         )
-        failures += [f"step {number}: {f}" for f in check_step(
-            services, sender, replies, step.get("expect", {}), names_by_sha)]
+        failures += [
+            f"step {number}: {f}"
+            for f in check_step(services, sender, replies, step.get("expect", {}), names_by_sha)
+        ]
     return failures
 
 
 def check_step(
-    services: Services, sender: str, replies: list[Reply], expect: dict[str, Any],
+    services: Services,
+    sender: str,
+    replies: list[Reply],
+    expect: dict[str, Any],
     names_by_sha: dict[str, str],
 ) -> list[str]:
     text = "\n".join(r.text for r in replies)
@@ -101,6 +108,7 @@ def evaluate_dialogues(path: Path, sandbox: Sandbox, out: Any = sys.stdout) -> t
 
 # --- search ---------------------------------------------------------------------------
 
+
 def _metrics(ranked: list[list[str]], relevant: list[list[str]], k: int = 5) -> dict[str, float]:
     recall = mrr = 0.0
     for got, want in zip(ranked, relevant, strict=True):
@@ -118,8 +126,7 @@ def load_search_set(services: Services, data: dict[str, Any], owner: str) -> dic
     ids: dict[int, str] = {}
     for item in data["entries"]:
         image_data = sample_image(item["id"])
-        stored = services.catalog.store_image(owner, image_data,
-                                              inspect_image(image_data, 10**7))
+        stored = services.catalog.store_image(owner, image_data, inspect_image(image_data, 10**7))
         entry = services.catalog.create_entry(owner, item["text"], [stored.image.id])
         ids[entry.id] = item["id"]
     return ids
@@ -138,13 +145,16 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
             ours.append(got)
             naive.append(base)
             wanted.append(query["relevant"])
-            details.append({"q": query["q"], "relevant": query["relevant"], "ours": got,
-                            "baseline": base})
+            details.append(
+                {"q": query["q"], "relevant": query["relevant"], "ours": got, "baseline": base}
+            )
     finally:
         services.close()
     m, b = _metrics(ours, wanted), _metrics(naive, wanted)
     report: dict[str, Any] = {
-        "recall@5": m["recall@5"], "mrr": m["mrr"], "queries": len(ours),
+        "recall@5": m["recall@5"],
+        "mrr": m["mrr"],
+        "queries": len(ours),
         "baseline": {"recall@5": b["recall@5"], "mrr": b["mrr"]},
     }
     if verbose:
@@ -163,8 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.kind == "dialogues":
             _, failed = evaluate_dialogues(args.file, sandbox)
             return 1 if failed else 0
-        print(json.dumps(evaluate_search(args.file, sandbox, args.verbose), ensure_ascii=False,
-                         indent=None if not args.verbose else 2))
+        print(
+            json.dumps(
+                evaluate_search(args.file, sandbox, args.verbose),
+                ensure_ascii=False,
+                indent=None if not args.verbose else 2,
+            )
+        )
         return 0
 
 

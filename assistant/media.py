@@ -15,10 +15,20 @@ from typing import Literal, Protocol
 
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_TYPES = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"),
-               "WEBP": ("image/webp", "webp")}
-AUDIO_EXT = {"audio/ogg": "ogg", "audio/amr": "amr", "audio/mpeg": "mp3", "audio/mp4": "m4a",
-             "audio/aac": "aac", "audio/wav": "wav", "audio/webm": "webm"}
+IMAGE_TYPES = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+AUDIO_EXT = {
+    "audio/ogg": "ogg",
+    "audio/amr": "amr",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/aac": "aac",
+    "audio/wav": "wav",
+    "audio/webm": "webm",
+}
 
 # Decompression bombs: a 5 MB PNG can claim billions of pixels.
 Image.MAX_IMAGE_PIXELS = 60_000_000
@@ -122,7 +132,10 @@ class UrlSigner:
     def verify(self, token: str, now: float | None = None) -> str | None:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            payload, mac = raw.rsplit(b".", 1)
+            # The MAC is binary and fixed-length: split by length, not by a separator.
+            payload, mac = raw[:-17], raw[-16:]
+            if raw[-17:-16] != b".":
+                return None
             expected = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
             if not hmac.compare_digest(mac, expected):
                 return None

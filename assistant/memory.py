@@ -49,8 +49,7 @@ class Memory:
         row = self.db.fetchone(
             "INSERT INTO messages (owner, direction, body, media, channel, external_id, meta)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (owner, direction, body, Jsonb(media or []), channel, external_id,
-             Jsonb(meta or {})),
+            (owner, direction, body, Jsonb(media or []), channel, external_id, Jsonb(meta or {})),
         )
         assert row is not None
         return int(row["id"])
@@ -100,9 +99,7 @@ class Memory:
 
     def clear_all(self) -> dict[str, int]:
         with self.db.connection() as conn:
-            msgs = conn.execute(
-                "UPDATE messages SET in_memory = false WHERE in_memory"
-            ).rowcount
+            msgs = conn.execute("UPDATE messages SET in_memory = false WHERE in_memory").rowcount
             facts = conn.execute("DELETE FROM memory_facts").rowcount
         return {"messages": msgs, "facts": facts}
 

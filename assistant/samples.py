@@ -19,7 +19,7 @@ def sample_image(name: str, size: tuple[int, int] = (160, 120), fmt: str = "JPEG
     for i in range(4):
         x0, y0 = digest[3 + i] % size[0], digest[7 + i] % size[1]
         x1, y1 = x0 + 20 + digest[11 + i] % 60, y0 + 20 + digest[15 + i] % 50
-        draw.ellipse((x0, y0, x1, y1), fill=tuple(digest[19 + i: 22 + i]))
+        draw.ellipse((x0, y0, x1, y1), fill=tuple(digest[19 + i : 22 + i]))
     draw.text((6, 6), name[:24], fill=(255, 255, 255))
     out = io.BytesIO()
     img.save(out, format=fmt, quality=85) if fmt == "JPEG" else img.save(out, format=fmt)

@@ -7,6 +7,7 @@ migrations.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -49,8 +50,12 @@ class Sandbox:
     def settings(self, **overrides: Any) -> Settings:
         name, url = self.new_database()
         data_dir = self.root / "data" / name
-        values: dict[str, Any] = {"DATA_DIR": data_dir, "DATABASE_URL": url,
-                                  "OPENAI_API_KEY": None, "BUCKET_NAME": None}
+        values: dict[str, Any] = {
+            "DATA_DIR": data_dir,
+            "DATABASE_URL": url,
+            "OPENAI_API_KEY": None,
+            "BUCKET_NAME": None,
+        }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -63,10 +68,8 @@ class Sandbox:
         for services in self._services:
             services.close()
         for name in self._databases:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 drop_database(self.admin_url, name)
-            except psycopg.Error:
-                pass
         shutil.rmtree(self.root / "data", ignore_errors=True)
 
     def __enter__(self) -> Sandbox:

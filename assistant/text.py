@@ -24,8 +24,9 @@ STOP_WORDS = frozenset(
     photo photos picture pictures image images
     """.split()
 )
-_STOP_FOLDED = frozenset(unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode()
-                         for w in STOP_WORDS)
+_STOP_FOLDED = frozenset(
+    unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in STOP_WORDS
+)
 
 # RSLP (Orengo & Huyck, 2001) plural-reduction rules, longest suffix first:
 # (suffix, replacement, minimum stem length, exceptions).
@@ -37,26 +38,103 @@ _PLURAL_RULES: list[tuple[str, str, int, frozenset[str]]] = [
     ("éis", "el", 2, frozenset()),
     ("eis", "el", 2, frozenset()),
     ("óis", "ol", 2, frozenset()),
-    ("is", "il", 2, frozenset({"lápis", "cais", "mais", "crúcis", "biquínis", "pois",
-                                "depois", "dois", "leis"})),
+    (
+        "is",
+        "il",
+        2,
+        frozenset(
+            {"lápis", "cais", "mais", "crúcis", "biquínis", "pois", "depois", "dois", "leis"}
+        ),
+    ),
     ("les", "l", 3, frozenset()),
     ("res", "r", 3, frozenset()),
-    ("s", "", 2, frozenset({"aliás", "pires", "lápis", "cais", "mais", "mas", "menos",
-                            "férias", "fezes", "pêsames", "crúcis", "gás", "atrás",
-                            "moisés", "através", "convés", "ês", "país", "após", "ambas",
-                            "ambos", "messias", "this", "is", "was", "has", "gas", "bus"})),
+    (
+        "s",
+        "",
+        2,
+        frozenset(
+            {
+                "aliás",
+                "pires",
+                "lápis",
+                "cais",
+                "mais",
+                "mas",
+                "menos",
+                "férias",
+                "fezes",
+                "pêsames",
+                "crúcis",
+                "gás",
+                "atrás",
+                "moisés",
+                "através",
+                "convés",
+                "ês",
+                "país",
+                "após",
+                "ambas",
+                "ambos",
+                "messias",
+                "this",
+                "is",
+                "was",
+                "has",
+                "gas",
+                "bus",
+            }
+        ),
+    ),
 ]
 # RSLP's diminutive rules (augmentative step), with its exceptions and the common words
 # that merely end like a diminutive.
 _DIMINUTIVE_RULES: list[tuple[str, int, frozenset[str]]] = [
     ("zinho", 2, frozenset()),
     ("zinha", 2, frozenset()),
-    ("inho", 3, frozenset({"caminho", "cominho", "carinho", "vizinho", "sobrinho",
-                           "padrinho", "golfinho", "focinho", "espinho", "marinho",
-                           "sozinho", "adivinho", "moinho"})),
-    ("inha", 3, frozenset({"rainha", "linha", "minha", "cozinha", "farinha", "galinha",
-                           "sardinha", "vizinha", "sobrinha", "madrinha", "campainha",
-                           "bainha", "marinha", "sozinha", "cartilha"})),
+    (
+        "inho",
+        3,
+        frozenset(
+            {
+                "caminho",
+                "cominho",
+                "carinho",
+                "vizinho",
+                "sobrinho",
+                "padrinho",
+                "golfinho",
+                "focinho",
+                "espinho",
+                "marinho",
+                "sozinho",
+                "adivinho",
+                "moinho",
+            }
+        ),
+    ),
+    (
+        "inha",
+        3,
+        frozenset(
+            {
+                "rainha",
+                "linha",
+                "minha",
+                "cozinha",
+                "farinha",
+                "galinha",
+                "sardinha",
+                "vizinha",
+                "sobrinha",
+                "madrinha",
+                "campainha",
+                "bainha",
+                "marinha",
+                "sozinha",
+                "cartilha",
+            }
+        ),
+    ),
 ]
 
 

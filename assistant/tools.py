@@ -21,7 +21,7 @@ from assistant.models import Entry, ImageRecord
 class SaveDescriptionArgs(BaseModel):
     """Save a description for the user's photos that are waiting for one."""
 
-    description: str = Field(min_length=1, max_length=2000, description="The user's words")
+    description: str = Field(min_length=1, max_length=4096, description="The user's words")
     caption: str | None = Field(
         default=None, max_length=1000, description="Your own short caption of the image"
     )
@@ -108,20 +108,25 @@ class Toolbox:
         if not pending:
             return ToolResult(ok=False, kind="saved", error="no photo is waiting for a description")
         entry = self.catalog.create_entry(
-            self.owner, args.description.strip(), [img.id for img in pending],
-            caption=args.caption, tags=args.tags,
+            self.owner,
+            args.description.strip(),
+            [img.id for img in pending],
+            caption=args.caption,
+            tags=args.tags,
         )
         return ToolResult(kind="saved", data={"entry": EntrySummary.of(entry).model_dump()})
 
     def search_photos(self, args: SearchPhotosArgs) -> ToolResult:
         result = self.catalog.search(self.owner, args.query, limit=args.limit)
-        return self._listing("search", result.query, result.entries, result.total_images,
-                             result.total_entries)
+        return self._listing(
+            "search", result.query, result.entries, result.total_images, result.total_entries
+        )
 
     def list_recent(self, args: ListRecentArgs) -> ToolResult:
         result = self.catalog.recent(self.owner, limit=args.limit)
-        return self._listing("recent", "", result.entries, result.total_images,
-                             result.total_entries)
+        return self._listing(
+            "recent", "", result.entries, result.total_images, result.total_entries
+        )
 
     def delete_entry(self, args: DeleteEntryArgs) -> ToolResult:
         entry = self.catalog.delete_entry(self.owner, args.entry_id)
@@ -137,8 +142,7 @@ class Toolbox:
         if kind == "entry":
             return self.delete_entry(DeleteEntryArgs(entry_id=item_id))
         image = self.catalog.delete_image(self.owner, item_id)
-        return ToolResult(ok=image is not None, kind="deleted",
-                          data={"pending_image": item_id})
+        return ToolResult(ok=image is not None, kind="deleted", data={"pending_image": item_id})
 
     def remember(self, args: RememberArgs) -> ToolResult:
         self.memory.remember(self.owner, args.fact)
@@ -179,8 +183,7 @@ class Toolbox:
                 result = ToolResult(ok=False, kind="error", error=f"invalid arguments: {exc}")
             else:
                 result = spec.run(self, args)
-        self.calls.append(ToolCall(name, arguments, result,
-                                   (time.perf_counter() - started) * 1000))
+        self.calls.append(ToolCall(name, arguments, result, (time.perf_counter() - started) * 1000))
         return result
 
 

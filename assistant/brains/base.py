@@ -7,7 +7,7 @@ from typing import Protocol
 
 from assistant.catalog import StoredImage
 from assistant.models import Exchange, ImageRecord, Language
-from assistant.tools import ToolCall, Toolbox
+from assistant.tools import Toolbox, ToolCall
 
 
 @dataclass

@@ -12,46 +12,61 @@ from assistant.brains.base import BrainReply, Turn
 from assistant.models import ImageRecord, Language
 from assistant.phrases import format_date, say
 from assistant.text import fold, strip_request
-from assistant.tools import (
-    DeleteEntryArgs,
-    DeleteLastArgs,
-    ListRecentArgs,
-    RememberArgs,
-    SaveDescriptionArgs,
-    SearchPhotosArgs,
-    ToolResult,
-    Toolbox,
-)
+from assistant.tools import Toolbox, ToolResult
 
 _PHOTO = r"(foto|fotografia|imagem|imagens|image|photo|picture|pic)s?"
 _SEARCH = re.compile(
-        r"^((me )?(?P<verb>mostr|busc|procur|encontr|ach[ae]|quero ver|queria ver|cade|onde|ve[rj]a?\b"
-        r"|envi[ae]|mand[ae]|show|find|search|look|where|send|get|tem (alguma )?foto|do i have))"
-        rf"|\b{_PHOTO} (de|do|da|dos|das|of)\b")
+    r"^((me )?(?P<verb>mostr|busc|procur|encontr|ach[ae]|quero ver|queria ver|cade|onde|ve[rj]a?\b"
+    r"|envi[ae]|mand[ae]|show|find|search|look|where|send|get|tem (alguma )?foto|do i have))"
+    rf"|\b{_PHOTO} (de|do|da|dos|das|of)\b"
+)
 _INTENTS: list[tuple[str, re.Pattern[str]]] = [
-    ("help", re.compile(
-        r"^(ajuda|help|menu|comandos|commands|\?|socorro|como funciona|how does (this|it) work"
-        r"|o que (voce|vc) (faz|sabe fazer)|what can you do)\b")),
+    (
+        "help",
+        re.compile(
+            r"^(ajuda|help|menu|comandos|commands|\?|socorro|como funciona|how does (this|it) work"
+            r"|o que (voce|vc) (faz|sabe fazer)|what can you do)\b"
+        ),
+    ),
     ("thanks", re.compile(r"^(obrigad[oa]|brigad[oa]|valeu|thanks|thank you|thx)\b")),
-    ("greeting", re.compile(
-        r"^(oi+|ola|bom dia|boa tarde|boa noite|hello|hi|hey|e ai|good (morning|afternoon"
-        r"|evening))\b[\s!.,?]*(tudo bem|td bem|how are you)?[\s!.,?]*$")),
-    ("delete_id", re.compile(
-        r"\b(apag|exclu|delet|remov)\w*\b.*?(registro|entrada|entry|foto|photo|#|n[ou]?)\s*"
-        r"#?\s*(?P<id>\d+)\b")),
-    ("delete_last", re.compile(
-        r"\b(apag|exclu|delet|remov|tira)\w*\b.*\b(ultim\w*|last|latest|recent\w*)\b")),
-    ("remember", re.compile(
-        r"^(lembre|lembra|lembrar|remember|anote|anota|guarde|guarda)(-se)?\b\s*(de |que |that "
-        r"|of )?(?P<fact>.+)")),
-    ("recent", re.compile(
-        rf"\b(ultim\w*|recent\w*|latest|last)\b.*\b{_PHOTO}\b|\b{_PHOTO}\b.*\b(recent\w*"
-        r"|ultim\w*)\b|^(minhas|my) " + _PHOTO + r"$")),
+    (
+        "greeting",
+        re.compile(
+            r"^(oi+|ola|bom dia|boa tarde|boa noite|hello|hi|hey|e ai|good (morning|afternoon"
+            r"|evening))\b[\s!.,?]*(tudo bem|td bem|how are you)?[\s!.,?]*$"
+        ),
+    ),
+    (
+        "delete_id",
+        re.compile(
+            r"\b(apag|exclu|delet|remov)\w*\b.*?(registro|entrada|entry|foto|photo|#|n[ou]?)\s*"
+            r"#?\s*(?P<id>\d+)\b"
+        ),
+    ),
+    (
+        "delete_last",
+        re.compile(r"\b(apag|exclu|delet|remov|tira)\w*\b.*\b(ultim\w*|last|latest|recent\w*)\b"),
+    ),
+    (
+        "remember",
+        re.compile(
+            r"^(lembre|lembra|lembrar|remember|anote|anota|guarde|guarda)(-se)?\b\s*(de |que |that "
+            r"|of )?(?P<fact>.+)"
+        ),
+    ),
+    (
+        "recent",
+        re.compile(
+            rf"\b(ultim\w*|recent\w*|latest|last)\b.*\b{_PHOTO}\b|\b{_PHOTO}\b.*\b(recent\w*"
+            r"|ultim\w*)\b|^(minhas|my) " + _PHOTO + r"$"
+        ),
+    ),
     ("search", _SEARCH),
 ]
 _OTHER_USERS = re.compile(
     r"\b(todos os usuarios|outros usuarios|outras pessoas|todo mundo|de todos|all users"
-    r"|other users|everyone|everybody|other people)\b")
+    r"|other users|everyone|everybody|other people)\b"
+)
 
 
 def _has_verb(match: re.Match[str] | None) -> bool:
@@ -83,14 +98,19 @@ class OfflineBrain:
             if stored.image.description_id is not None:
                 entry = tools.catalog.entry_of_image(stored.image)
                 if entry is not None:
-                    lines.append(say("duplicate", lang, description=entry.description,
-                                     date=format_date(entry.created_at, lang)))
+                    lines.append(
+                        say(
+                            "duplicate",
+                            lang,
+                            description=entry.description,
+                            date=format_date(entry.created_at, lang),
+                        )
+                    )
 
         # "Foto do meu cachorro" is a description; "mostre fotos do cachorro" a search.
         descriptive = intent == "other" or (intent == "search" and not _has_verb(match))
         if text and descriptive and (waiting_now or tools.catalog.pending_images(tools.owner)):
-            result = tools.call("save_description",
-                                SaveDescriptionArgs(description=text).model_dump())
+            result = tools.call("save_description", {"description": text})
             lines.append(self._saved(result, lang, pending_before=not waiting_now))
         else:
             if text:
@@ -99,8 +119,12 @@ class OfflineBrain:
                 pending = len(tools.catalog.pending_images(tools.owner))
                 key = "ask_description" if pending == 1 else "ask_description_many"
                 lines.append(say(key, lang, n=pending))
-        return BrainReply(text="\n\n".join(x for x in lines if x), images=images,
-                          tool_calls=list(tools.calls), brain=self.name)
+        return BrainReply(
+            text="\n\n".join(x for x in lines if x),
+            images=images,
+            tool_calls=list(tools.calls),
+            brain=self.name,
+        )
 
     def _command(
         self,
@@ -120,14 +144,15 @@ class OfflineBrain:
             name = f", {turn.profile_name}" if turn.profile_name else ""
             return [say("greeting", lang, name=name), *self._pending_note(tools, lang)]
         if intent == "delete_id" and match:
-            result = tools.call("delete_entry",
-                                DeleteEntryArgs(entry_id=int(match.group("id"))).model_dump())
+            result = tools.call("delete_entry", {"entry_id": int(match.group("id"))})
             return [self._deleted(result, lang)]
         if intent == "delete_last":
-            return [self._deleted(tools.call("delete_last", DeleteLastArgs().model_dump()), lang)]
+            return [self._deleted(tools.call("delete_last", {}), lang)]
         if intent == "remember" and match:
-            fact = text[match.start("fact"):].strip() if match.start("fact") < len(text) else text
-            result = tools.call("remember", RememberArgs(fact=fact).model_dump())
+            fact = text[match.start("fact") :].strip() if match.start("fact") < len(text) else text
+            result = tools.call("remember", {"fact": fact})
+            if not result.ok:
+                return [say("error", lang)]
             return [say("remembered", lang, fact=result.data["fact"])]
         if intent in ("recent", "search"):
             lines: list[str] = []
@@ -135,10 +160,9 @@ class OfflineBrain:
                 lines.append(say("privacy", lang))
                 intent = "recent"
             if intent == "search" and strip_request(text):
-                result = tools.call("search_photos",
-                                    SearchPhotosArgs(query=text, limit=20).model_dump())
+                result = tools.call("search_photos", {"query": text, "limit": 20})
             else:
-                result = tools.call("list_recent", ListRecentArgs(limit=20).model_dump())
+                result = tools.call("list_recent", {"limit": 20})
             lines.append(self._listing(result, lang))
             images.extend(result.send)
             return lines
@@ -150,6 +174,8 @@ class OfflineBrain:
 
     @staticmethod
     def _saved(result: ToolResult, lang: Language, *, pending_before: bool) -> str:
+        if not result.ok:
+            return say("error", lang)
         entry = result.data["entry"]
         n = entry["images"]
         if pending_before:
@@ -161,8 +187,9 @@ class OfflineBrain:
     @staticmethod
     def _deleted(result: ToolResult, lang: Language) -> str:
         if not result.ok:
-            return say("nothing_to_delete" if "nothing" in (result.error or "") else "not_yours",
-                       lang)
+            return say(
+                "nothing_to_delete" if "nothing" in (result.error or "") else "not_yours", lang
+            )
         if "entry" in result.data:
             entry = result.data["entry"]
             return say("deleted", lang, description=entry["description"], n=entry["images"])

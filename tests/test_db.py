@@ -1,0 +1,109 @@
+"""Migrations: applied once, safe to run twice and concurrently, on PG 16 and Debian's 15."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from assistant.config import ConfigError, Settings, load_settings
+from assistant.db import Database, create_database, migrate, migration_files
+from assistant.sandbox import Sandbox
+from tests.pg15 import debian_pg15
+
+
+def _versions(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+
+
+def test_migrations_apply_once_then_nothing(sandbox: Sandbox) -> None:
+    url = create_database(sandbox.admin_url, "mig_twice")
+    first = migrate(url)
+    assert first == [v for v, _ in migration_files()]
+    assert migrate(url) == []
+    assert _versions(url) == first
+
+
+def test_concurrent_migrations_serialise(sandbox: Sandbox) -> None:
+    url = create_database(sandbox.admin_url, "mig_concurrent")
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(migrate(url))
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    applied = [r for r in results if r]
+    assert len(applied) == 1, "exactly one caller applies the migrations"
+    assert _versions(url) == [v for v, _ in migration_files()]
+
+
+def test_seed_views_expose_reference_column_names(services) -> None:  # type: ignore[no-untyped-def]
+    from assistant.media import inspect_image
+    from assistant.samples import sample_image
+
+    data = sample_image("x")
+    img = services.catalog.store_image("+551100", data, inspect_image(data, 10**7))
+    entry = services.catalog.create_entry("+551100", "Meu gato", [img.image.id])
+    row = services.db.fetchone("SELECT descricao, from_number FROM table_descricao")
+    assert row == {"descricao": "Meu gato", "from_number": "+551100"}
+    link = services.db.fetchone("SELECT image_link, id_descricao FROM table_image_link")
+    assert link == {"image_link": img.image.storage_key, "id_descricao": entry.id}
+
+
+def test_unreachable_database_is_one_clear_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        Database("postgresql://nobody@127.0.0.1:1/nothing")
+    message = str(info.value)
+    assert "DATABASE_URL" in message and "\n" not in message
+    assert "127.0.0.1:1" in message
+
+
+def test_bad_port_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="POSTGRES_DB_PORT"):
+        load_settings(POSTGRES_DB_PORT="not-a-port")
+    with pytest.raises(ConfigError, match="POSTGRES_DB_PORT"):
+        load_settings(POSTGRES_DB_PORT="70000")
+
+
+def test_seed_postgres_variables_build_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "POSTGRES_DB_HOST": "db.example",
+        "POSTGRES_DB_PORT": "6543",
+        "POSTGRES_DB_NAME": "bot",
+        "POSTGRES_DB_USER": "me",
+        "POSTGRES_DB_PASSWORD": "p@ss word",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.configured_database_url() == "postgresql://me:p%40ss%20word@db.example:6543/bot"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@y/z")
+    assert Settings(_env_file=None).configured_database_url() == "postgresql://x@y/z"  # type: ignore[call-arg]
+
+
+def test_debian_postgres_15_runs_migrations_and_search() -> None:
+    with debian_pg15() as admin_url, Sandbox(admin_url=admin_url) as box:
+        services = box.fresh()
+        try:
+            from assistant.media import inspect_image
+            from assistant.samples import sample_image
+
+            data = sample_image("dogs")
+            img = services.catalog.store_image("+5511", data, inspect_image(data, 10**7))
+            services.catalog.create_entry("+5511", "Meus cães brincando na praia", [img.image.id])
+            result = services.catalog.search("+5511", "mostre fotos de cao")
+            assert [e.description for e in result.entries] == ["Meus cães brincando na praia"]
+            assert services.db.scalar("SHOW server_version").startswith("15")
+        finally:
+            services.close()

@@ -1,0 +1,101 @@
+"""Catalog search: word forms, accents, typos, ranking, limits, and the dev-set quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.evaluate import evaluate_search
+from assistant.factory import Services
+from assistant.media import inspect_image
+from assistant.samples import sample_image
+from assistant.sandbox import Sandbox
+
+OWNER = "+5511911110000"
+
+
+def save(services: Services, text: str, owner: str = OWNER) -> int:
+    data = sample_image(f"{owner}:{text}")
+    img = services.catalog.store_image(owner, data, inspect_image(data, 10**7))
+    return services.catalog.create_entry(owner, text, [img.image.id]).id
+
+
+def found(services: Services, query: str, owner: str = OWNER) -> list[str]:
+    return [e.description for e in services.catalog.search(owner, query).entries]
+
+
+@pytest.mark.parametrize(
+    ("stored", "query"),
+    [
+        ("Meus cães brincando na praia", "cao"),  # irregular plural + accent
+        ("Árvore de Natal da sala", "arvores"),  # accent + plural
+        ("Bolo de aniversário", "aniversario"),
+        ("Flores do jardim", "flor"),
+        ("Recibo do mercado", "recibos"),
+        ("Gatinhos na caixa", "gato"),  # diminutive
+        ("Cachorrinho da vizinha", "cachorros"),
+        ("Menino brincando no parque", "brincar"),  # verb form
+        ("My dog sleeping on the couch", "sleeps"),  # English forms
+        ("Receipts from the hardware store", "receipt"),
+        ("Restaurante japonês", "JAPONES"),
+    ],
+)
+def test_word_forms_and_accents(services: Services, stored: str, query: str) -> None:
+    save(services, "Conta de luz")  # a distractor
+    save(services, stored)
+    assert found(services, query) == [stored]
+
+
+@pytest.mark.parametrize(
+    ("stored", "typo"),
+    [
+        ("Esta é uma foto do meu cachorro", "cachoro"),
+        ("Vazamento no teto do banheiro", "banheirro"),
+        ("Orçamento do pintor", "orcamnto"),
+    ],
+)
+def test_small_typos_are_forgiven(services: Services, stored: str, typo: str) -> None:
+    save(services, "Carro novo na garagem")
+    save(services, stored)
+    assert found(services, typo) == [stored]
+
+
+def test_short_words_are_not_fuzzed(services: Services) -> None:
+    save(services, "Foto do gato")
+    assert found(services, "pato") == []
+
+
+def test_more_matching_words_rank_first(services: Services) -> None:
+    save(services, "Conta de água de fevereiro")
+    save(services, "Conta de luz de fevereiro")
+    save(services, "Luz do sol")
+    assert found(services, "conta de luz")[0] == "Conta de luz de fevereiro"
+
+
+def test_no_filler_when_nothing_matches(services: Services) -> None:
+    save(services, "Recibo do mercado")
+    result = services.catalog.search(OWNER, "Mostre fotos de elefante")
+    assert result.entries == [] and result.total_images == 0
+
+
+def test_sql_looking_queries_are_just_words(services: Services) -> None:
+    save(services, "Recibo do mercado")
+    for query in ["'; DROP TABLE descriptions; --", "a' | 'b", "x) OR 1=1 --", "\\' :*"]:
+        assert found(services, query) == []
+    assert services.catalog.count_entries(OWNER) == 1
+
+
+def test_limit_and_totals(services: Services) -> None:
+    for i in range(7):
+        save(services, f"flor {i}")
+    result = services.catalog.search(OWNER, "flores", limit=5)
+    assert len(result.entries) == 5
+    assert result.total_entries == 7 and result.total_images == 7
+
+
+def test_dev_set_quality(sandbox: Sandbox) -> None:
+    report = evaluate_search(Path(__file__).parent / "data" / "search_dev.json", sandbox)
+    assert report["queries"] == 26
+    assert report["recall@5"] >= 0.85, report
+    assert report["recall@5"] > report["baseline"]["recall@5"]
