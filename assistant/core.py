@@ -23,7 +23,7 @@ from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, R
 from assistant.phrases import say
 from assistant.speech import Transcriber, TranscriptionError
 from assistant.text import detect_language, split_message
-from assistant.tools import Toolbox
+from assistant.tools import ToolCall, Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +228,7 @@ class Assistant:
             "in_reply_to": inbound_id,
             "brain": reply.brain,
             "latency_ms": round(elapsed_ms, 1),
-            "tools": [
-                {"name": c.name, "arguments": c.arguments, "ok": c.result.ok, "ms": round(c.ms, 2)}
-                for c in reply.tool_calls
-            ],
+            "tools": [_tool_log(c) for c in reply.tool_calls],
             "usage": reply.usage,
         }
         body = "\n\n".join(r.text for r in replies if not r.media)
@@ -241,3 +238,17 @@ class Assistant:
             for m in r.media
         ]
         self.memory.log(owner, "out", body, media=media, channel=message.channel, meta=meta)
+
+
+def _tool_log(call: ToolCall) -> dict[str, Any]:
+    """What the message log keeps of a tool call (searches keep what was found)."""
+    entry: dict[str, Any] = {
+        "name": call.name,
+        "arguments": call.arguments,
+        "ok": call.result.ok,
+        "ms": round(call.ms, 2),
+    }
+    if "total_photos" in call.result.data:
+        entry["query"] = call.result.data.get("query", "")
+        entry["photos"] = call.result.data["total_photos"]
+    return entry
