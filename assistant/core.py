@@ -23,7 +23,7 @@ from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, R
 from assistant.phrases import say
 from assistant.speech import Transcriber, TranscriptionError
 from assistant.text import detect_language, split_message
-from assistant.tools import ToolCall, Toolbox
+from assistant.tools import Toolbox, ToolCall
 
 log = logging.getLogger(__name__)
 

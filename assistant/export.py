@@ -44,19 +44,36 @@ TABLES = [
         "SELECT d.id, d.owner, d.description, d.caption, d.tags, d.created_at,"
         " (SELECT count(*) FROM images i WHERE i.description_id = d.id)::int AS image_count"
         " FROM descriptions d WHERE d.id > %s ORDER BY d.id LIMIT %s",
-        pa.schema([("id", pa.int64()), ("owner", pa.string()), ("description", pa.string()),
-                   ("caption", pa.string()), ("tags", pa.list_(pa.string())),
-                   ("created_at", TS), ("image_count", pa.int32())]),
+        pa.schema(
+            [
+                ("id", pa.int64()),
+                ("owner", pa.string()),
+                ("description", pa.string()),
+                ("caption", pa.string()),
+                ("tags", pa.list_(pa.string())),
+                ("created_at", TS),
+                ("image_count", pa.int32()),
+            ]
+        ),
         text_columns=("description", "caption"),
     ),
     Table(
         "images",
         "SELECT id, owner, description_id AS entry_id, sha256, content_type, byte_size,"
         " width, height, created_at FROM images WHERE id > %s ORDER BY id LIMIT %s",
-        pa.schema([("id", pa.int64()), ("owner", pa.string()), ("entry_id", pa.int64()),
-                   ("sha256", pa.string()), ("content_type", pa.string()),
-                   ("byte_size", pa.int32()), ("width", pa.int32()), ("height", pa.int32()),
-                   ("created_at", TS)]),
+        pa.schema(
+            [
+                ("id", pa.int64()),
+                ("owner", pa.string()),
+                ("entry_id", pa.int64()),
+                ("sha256", pa.string()),
+                ("content_type", pa.string()),
+                ("byte_size", pa.int32()),
+                ("width", pa.int32()),
+                ("height", pa.int32()),
+                ("created_at", TS),
+            ]
+        ),
     ),
     Table(
         "messages",
@@ -72,19 +89,32 @@ TABLES = [
         "   coalesce(meta->'tools', '[]')) AS t WHERE t->>'name' = 'search_photos')::int"
         "   AS photos_found"
         " FROM messages WHERE id > %s ORDER BY id LIMIT %s",
-        pa.schema([("id", pa.int64()), ("owner", pa.string()), ("direction", pa.string()),
-                   ("body", pa.string()), ("channel", pa.string()), ("in_memory", pa.bool_()),
-                   ("created_at", TS), ("media_count", pa.int32()),
-                   ("latency_ms", pa.float64()), ("brain", pa.string()),
-                   ("in_reply_to", pa.int64()), ("tools", pa.list_(pa.string())),
-                   ("search_queries", pa.list_(pa.string())), ("photos_found", pa.int32())]),
+        pa.schema(
+            [
+                ("id", pa.int64()),
+                ("owner", pa.string()),
+                ("direction", pa.string()),
+                ("body", pa.string()),
+                ("channel", pa.string()),
+                ("in_memory", pa.bool_()),
+                ("created_at", TS),
+                ("media_count", pa.int32()),
+                ("latency_ms", pa.float64()),
+                ("brain", pa.string()),
+                ("in_reply_to", pa.int64()),
+                ("tools", pa.list_(pa.string())),
+                ("search_queries", pa.list_(pa.string())),
+                ("photos_found", pa.int32()),
+            ]
+        ),
         text_columns=("body",),
     ),
     Table(
         "memory",
         "SELECT id, owner, fact, created_at FROM memory_facts WHERE id > %s ORDER BY id LIMIT %s",
-        pa.schema([("id", pa.int64()), ("owner", pa.string()), ("fact", pa.string()),
-                   ("created_at", TS)]),
+        pa.schema(
+            [("id", pa.int64()), ("owner", pa.string()), ("fact", pa.string()), ("created_at", TS)]
+        ),
         text_columns=("fact",),
     ),
     Table(
@@ -92,8 +122,16 @@ TABLES = [
         "SELECT row_number() OVER (ORDER BY phone) AS id, phone AS owner, profile_name,"
         " language, created_at, last_seen_at FROM users"
         " ORDER BY phone OFFSET %s LIMIT %s",
-        pa.schema([("id", pa.int64()), ("owner", pa.string()), ("profile_name", pa.string()),
-                   ("language", pa.string()), ("created_at", TS), ("last_seen_at", TS)]),
+        pa.schema(
+            [
+                ("id", pa.int64()),
+                ("owner", pa.string()),
+                ("profile_name", pa.string()),
+                ("language", pa.string()),
+                ("created_at", TS),
+                ("last_seen_at", TS),
+            ]
+        ),
         drop_when_anonymous=("profile_name",),
     ),
 ]

@@ -1,0 +1,63 @@
+"""Command line: `python -m assistant COMMAND` (export, demo-data)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from assistant.config import ConfigError, exit_on_config_error, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_export = sub.add_parser("export", help="Postgres -> Parquet files for DuckDB")
+    p_export.add_argument("--out", type=Path, required=True)
+    p_export.add_argument(
+        "--anonymize", action="store_true", help="replace phone numbers with stable salted hashes"
+    )
+    p_export.add_argument("--salt", help="salt for --anonymize (default: DATA_DIR/export.salt)")
+
+    p_demo = sub.add_parser("demo-data", help="fill the database with deterministic demo data")
+    p_demo.add_argument("--users", type=int, default=20)
+    p_demo.add_argument("--entries", type=int, default=2000)
+    p_demo.add_argument("--seed", type=int, default=1)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        settings = get_settings()
+        from assistant.factory import build_services
+
+        services = build_services(settings)
+    except ConfigError as exc:
+        exit_on_config_error(exc)
+        return 2
+    try:
+        if args.command == "export":
+            from assistant.export import Anonymizer, export, load_salt
+
+            anonymizer = None
+            if args.anonymize:
+                salt = (
+                    args.salt.encode()
+                    if args.salt
+                    else load_salt(settings.data_dir / "export.salt")
+                )
+                anonymizer = Anonymizer(salt)
+            manifest = export(services.db, args.out, anonymizer=anonymizer)
+            print(json.dumps({k: v["rows"] for k, v in manifest["tables"].items()}))
+        elif args.command == "demo-data":
+            from assistant.demo import fill
+
+            print(json.dumps(fill(services, args.users, args.entries, args.seed)))
+    finally:
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
