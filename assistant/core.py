@@ -74,6 +74,14 @@ class Assistant:
             except MediaUnavailable:
                 notices.append(("media_unavailable", {}))
                 continue
+            except MediaRejected as exc:  # a fetcher may refuse before downloading it all
+                limit = self.settings.max_image_bytes
+                notices.append(
+                    ("too_large", {"mb": f">{limit / 2**20:g}", "limit": f"{limit / 2**20:g}"})
+                    if exc.reason == "too_large"
+                    else ("unsupported", {})
+                )
+                continue
             audio_type = sniff_audio(data)
             if audio_type or (claimed or "").startswith("audio/"):
                 if audio_type is None:
@@ -87,9 +95,10 @@ class Assistant:
                 images.append((data, item))
 
         text = message.text.strip()
-        language: Language = detect_language(text) or preferred
-        if text and language != preferred and detect_language(text):
-            self.memory.set_language(owner, language)
+        detected = detect_language(text)
+        language: Language = detected or preferred
+        if detected and detected != preferred:
+            self.memory.set_language(owner, detected)
 
         inbound_id = self.memory.log(
             owner,
@@ -184,7 +193,7 @@ class Assistant:
                 data, content_type = self.fetch_media(item.url)
             except MediaRejected:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # network, auth, 404: the user is asked to resend
                 raise MediaUnavailable(item.url) from exc
             return data, content_type or item.content_type
         raise MediaUnavailable(item.url or "")

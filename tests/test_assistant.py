@@ -188,3 +188,23 @@ def test_messages_are_logged_both_ways(services: Services) -> None:
     assert [r["direction"] for r in rows] == ["in", "out"]
     assert rows[1]["meta"]["brain"] == "offline rules"
     assert rows[1]["meta"]["latency_ms"] >= 0
+
+
+def test_media_fetch_failures_get_a_friendly_reply(services: Services) -> None:
+    from assistant.media import MediaRejected
+
+    def refuse(url: str) -> tuple[bytes, str | None]:
+        if "big" in url:
+            raise MediaRejected("too_large", "content-length 9000000")
+        raise ConnectionError("host down")
+
+    services.assistant.fetch_media = refuse
+    big = services.assistant.handle(
+        InboundMessage(sender=ALICE, text="foto", media=[InboundMedia(url="https://x/big")])
+    )
+    assert "limite é 5 MB" in joined(big)
+    down = services.assistant.handle(
+        InboundMessage(sender=ALICE, text="foto", media=[InboundMedia(url="https://x/other")])
+    )
+    assert "Não consegui baixar" in joined(down)
+    assert services.catalog.count_images(ALICE) == 0
