@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from assistant.db import Conn, Database
 from assistant.media import ImageInfo, MediaStore, content_key, sha256_hex
@@ -334,11 +333,3 @@ class Catalog:
             (owner, patterns, limit),
         )
         return [r["id"] for r in rows]
-
-
-def entry_images(entries: Sequence[Entry]) -> list[tuple[Entry, ImageRecord]]:
-    return [(e, img) for e in entries for img in e.images]
-
-
-def as_dict(entry: Entry) -> dict[str, Any]:
-    return entry.model_dump(mode="json")
