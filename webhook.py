@@ -37,10 +37,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         key = services.signer.verify(token)
         if key is None or not services.store.exists(key):
             raise HTTPException(404, "link expired or unknown")
-        row = services.db.fetchone(
-            "SELECT content_type FROM images WHERE storage_key = %s LIMIT 1", (key,)
-        )
-        content_type = row["content_type"] if row else "application/octet-stream"
+        content_type = services.catalog.content_type_of(key) or "application/octet-stream"
         return Response(
             services.store.get(key),
             media_type=content_type,

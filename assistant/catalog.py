@@ -87,6 +87,13 @@ class Catalog:
         )
         return [ImageRecord(**r) for r in rows]
 
+    def content_type_of(self, storage_key: str) -> str | None:
+        """The detected type of a stored object (for serving it), None if unknown."""
+        row = self.db.fetchone(
+            "SELECT content_type FROM images WHERE storage_key = %s LIMIT 1", (storage_key,)
+        )
+        return row["content_type"] if row else None
+
     def count_images(self, owner: str) -> int:
         return int(self.db.scalar("SELECT count(*) FROM images WHERE owner = %s", (owner,)))
 
