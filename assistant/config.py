@@ -49,6 +49,19 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    # Off only for local tunnels while debugging: every request is then accepted unsigned.
+    twilio_validate: bool = Field(default=True, alias="TWILIO_VALIDATE")
+    # A Twilio-compatible REST endpoint instead of https://api.twilio.com (tests, proxies).
+    twilio_api_url: str | None = Field(default=None, alias="TWILIO_API_URL")
+
+    # Queue and workers (inbox/outbox in Postgres).
+    worker_threads: int = Field(default=2, alias="WORKER_THREADS", ge=0, le=64)
+    inbox_lease_seconds: float = Field(default=300, alias="INBOX_LEASE_SECONDS", gt=0)
+    inbox_max_attempts: int = Field(default=5, alias="INBOX_MAX_ATTEMPTS", ge=1, le=50)
+    retry_base_seconds: float = Field(default=2.0, alias="RETRY_BASE_SECONDS", ge=0)
+    send_max_attempts: int = Field(default=8, alias="SEND_MAX_ATTEMPTS", ge=1, le=50)
+    rate_limit_per_minute: int = Field(default=20, alias="RATE_LIMIT_PER_MINUTE", ge=0)
+    max_webhook_bytes: int = Field(default=64 * 1024, alias="MAX_WEBHOOK_BYTES", ge=1024)
 
     # S3-compatible media storage (chosen when BUCKET_NAME is set).
     aws_access_key_id: str | None = Field(default=None, alias="AWS_ACCESS_KEY_ID")

@@ -194,6 +194,7 @@ class Assistant:
             except MediaRejected:
                 raise
             except Exception as exc:  # network, auth, 404: the user is asked to resend
+                log.warning("media not fetched (%s): %s", type(exc).__name__, exc)
                 raise MediaUnavailable(item.url) from exc
             return data, content_type or item.content_type
         raise MediaUnavailable(item.url or "")

@@ -7,6 +7,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,16 @@ def migrate(conninfo: str, sql_dir: Path = SQL_DIR) -> list[int]:
 
 
 class Database:
-    """A pool of connections with dict rows; each `connection()` block is one transaction."""
+    """A pool of connections with dict rows; each `connection()` block is one transaction.
+
+    Inside `transaction()` every `connection()` block of the same thread (or task) joins
+    that one transaction, so a whole message is handled atomically: a worker that dies
+    half-way leaves nothing behind, and the retry starts from a clean state.
+    """
 
     def __init__(self, conninfo: str, *, pool_size: int = 10, run_migrations: bool = True):
         self.conninfo = conninfo
+        self._tx: ContextVar[Conn | None] = ContextVar(f"tx_{id(self)}", default=None)
         try:
             with psycopg.connect(conninfo, connect_timeout=10) as probe:
                 probe.execute("SELECT 1")
@@ -121,8 +128,26 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
+        current = self._tx.get()
+        if current is not None:
+            yield current
+            return
         with self.pool.connection() as conn:
             yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Conn]:
+        """One transaction shared by all database work in this block (nesting joins it)."""
+        current = self._tx.get()
+        if current is not None:
+            yield current
+            return
+        with self.pool.connection() as conn:
+            token = self._tx.set(conn)
+            try:
+                yield conn
+            finally:
+                self._tx.reset(token)
 
     def fetchall(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         with self.connection() as conn:

@@ -13,7 +13,9 @@ from assistant.core import Assistant
 from assistant.db import Database
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.memory import Memory
+from assistant.queue import Inbox, Outbox
 from assistant.speech import Transcriber
+from assistant.twilio import TwilioSender, build_fetcher, build_sender
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,9 @@ class Services:
     catalog: Catalog
     memory: Memory
     assistant: Assistant
+    inbox: Inbox
+    outbox: Outbox
+    sender: TwilioSender | None
 
     def close(self) -> None:
         self.db.close()
@@ -51,6 +56,29 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     catalog = Catalog(db, store, settings.prefix)
     memory = Memory(db, settings.memory_exchanges)
     brain = build_brain(settings)
-    assistant = Assistant(settings, catalog, memory, brain, build_transcriber(settings))
+    assistant = Assistant(
+        settings, catalog, memory, brain, build_transcriber(settings), build_fetcher(settings)
+    )
+    inbox = Inbox(
+        db,
+        lease_seconds=settings.inbox_lease_seconds,
+        max_attempts=settings.inbox_max_attempts,
+        retry_base_seconds=settings.retry_base_seconds,
+        rate_limit_per_minute=settings.rate_limit_per_minute,
+    )
+    outbox = Outbox(
+        db, max_attempts=settings.send_max_attempts, retry_base_seconds=settings.retry_base_seconds
+    )
     log.info("assistant ready: brain=%s, media=%s", brain.name, store.name)
-    return Services(settings, db, store, signer, catalog, memory, assistant)
+    return Services(
+        settings,
+        db,
+        store,
+        signer,
+        catalog,
+        memory,
+        assistant,
+        inbox,
+        outbox,
+        build_sender(settings),
+    )

@@ -30,6 +30,12 @@ class Memory:
         lang: Language = row["language"]
         return lang
 
+    def language_of(self, phone: str, default: Language = "pt") -> Language:
+        """The user's language preference, without recording a visit."""
+        value = self.db.scalar("SELECT language FROM users WHERE phone = %s", (phone,))
+        lang: Language = value if value in ("pt", "en") else default
+        return lang
+
     def set_language(self, phone: str, language: Language) -> None:
         self.db.execute("UPDATE users SET language = %s WHERE phone = %s", (language, phone))
 
@@ -129,3 +135,18 @@ class Memory:
             "exchanges": [e.model_dump(mode="json") for e in self.recent_exchanges(owner)],
             "facts": self.facts(owner),
         }
+
+    def all_content(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Every user's remembered facts and how many messages memory holds (admin view)."""
+        rows = self.db.fetchall(
+            "SELECT u.phone AS user, u.language, u.last_seen_at,"
+            " (SELECT count(*) FROM messages m WHERE m.owner = u.phone AND m.in_memory)"
+            "  AS messages_in_memory,"
+            " coalesce((SELECT array_agg(f.fact ORDER BY f.id) FROM memory_facts f"
+            "  WHERE f.owner = u.phone), '{}') AS facts"
+            " FROM users u ORDER BY u.last_seen_at DESC LIMIT %s",
+            (limit,),
+        )
+        for row in rows:
+            row["last_seen_at"] = row["last_seen_at"].isoformat()
+        return rows

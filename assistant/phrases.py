@@ -150,6 +150,12 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "😕 Tive um problema para processar sua mensagem. Tente novamente em instantes.",
         "en": "😕 I had a problem processing your message. Please try again shortly.",
     },
+    "throttled": {
+        "pt": "⏳ Você enviou muitas mensagens em pouco tempo (limite: {limit} por minuto). "
+        "Guardei tudo, mas só vou responder às próximas daqui a um minuto.",
+        "en": "⏳ You sent a lot of messages in a short time (limit: {limit} a minute). "
+        "I kept them all, but I'll only answer new ones in a minute.",
+    },
 }
 
 

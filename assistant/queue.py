@@ -1,0 +1,282 @@
+"""The durable inbox and outbox on Postgres (see sql/002_queue.sql for the states).
+
+Workers claim rows with `FOR UPDATE SKIP LOCKED` and a lease: many workers in many
+processes share one database, a crashed worker's row is claimed again once its lease
+runs out, and a claim token fences out a worker whose lease was taken over.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from assistant.db import Database
+from assistant.models import InboundMessage, Reply
+
+log = logging.getLogger(__name__)
+
+# A row may be claimed when it is due, or when the worker holding it stopped renewing.
+# Rows of one sender wait for that sender's earlier open rows: per-user arrival order.
+_CLAIM_INBOX = """
+WITH next AS (
+    SELECT id FROM inbox i
+    WHERE status IN ('pending', 'processing')
+      AND ((status = 'pending' AND available_at <= now())
+           OR (status = 'processing' AND lease_until < now()))
+      AND NOT EXISTS (
+          SELECT 1 FROM inbox j
+          WHERE j.sender = i.sender AND j.id < i.id AND j.status IN ('pending', 'processing'))
+    ORDER BY id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE inbox SET status = 'processing', attempts = attempts + 1,
+       lease_until = now() + make_interval(secs => %(lease)s),
+       claim_token = %(token)s, worker = %(worker)s
+FROM next WHERE inbox.id = next.id
+RETURNING inbox.id, inbox.sender, inbox.payload, inbox.attempts, inbox.received_at
+"""
+
+_CLAIM_OUTBOX = """
+WITH next AS (
+    SELECT id FROM outbox o
+    WHERE status = 'pending' AND available_at <= now() {only}
+      AND NOT EXISTS (
+          SELECT 1 FROM outbox p
+          WHERE p.recipient = o.recipient AND p.id < o.id AND p.status IN ('pending', 'sending'))
+    ORDER BY id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+       lease_until = now() + make_interval(secs => %(lease)s)
+FROM next WHERE outbox.id = next.id
+RETURNING outbox.*
+"""
+
+
+@dataclass(frozen=True)
+class InboxClaim:
+    id: int
+    token: uuid.UUID
+    sender: str
+    message: InboundMessage
+    public_base: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    inbox_id: int | None
+    kind: str
+    recipient: str
+    body: str
+    media_key: str | None
+    media_content_type: str | None
+    public_base: str | None
+    attempts: int
+
+
+class LeaseLost(Exception):
+    """Another worker took this message over (our lease ran out); our work is rolled back."""
+
+
+class Inbox:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_seconds: float = 300,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 2.0,
+        rate_limit_per_minute: int = 20,
+    ):
+        self.db = db
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.rate_limit_per_minute = rate_limit_per_minute
+
+    def enqueue(self, sender: str, message: InboundMessage, public_base: str | None) -> bool:
+        """Store a webhook; False when this MessageSid was already stored (a Twilio retry)."""
+        payload = message.model_dump(mode="json", exclude={"received_at"})
+        payload["public_base"] = public_base
+        row = self.db.fetchone(
+            "INSERT INTO inbox (message_sid, sender, payload) VALUES (%s, %s, %s)"
+            " ON CONFLICT (message_sid) DO NOTHING RETURNING id",
+            (message.message_id, sender, Jsonb(payload)),
+        )
+        return row is not None
+
+    def claim(self, worker: str) -> InboxClaim | None:
+        token = uuid.uuid4()
+        row = self.db.fetchone(
+            _CLAIM_INBOX, {"lease": self.lease_seconds, "token": token, "worker": worker}
+        )
+        if row is None:
+            return None
+        payload: dict[str, Any] = dict(row["payload"])
+        public_base = payload.pop("public_base", None)
+        message = InboundMessage.model_validate({**payload, "received_at": row["received_at"]})
+        return InboxClaim(row["id"], token, row["sender"], message, public_base, row["attempts"])
+
+    def finish(self, claim: InboxClaim, status: str = "done") -> None:
+        """Close the row (inside the caller's transaction); LeaseLost if it was taken over."""
+        done = self.db.execute(
+            "UPDATE inbox SET status = %s, finished_at = now(), lease_until = NULL,"
+            " last_error = NULL WHERE id = %s AND claim_token = %s AND status = 'processing'",
+            (status, claim.id, claim.token),
+        )
+        if done != 1:
+            raise LeaseLost(claim.id)
+
+    def fail(self, claim: InboxClaim, error: str) -> bool:
+        """Record a failure: back off and retry, or park the row. True when parked (dead)."""
+        dead = claim.attempts >= self.max_attempts
+        delay = self.retry_base_seconds * 2 ** (claim.attempts - 1)
+        changed = self.db.execute(
+            "UPDATE inbox SET status = %s, last_error = %s, lease_until = NULL,"
+            " available_at = now() + make_interval(secs => %s),"
+            " finished_at = CASE WHEN %s THEN now() END"
+            " WHERE id = %s AND claim_token = %s AND status = 'processing'",
+            ("dead" if dead else "pending", error[:2000], delay, dead, claim.id, claim.token),
+        )
+        if changed != 1:
+            raise LeaseLost(claim.id)
+        return dead
+
+    def over_rate_limit(self, claim: InboxClaim) -> tuple[bool, bool]:
+        """(throttled, first throttled one in the window): counts the sender's messages
+        received in the minute up to this one, throttled ones included."""
+        if self.rate_limit_per_minute <= 0:
+            return False, False
+        row = self.db.fetchone(
+            "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'throttled') AS throttled"
+            " FROM inbox WHERE sender = %s AND id <= %s"
+            " AND received_at > (SELECT received_at FROM inbox WHERE id = %s) - interval '60 s'",
+            (claim.sender, claim.id, claim.id),
+        )
+        assert row is not None
+        over = int(row["n"]) > self.rate_limit_per_minute
+        return over, over and int(row["throttled"]) == 0
+
+    def depth(self) -> dict[str, int]:
+        rows = self.db.fetchall(
+            "SELECT 'inbox_' || status AS k, count(*) AS n FROM inbox"
+            " WHERE status IN ('pending', 'processing', 'dead') GROUP BY status"
+            " UNION ALL SELECT 'outbox_' || status, count(*) FROM outbox"
+            " WHERE status IN ('pending', 'sending', 'failed', 'uncertain') GROUP BY status"
+        )
+        depth = {
+            f"{box}_{status}": 0
+            for box, statuses in (
+                ("inbox", ("pending", "processing", "dead")),
+                ("outbox", ("pending", "sending", "failed", "uncertain")),
+            )
+            for status in statuses
+        }
+        depth.update({r["k"]: int(r["n"]) for r in rows})
+        return depth
+
+
+class Outbox:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_seconds: float = 120,
+        max_attempts: int = 8,
+        retry_base_seconds: float = 2.0,
+    ):
+        self.db = db
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+
+    def add(
+        self,
+        inbox_id: int,
+        recipient: str,
+        replies: list[Reply],
+        *,
+        kind: str = "reply",
+        public_base: str | None = None,
+    ) -> int:
+        """Queue one WhatsApp message per reply (text <= 1600 characters, <= 1 media)."""
+        rows = []
+        for seq, reply in enumerate(replies):
+            media = reply.media[0] if reply.media else None
+            rows.append(
+                (
+                    inbox_id,
+                    seq,
+                    kind,
+                    recipient,
+                    reply.text,
+                    media.key if media else None,
+                    media.content_type if media else None,
+                    public_base,
+                )
+            )
+        if not rows:
+            return 0
+        with self.db.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO outbox (inbox_id, seq, kind, recipient, body, media_key,"
+                " media_content_type, public_base) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (inbox_id, seq) DO NOTHING",
+                rows,
+            )
+        return len(rows)
+
+    def claim(self, inbox_id: int | None = None) -> OutboxRow | None:
+        only = "AND inbox_id = %(inbox)s" if inbox_id is not None else ""
+        row = self.db.fetchone(
+            _CLAIM_OUTBOX.format(only=only), {"lease": self.lease_seconds, "inbox": inbox_id}
+        )
+        if row is None:
+            return None
+        return OutboxRow(**{k: row[k] for k in OutboxRow.__dataclass_fields__})
+
+    def sent(self, row: OutboxRow, sid: str, status: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'sent', sid = %s, twilio_status = %s, sent_at = now(),"
+            " lease_until = NULL, last_error = NULL WHERE id = %s",
+            (sid, status, row.id),
+        )
+
+    def retry(self, row: OutboxRow, error: str) -> bool:
+        """Back off and try again later; False when the attempts are used up (failed)."""
+        if row.attempts >= self.max_attempts:
+            self.failed(row, error)
+            return False
+        delay = self.retry_base_seconds * 2 ** (row.attempts - 1)
+        self.db.execute(
+            "UPDATE outbox SET status = 'pending', last_error = %s, lease_until = NULL,"
+            " available_at = now() + make_interval(secs => %s) WHERE id = %s",
+            (error[:2000], delay, row.id),
+        )
+        return True
+
+    def failed(self, row: OutboxRow, error: str, status: str = "failed") -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = %s, last_error = %s, lease_until = NULL WHERE id = %s",
+            (status, error[:2000], row.id),
+        )
+
+    def reap_stuck(self) -> int:
+        """Sends whose worker vanished mid-request: Twilio may have taken them, so they are
+        marked uncertain for a person to look at rather than sent a second time."""
+        return self.db.execute(
+            "UPDATE outbox SET status = 'uncertain', last_error = 'sender stopped mid-request'"
+            " WHERE status = 'sending' AND lease_until < now()"
+        )
+
+    def update_status(self, sid: str, status: str) -> int:
+        """Delivery updates from Twilio's status callback."""
+        return self.db.execute("UPDATE outbox SET twilio_status = %s WHERE sid = %s", (status, sid))

@@ -1,0 +1,310 @@
+"""Twilio WhatsApp: webhook form -> InboundMessage, signatures, media download, sending.
+
+Everything here talks to Twilio through its own SDK (`RequestValidator`, `rest.Client`) or,
+for media, through `requests` with the rules Twilio documents: Basic auth to
+api.twilio.com only, redirects followed to *.twiliocdn.com without credentials.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from assistant.config import Settings
+from assistant.media import MediaRejected
+from assistant.models import InboundMedia, InboundMessage
+
+log = logging.getLogger(__name__)
+
+TWILIO_API = "https://api.twilio.com"
+# Twilio answers a media URL with a redirect to its CDN; only these origins may receive
+# the follow-up request (which never carries our credentials).
+CDN_ORIGINS = ("https://*.twiliocdn.com",)
+MAX_MEDIA_ITEMS = 10  # WhatsApp sends at most 10 attachments per message
+
+
+# --- inbound ----------------------------------------------------------------------------
+
+
+def parse_form(form: Mapping[str, str]) -> InboundMessage:
+    """The webhook's form fields as an InboundMessage; unknown fields are ignored."""
+    sender = form.get("From", "").strip()
+    wa_id = form.get("WaId", "").strip()
+    if not sender.removeprefix("whatsapp:") and wa_id:
+        sender = f"whatsapp:+{wa_id}"
+    try:
+        count = max(0, min(int(form.get("NumMedia", "0") or 0), MAX_MEDIA_ITEMS))
+    except ValueError:
+        count = 0
+    media = [
+        InboundMedia(url=url, content_type=form.get(f"MediaContentType{i}") or None)
+        for i in range(count)
+        if (url := form.get(f"MediaUrl{i}"))
+    ]
+    return InboundMessage(
+        sender=sender,
+        text=form.get("Body", ""),
+        media=media,
+        channel="whatsapp",
+        message_id=form.get("MessageSid") or form.get("SmsMessageSid") or None,
+        profile_name=form.get("ProfileName") or None,
+    )
+
+
+def public_url(
+    request_url: str, headers: Mapping[str, str], public_base_url: str | None = None
+) -> str:
+    """The URL Twilio signed: the configured public base, else what the proxy says."""
+    parts = urlsplit(request_url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if public_base_url:
+        return public_base_url.rstrip("/") + path
+    proto = (headers.get("x-forwarded-proto") or parts.scheme).split(",")[0].strip()
+    host = (headers.get("x-forwarded-host") or headers.get("host") or parts.netloc).split(",")[0]
+    return f"{proto}://{host.strip()}{path}"
+
+
+def public_base(request_url: str, headers: Mapping[str, str], configured: str | None) -> str:
+    return public_url(request_url, headers, configured).removesuffix(urlsplit(request_url).path)
+
+
+def signature_valid(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    if not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+
+
+# --- media download ---------------------------------------------------------------------
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _matches(url: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(origin(url), p.lower()) for p in patterns)
+
+
+class ForeignMediaHost(Exception):
+    """A media URL outside Twilio: never fetched with credentials."""
+
+
+class MediaDownloadError(Exception):
+    """Twilio did not hand over the media (after the retries)."""
+
+
+class TwilioMediaFetcher:
+    """Downloads inbound media with Basic auth, from Twilio's hosts only, within limits."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        api_url: str | None = None,
+        max_image_bytes: int,
+        max_audio_bytes: int,
+        retry_delays: Sequence[float] = (1.0, 3.0),
+        timeout: float = 20.0,
+        session: requests.Session | None = None,
+    ):
+        self.auth = (account_sid, auth_token)
+        self.api_origins = (origin(api_url or TWILIO_API),)
+        self.redirect_origins = (*self.api_origins, *CDN_ORIGINS)
+        self.max_image_bytes = max_image_bytes
+        self.max_audio_bytes = max_audio_bytes
+        self.retry_delays = tuple(retry_delays)
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        # requests would otherwise read ~/.netrc and proxy settings; we decide the auth.
+        self.session.trust_env = False
+
+    def __call__(self, url: str) -> tuple[bytes, str | None]:
+        if not _matches(url, self.api_origins):
+            log.warning("refusing media outside Twilio: %s", origin(url))
+            raise ForeignMediaHost(origin(url))
+        for attempt, delay in enumerate((*self.retry_delays, None)):
+            response = self._get(url)
+            # Twilio may not have the media ready right after the webhook: 404, then 200.
+            if response.status_code == 404 and delay is not None:
+                response.close()
+                log.info("media 404 (attempt %d), retrying in %.1f s", attempt + 1, delay)
+                time.sleep(delay)
+                continue
+            with response:
+                return self._read(response)
+        raise AssertionError("unreachable")
+
+    def _get(self, url: str) -> requests.Response:
+        response = self.session.get(
+            url, auth=self.auth, stream=True, allow_redirects=False, timeout=self.timeout
+        )
+        for _hop in range(3):
+            if not response.is_redirect:
+                return response
+            target = urljoin(url, response.headers.get("location", ""))
+            response.close()
+            if not _matches(target, self.redirect_origins):
+                raise ForeignMediaHost(origin(target))
+            # The CDN link is itself signed: no credentials follow the redirect.
+            auth = self.auth if _matches(target, self.api_origins) else None
+            response = self.session.get(
+                target, auth=auth, stream=True, allow_redirects=False, timeout=self.timeout
+            )
+            url = target
+        raise MediaDownloadError("too many redirects")
+
+    def _read(self, response: requests.Response) -> tuple[bytes, str | None]:
+        if response.status_code != 200:
+            raise MediaDownloadError(f"HTTP {response.status_code}")
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type.startswith("image/"):
+            limit = self.max_image_bytes
+        elif content_type.startswith("audio/"):
+            limit = self.max_audio_bytes
+        else:
+            raise MediaRejected("unsupported", content_type or "no content type")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise MediaRejected("too_large", f"{declared} bytes")
+        data = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            data += chunk
+            if len(data) > limit:
+                raise MediaRejected("too_large", f"more than {limit} bytes")
+        return bytes(data), content_type
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, sending to a Twilio-compatible server instead."""
+
+    def __init__(self, api_url: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.api_url = api_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
+        if url.startswith(TWILIO_API):
+            url = self.api_url + url[len(TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sid: str
+    status: str
+
+
+class SendError(Exception):
+    """A send that failed. `retryable`: Twilio did not take it (429, 5xx, no connection);
+    `uncertain`: the request may have been accepted (timeout while waiting)."""
+
+    def __init__(self, message: str, *, retryable: bool, uncertain: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+        self.uncertain = uncertain
+
+
+class TwilioSender:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_: str,
+        *,
+        api_url: str | None = None,
+        http_client: TwilioHttpClient | None = None,
+        status_callback: str | None = None,
+        timeout: float = 15.0,
+    ):
+        if http_client is None:
+            http_client = (
+                RebasedHttpClient(api_url, timeout=timeout)
+                if api_url
+                else TwilioHttpClient(timeout=timeout)
+            )
+        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.from_ = from_ if from_.startswith("whatsapp:") else f"whatsapp:{from_}"
+        self.status_callback = status_callback
+
+    def send(self, to: str, body: str, media_url: str | None = None) -> SendResult:
+        kwargs: dict[str, Any] = {"from_": self.from_, "to": to}
+        if body:
+            kwargs["body"] = body
+        if media_url:
+            kwargs["media_url"] = [media_url]
+        if self.status_callback:
+            kwargs["status_callback"] = self.status_callback
+        try:
+            message = self.client.messages.create(**kwargs)
+        except TwilioRestException as exc:
+            retryable = exc.status == 429 or exc.status >= 500
+            raise SendError(
+                f"Twilio {exc.status} (code {exc.code}): {exc.msg}", retryable=retryable
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            if _never_connected(exc):
+                raise SendError(f"connection: {exc}", retryable=True) from exc
+            # The request may have reached Twilio: resending could deliver it twice.
+            raise SendError(f"no answer: {exc}", retryable=False, uncertain=True) from exc
+        return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+
+
+def _never_connected(exc: requests.exceptions.RequestException) -> bool:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+def twilio_configured(settings: Settings) -> bool:
+    return bool(settings.twilio_account_sid and settings.twilio_auth_token)
+
+
+def build_sender(settings: Settings) -> TwilioSender | None:
+    if not (twilio_configured(settings) and settings.twilio_whatsapp_from):
+        return None
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    callback = (
+        settings.public_base_url.rstrip("/") + "/twilio/status"
+        if settings.public_base_url
+        else None
+    )
+    return TwilioSender(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_whatsapp_from,
+        api_url=settings.twilio_api_url,
+        status_callback=callback,
+    )
+
+
+def build_fetcher(settings: Settings) -> TwilioMediaFetcher | None:
+    if not twilio_configured(settings):
+        return None
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    return TwilioMediaFetcher(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        api_url=settings.twilio_api_url,
+        max_image_bytes=settings.max_image_bytes,
+        max_audio_bytes=settings.max_audio_bytes,
+    )

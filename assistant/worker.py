@@ -1,0 +1,239 @@
+"""Workers: take WhatsApp messages from the inbox, answer them, send the outbox.
+
+Each message is handled in one database transaction together with its replies being
+queued and its inbox row being closed, so a message counts as handled exactly when its
+replies exist. Sending happens afterwards, from the outbox, one Twilio request per row.
+
+Run more of them with `python -m assistant.worker --threads 2` (any number of processes
+may share one database); the web process runs `WORKER_THREADS` of them by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from assistant.config import ConfigError, exit_on_config_error, get_settings
+from assistant.factory import Services, build_services
+from assistant.models import Reply
+from assistant.phrases import say
+from assistant.queue import InboxClaim, LeaseLost, OutboxRow
+from assistant.twilio import SendError, TwilioSender
+
+log = logging.getLogger(__name__)
+
+IDLE_SLEEP = (0.02, 0.25)  # seconds: quick after work, slower when the queue stays empty
+
+
+class Worker:
+    def __init__(
+        self,
+        services: Services,
+        sender: TwilioSender | None,
+        name: str | None = None,
+        *,
+        on_processed: Callable[[InboxClaim], None] | None = None,
+    ):
+        self.services = services
+        self.sender = sender
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.on_processed = on_processed
+        self._last_reap = 0.0
+
+    # --- inbox ------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Do one piece of work; False when there was nothing to do."""
+        claim = self.services.inbox.claim(self.name)
+        if claim is not None:
+            self.process(claim)
+            self.send_pending(claim.id)
+            return True
+        if time.monotonic() - self._last_reap > 30:
+            self._last_reap = time.monotonic()
+            if reaped := self.services.outbox.reap_stuck():
+                log.error("%d sends stopped mid-request: marked uncertain, not resent", reaped)
+        return self.send_one()
+
+    def process(self, claim: InboxClaim) -> None:
+        services = self.services
+        recipient = f"whatsapp:{claim.sender}"
+        try:
+            with services.db.transaction():
+                throttled, notify = services.inbox.over_rate_limit(claim)
+                if throttled:
+                    log.warning("rate limit: %s message %s kept unanswered", claim.sender, claim.id)
+                    if notify:
+                        text = say(
+                            "throttled",
+                            services.memory.language_of(claim.sender),
+                            limit=services.settings.rate_limit_per_minute,
+                        )
+                        services.outbox.add(
+                            claim.id, recipient, [Reply(text=text)], kind="throttled"
+                        )
+                    services.inbox.finish(claim, "throttled")
+                else:
+                    replies = services.assistant.handle(claim.message)
+                    services.outbox.add(claim.id, recipient, replies, public_base=claim.public_base)
+                    services.inbox.finish(claim)
+        except LeaseLost:
+            log.warning("message %s was taken over by another worker; dropped ours", claim.id)
+            return
+        except Exception as exc:
+            log.exception("message %s failed (attempt %d)", claim.id, claim.attempts)
+            self._failed(claim, f"{type(exc).__name__}: {exc}")
+            return
+        if self.on_processed:
+            self.on_processed(claim)
+
+    def _failed(self, claim: InboxClaim, error: str) -> None:
+        services = self.services
+        try:
+            with services.db.transaction():
+                if services.inbox.fail(claim, error):
+                    log.error("message %s parked after %d attempts", claim.id, claim.attempts)
+                    text = say("error", services.memory.language_of(claim.sender))
+                    services.outbox.add(
+                        claim.id, f"whatsapp:{claim.sender}", [Reply(text=text)], kind="apology"
+                    )
+        except LeaseLost:
+            log.warning("message %s was taken over while recording its failure", claim.id)
+
+    # --- outbox -----------------------------------------------------------------------
+
+    def send_pending(self, inbox_id: int | None = None) -> int:
+        sent = 0
+        while self.send_one(inbox_id):
+            sent += 1
+        return sent
+
+    def send_one(self, inbox_id: int | None = None) -> bool:
+        outbox = self.services.outbox
+        row = outbox.claim(inbox_id)
+        if row is None:
+            return False
+        if self.sender is None:
+            outbox.failed(
+                row,
+                "Twilio is not configured "
+                "(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM)",
+            )
+            return True
+        try:
+            media_url = self._media_url(row)
+            result = self.sender.send(row.recipient, row.body, media_url)
+        except SendError as exc:
+            if exc.uncertain:
+                log.error("send %s may or may not have gone out: %s", row.id, exc)
+                outbox.failed(row, str(exc), status="uncertain")
+            elif exc.retryable:
+                if not outbox.retry(row, str(exc)):
+                    log.error("send %s failed after %d attempts: %s", row.id, row.attempts, exc)
+            else:
+                log.error("send %s refused: %s", row.id, exc)
+                outbox.failed(row, str(exc))
+            return True
+        except Exception as exc:
+            log.exception("send %s failed", row.id)
+            outbox.failed(row, f"{type(exc).__name__}: {exc}")
+            return True
+        outbox.sent(row, result.sid, result.status)
+        return True
+
+    def _media_url(self, row: OutboxRow) -> str | None:
+        if not row.media_key:
+            return None
+        settings = self.services.settings
+        url = self.services.store.url(row.media_key, settings.media_url_ttl_seconds)
+        if url and url.startswith("/"):
+            base = settings.public_base_url or row.public_base
+            if not base:
+                raise SendError("no public URL for media: set PUBLIC_BASE_URL", retryable=False)
+            url = base.rstrip("/") + url
+        return url
+
+    # --- loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        idle = IDLE_SLEEP[0]
+        while not stop.is_set():
+            try:
+                worked = self.step()
+            except Exception:  # the database went away, etc.: keep the worker alive
+                log.exception("worker step failed")
+                worked = False
+                idle = IDLE_SLEEP[1] * 4
+            if worked:
+                idle = IDLE_SLEEP[0]
+            else:
+                stop.wait(idle)
+                idle = min(idle * 2, IDLE_SLEEP[1])
+
+
+class WorkerPool:
+    """N worker threads (inside the web process, or in `python -m assistant.worker`)."""
+
+    def __init__(self, services: Services, sender: TwilioSender | None, threads: int):
+        self.services = services
+        self.sender = sender
+        self.stop_event = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"worker-{i}", daemon=True)
+            for i in range(threads)
+        ]
+
+    def _run(self) -> None:
+        Worker(self.services, self.sender).run(self.stop_event)
+
+    def start(self) -> WorkerPool:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        """Finish the messages in hand, then stop."""
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m assistant.worker", description="Answer queued WhatsApp messages."
+    )
+    parser.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        services = build_services(get_settings())
+    except ConfigError as exc:
+        exit_on_config_error(exc)
+        return
+    if services.sender is None:
+        log.warning("Twilio is not configured: replies cannot be sent")
+    pool = WorkerPool(services, services.sender, max(1, args.threads)).start()
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: finishing messages in hand", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("worker %d running %d threads", os.getpid(), len(pool.threads))
+    stopping.wait()
+    pool.stop()
+    services.close()
+
+
+if __name__ == "__main__":
+    main()

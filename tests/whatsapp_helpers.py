@@ -1,0 +1,69 @@
+"""Helpers shared by the WhatsApp tests: settings for a fake Twilio, signed webhooks."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from twilio.request_validator import RequestValidator
+
+from assistant.factory import Services
+from assistant.worker import Worker
+from tests.fakes.twilio_server import FakeTwilio
+
+PUBLIC = "https://bot.example.com"
+BOT_NUMBER = "whatsapp:+14155238886"
+_sids = itertools.count(1)
+
+
+def twilio_env(fake: FakeTwilio, **extra: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_WHATSAPP_FROM": BOT_NUMBER,
+        "TWILIO_API_URL": fake.url,
+        "PUBLIC_BASE_URL": PUBLIC,
+        "RETRY_BASE_SECONDS": 0,
+        "ADMIN_TOKEN": "admin-secret",
+    }
+    values.update(extra)
+    return values
+
+
+def new_sid() -> str:
+    return f"SM{int(time.time() * 1000) % 10**9:09d}{next(_sids):023d}"
+
+
+def webhook_form(
+    sender: str, body: str = "", media: list[tuple[str, str]] | None = None, sid: str | None = None
+) -> dict[str, str]:
+    form = {
+        "MessageSid": sid or new_sid(),
+        "SmsMessageSid": sid or "",
+        "AccountSid": "AC" + "0" * 32,
+        "From": f"whatsapp:{sender}",
+        "To": BOT_NUMBER,
+        "Body": body,
+        "NumMedia": str(len(media or [])),
+        "ProfileName": "Tester",
+        "WaId": sender.lstrip("+"),
+        "ApiVersion": "2010-04-01",
+    }
+    for i, (url, ctype) in enumerate(media or []):
+        form[f"MediaUrl{i}"] = url
+        form[f"MediaContentType{i}"] = ctype
+    return form
+
+
+def sign(token: str, url: str, form: dict[str, str]) -> str:
+    return str(RequestValidator(token).compute_signature(url, form))
+
+
+def drain(services: Services, limit: int = 200) -> int:
+    """Run one worker until there is nothing left to do (due now)."""
+    worker = Worker(services, services.sender, "test-worker")
+    steps = 0
+    while worker.step() and steps < limit:
+        steps += 1
+    return steps
