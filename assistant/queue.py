@@ -14,22 +14,24 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from assistant.db import Database
+from assistant.db import Conn, Database
 from assistant.models import InboundMessage, Reply
 
 log = logging.getLogger(__name__)
 
 # A row may be claimed when it is due, or when the worker holding it stopped renewing.
 # Rows of one sender wait for that sender's earlier open rows: per-user arrival order.
+# (A correlated min() rather than NOT EXISTS: the planner must not turn it into a hash
+# anti-join over every open row, which made each claim cost O(queue length).)
 _CLAIM_INBOX = """
 WITH next AS (
     SELECT id FROM inbox i
     WHERE status IN ('pending', 'processing')
       AND ((status = 'pending' AND available_at <= now())
            OR (status = 'processing' AND lease_until < now()))
-      AND NOT EXISTS (
-          SELECT 1 FROM inbox j
-          WHERE j.sender = i.sender AND j.id < i.id AND j.status IN ('pending', 'processing'))
+      AND i.id = (
+          SELECT min(j.id) FROM inbox j
+          WHERE j.sender = i.sender AND j.status IN ('pending', 'processing'))
     ORDER BY id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -45,9 +47,9 @@ _CLAIM_OUTBOX = """
 WITH next AS (
     SELECT id FROM outbox o
     WHERE status = 'pending' AND available_at <= now() {only}
-      AND NOT EXISTS (
-          SELECT 1 FROM outbox p
-          WHERE p.recipient = o.recipient AND p.id < o.id AND p.status IN ('pending', 'sending'))
+      AND o.id = (
+          SELECT min(p.id) FROM outbox p
+          WHERE p.recipient = o.recipient AND p.status IN ('pending', 'sending'))
     ORDER BY id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -57,6 +59,18 @@ UPDATE outbox SET status = 'sending', attempts = attempts + 1,
 FROM next WHERE outbox.id = next.id
 RETURNING outbox.*
 """
+
+
+def _walk_in_order(conn: Conn) -> None:
+    """Claims must walk the open-rows index in id order and stop at the first free row.
+
+    A queue table's statistics lag behind bursts (thousands of rows arrive between two
+    autovacuum runs); the planner then expects a handful of open rows and picks a bitmap
+    scan plus sort over all of them, turning every claim into O(queue length). These
+    settings last until the end of the claim's own transaction.
+    """
+    conn.execute("SET LOCAL enable_bitmapscan = off")
+    conn.execute("SET LOCAL enable_sort = off")
 
 
 @dataclass(frozen=True)
@@ -115,9 +129,11 @@ class Inbox:
 
     def claim(self, worker: str) -> InboxClaim | None:
         token = uuid.uuid4()
-        row = self.db.fetchone(
-            _CLAIM_INBOX, {"lease": self.lease_seconds, "token": token, "worker": worker}
-        )
+        with self.db.connection() as conn:
+            _walk_in_order(conn)
+            row = conn.execute(
+                _CLAIM_INBOX, {"lease": self.lease_seconds, "token": token, "worker": worker}
+            ).fetchone()
         if row is None:
             return None
         payload: dict[str, Any] = dict(row["payload"])
@@ -236,9 +252,11 @@ class Outbox:
 
     def claim(self, inbox_id: int | None = None) -> OutboxRow | None:
         only = "AND inbox_id = %(inbox)s" if inbox_id is not None else ""
-        row = self.db.fetchone(
-            _CLAIM_OUTBOX.format(only=only), {"lease": self.lease_seconds, "inbox": inbox_id}
-        )
+        with self.db.connection() as conn:
+            _walk_in_order(conn)
+            row = conn.execute(
+                _CLAIM_OUTBOX.format(only=only), {"lease": self.lease_seconds, "inbox": inbox_id}
+            ).fetchone()
         if row is None:
             return None
         return OutboxRow(**{k: row[k] for k in OutboxRow.__dataclass_fields__})

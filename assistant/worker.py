@@ -209,7 +209,16 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m assistant.worker", description="Answer queued WhatsApp messages."
     )
     parser.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="lower this process's CPU priority (e.g. 10) so web processes on the same"
+        " machine keep answering webhooks in milliseconds",
+    )
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

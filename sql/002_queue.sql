@@ -58,3 +58,10 @@ CREATE INDEX outbox_open ON outbox (id) WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_recipient_open ON outbox (recipient, id)
     WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_sid ON outbox (sid) WHERE sid IS NOT NULL;
+
+-- Queue tables churn (every row is updated a few times, then left alone): vacuum and
+-- analyse them far more often than the default 20 % of the table.
+ALTER TABLE inbox SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01,
+                       autovacuum_vacuum_threshold = 200, autovacuum_analyze_threshold = 200);
+ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01,
+                        autovacuum_vacuum_threshold = 200, autovacuum_analyze_threshold = 200);

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import itertools
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +40,9 @@ class Recorded:
 
 
 class FakeTwilio:
-    def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-token"):
+    def __init__(
+        self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-token", port: int = 0
+    ):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.media: dict[str, MediaItem] = {}
@@ -49,7 +52,7 @@ class FakeTwilio:
         self.media_requested = threading.Event()
         self.cdn_base = ""  # where media redirects go; "" = this server (same origin)
         self._sids = itertools.count(1)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -91,6 +94,12 @@ class FakeTwilio:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out as separate writes: without this, Nagle's
+                # algorithm and delayed ACKs add ~40 ms to every answer.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -110,6 +119,14 @@ class FakeTwilio:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                if path == "/__stats":  # for benchmarks running this server in a process
+                    with fake.lock:
+                        stats = {
+                            "sends": len(fake.recorded.sends),
+                            "send_attempts": fake.recorded.send_attempts,
+                        }
+                    self._reply(200, json.dumps(stats).encode())
+                    return
                 auth = self.headers.get("Authorization")
                 media_id = path.rsplit("/", 1)[-1]
                 cdn = path.startswith("/cdn/")
@@ -215,3 +232,15 @@ class ForeignHost:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve the fake Twilio REST API.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--auth-token", default="test-token")
+    args = parser.parse_args()
+    server = FakeTwilio(auth_token=args.auth_token, port=args.port)
+    print(f"fake Twilio on {server.url}", flush=True)
+    server.server.serve_forever()

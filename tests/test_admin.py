@@ -1,0 +1,147 @@
+"""Admin and report endpoints (the seed's paths): token, login cookie, escaping, paging."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant.factory import Services
+from assistant.media import inspect_image
+from assistant.models import InboundMessage
+from assistant.samples import sample_image
+from assistant.sandbox import Sandbox
+from webhook import create_app
+
+ALICE, BOB = "+5511911110001", "+5511911110002"
+TOKEN = "admin-secret"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def admin(sandbox: Sandbox) -> tuple[Services, TestClient]:
+    services = sandbox.fresh(ADMIN_TOKEN=TOKEN)
+    return services, TestClient(create_app(services, workers=0, mount_ui=False))
+
+
+def add_entry(services: Services, owner: str, text: str) -> None:
+    data = sample_image(text)
+    image = services.catalog.store_image(owner, data, inspect_image(data, 10**7)).image
+    services.catalog.create_entry(owner, text, [image.id])
+
+
+ADMIN_GETS = [
+    "/get-report-data",
+    "/agent-messages",
+    "/memory-content",
+    f"/memory-status/{ALICE}",
+]
+ADMIN_POSTS = ["/clear-memory", f"/clear-user-memory/{ALICE}"]
+
+
+def test_admin_endpoints_need_the_token(admin: tuple[Services, TestClient]) -> None:
+    _, client = admin
+    for path in ADMIN_GETS:
+        assert client.get(path).status_code == 401, path
+        wrong = {"Authorization": "Bearer nope"}
+        assert client.get(path, headers=wrong).status_code == 401, path
+        assert client.get(path, headers=BEARER).status_code == 200, path
+    for path in ADMIN_POSTS:
+        assert client.post(path).status_code == 401, path
+        assert client.post(path, headers=BEARER).status_code == 200, path
+    page = client.get("/report", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+def test_login_sets_a_cookie_that_opens_the_report(admin: tuple[Services, TestClient]) -> None:
+    _, client = admin
+    bad = client.post("/login", data={"token": "guess", "next": "/report"})
+    assert bad.status_code == 401 and "Wrong token" in bad.text
+    good = client.post(
+        "/login", data={"token": TOKEN, "next": "/report?page=1"}, follow_redirects=False
+    )
+    assert good.status_code == 303 and good.headers["location"] == "/report?page=1"
+    cookie = good.cookies.get("admin_session")
+    assert cookie and TOKEN not in cookie
+    assert "httponly" in good.headers["set-cookie"].lower()
+    assert client.get("/report").status_code == 200
+    assert client.get("/get-report-data").status_code == 200
+    # The login form never redirects off-site.
+    off = client.post(
+        "/login", data={"token": TOKEN, "next": "//evil.example.com/"}, follow_redirects=False
+    )
+    assert off.headers["location"] == "/report"
+
+
+def test_report_escapes_user_text(admin: tuple[Services, TestClient]) -> None:
+    services, client = admin
+    evil = "<script>alert('x')</script> recibo <b>negrito</b>"
+    add_entry(services, ALICE, evil)
+    services.assistant.handle(InboundMessage(sender=ALICE, text="<img src=x onerror=alert(1)>"))
+    html = client.get("/report", headers=BEARER).text
+    assert "<script>alert" not in html and "<b>negrito" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    messages = client.get("/agent-messages", headers={**BEARER, "Accept": "text/html"}).text
+    assert "<img src=x" not in messages
+    assert "&lt;img src=x onerror=alert(1)&gt;" in messages
+    data = client.get("/get-report-data", headers=BEARER).json()
+    assert data["entries"][0]["description"] == evil  # JSON carries the text as it is
+
+
+def test_report_pages_searches_and_charts(admin: tuple[Services, TestClient]) -> None:
+    services, client = admin
+    for i in range(23):
+        add_entry(services, ALICE, f"Recibo do mercado {i}")
+    add_entry(services, BOB, "Meu cachorro na praia")
+    data = client.get("/get-report-data?per_page=10&page=3", headers=BEARER).json()
+    assert data["total"] == 24 and data["pages"] == 3 and len(data["entries"]) == 4
+    first = client.get("/get-report-data?per_page=10", headers=BEARER).json()
+    assert first["entries"][0]["description"] == "Meu cachorro na praia"  # newest first
+    assert first["entries"][0]["images"][0]["url"].startswith("/media/")
+    assert sum(d["entries"] for d in first["per_day"]) == 24
+    found = client.get("/get-report-data?q=cachorros", headers=BEARER).json()
+    assert [e["user"] for e in found["entries"]] == [BOB]
+    mine = client.get(f"/get-report-data?user={BOB}&q=recibo", headers=BEARER).json()
+    assert mine["total"] == 0
+    html = client.get("/report?per_page=10&page=2", headers=BEARER).text
+    assert "page 2 of 3" in html and "older ›" in html and "‹ newer" in html
+    assert len(re.findall(r"<img class='thumb'", html)) == 10
+    assert "<svg" in html and "<rect" in html
+    thumb = re.search(r"src='(/media/[^']+)'", html)
+    assert thumb and client.get(thumb.group(1)).status_code == 200
+
+
+def test_memory_endpoints(admin: tuple[Services, TestClient]) -> None:
+    services, client = admin
+    services.assistant.handle(InboundMessage(sender=ALICE, text="Lembre que eu gosto de gatos"))
+    services.assistant.handle(InboundMessage(sender=BOB, text="oi"))
+    status = client.get(f"/memory-status/{ALICE}", headers=BEARER).json()
+    assert status["user"] == ALICE and status["messages_in_memory"] == 2 and status["facts"] == 1
+    content = client.get(f"/memory-content?user={ALICE}", headers=BEARER).json()
+    assert content["facts"] and "gatos" in content["facts"][0]
+    everyone = client.get("/memory-content", headers=BEARER).json()["users"]
+    assert {u["user"] for u in everyone} == {ALICE, BOB}
+    cleared = client.post(f"/clear-user-memory/{ALICE}", headers=BEARER).json()
+    assert cleared["cleared"] == {"messages": 2, "facts": 1}
+    assert client.get(f"/memory-status/{BOB}", headers=BEARER).json()["messages_in_memory"] == 2
+    client.post("/clear-memory", headers=BEARER)
+    assert client.get(f"/memory-status/{BOB}", headers=BEARER).json()["messages_in_memory"] == 0
+    # The log stays for reports.
+    assert len(client.get("/agent-messages", headers=BEARER).json()["messages"]) == 4
+
+
+def test_a_token_is_generated_and_logged_when_unset(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = sandbox.fresh(ADMIN_TOKEN=None)
+    with caplog.at_level(logging.WARNING, logger="assistant.admin"):
+        client = TestClient(create_app(services, workers=0, mount_ui=False))
+    match = re.search(r"until restart: (\S+)", caplog.text)
+    assert match
+    token = match.group(1)
+    assert len(token) >= 24
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/get-report-data", headers=headers).status_code == 200
+    assert client.get("/get-report-data").status_code == 401
