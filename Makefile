@@ -30,3 +30,6 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy assistant
+
+bench: $(STAMP)
+	$(PY) benchmarks/webhook_load.py --rate 200 --seconds 30

@@ -318,3 +318,33 @@ def test_healthz_reports_queue_depth(wa: Services, fake: FakeTwilio) -> None:
     assert body["queue"]["inbox_pending"] == 1
     drain(wa)
     assert client.get("/healthz").json()["queue"]["inbox_pending"] == 0
+
+
+def test_status_callbacks_update_the_outbox(wa: Services, fake: FakeTwilio) -> None:
+    client = client_for(wa)
+    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    drain(wa)
+    (sent,) = fake.sends_to(f"whatsapp:{ALICE}")
+    form = {"MessageSid": sent["sid"], "MessageStatus": "delivered", "To": f"whatsapp:{ALICE}"}
+    url = f"{PUBLIC}/twilio/status"
+    unsigned = client.post("/twilio/status", data=form)
+    assert unsigned.status_code == 403
+    signed = client.post(
+        "/twilio/status",
+        data=form,
+        headers={"X-Twilio-Signature": sign(fake.auth_token, url, form)},
+    )
+    assert signed.status_code == 204
+    assert wa.db.scalar("SELECT twilio_status FROM outbox") == "delivered"
+
+
+def test_validation_can_be_switched_off_for_local_tunnels(
+    sandbox: Sandbox, fake: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = sandbox.fresh(**twilio_env(fake, TWILIO_VALIDATE=False))
+    with (
+        caplog.at_level("WARNING"),
+        TestClient(create_app(services, workers=0, mount_ui=False)) as client,
+    ):
+        assert client.post("/whatsapp", data=webhook_form(ALICE, "oi")).status_code == 200
+    assert "UNSIGNED" in caplog.text
