@@ -133,6 +133,30 @@ class Catalog:
             entries = self._load_entries(conn, owner, [row["id"]])
         return entries[0]
 
+    def update_entry(self, owner: str, entry_id: int, description: str) -> Entry | None:
+        """Replace the description of one of this owner's entries (a user's correction)."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT caption, tags FROM descriptions WHERE owner = %s AND id = %s",
+                (owner, entry_id),
+            ).fetchone()
+            if row is None:
+                return None
+            forms = search_forms(" ".join([description, row["caption"] or "", *row["tags"]]))
+            conn.execute(
+                "UPDATE descriptions SET description = %s, search_forms = %s"
+                " WHERE owner = %s AND id = %s",
+                (description, forms, owner, entry_id),
+            )
+            conn.execute(
+                "INSERT INTO search_terms (owner, term)"
+                " SELECT %s, unnest(tsvector_to_array(tsv)) FROM descriptions WHERE id = %s"
+                " ON CONFLICT DO NOTHING",
+                (owner, entry_id),
+            )
+            entries = self._load_entries(conn, owner, [entry_id])
+        return entries[0] if entries else None
+
     def get_entry(self, owner: str, entry_id: int) -> Entry | None:
         with self.db.connection() as conn:
             found = self._load_entries(conn, owner, [entry_id])

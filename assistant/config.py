@@ -44,6 +44,16 @@ class Settings(BaseSettings):
         default="gpt-4o-mini-transcribe", alias="OPENAI_TRANSCRIBE_MODEL"
     )
     openai_embedding_model: str | None = Field(default=None, alias="OPENAI_EMBEDDING_MODEL")
+    openai_embedding_dimensions: int = Field(
+        default=512, alias="OPENAI_EMBEDDING_DIMENSIONS", ge=16, le=4096
+    )
+    # Explicit client limits (the SDK's defaults are 600 s and 2 retries).
+    openai_timeout_seconds: float = Field(default=45, alias="OPENAI_TIMEOUT_SECONDS", gt=0)
+    openai_max_retries: int = Field(default=2, alias="OPENAI_MAX_RETRIES", ge=0, le=10)
+    # Send images to the model (off for text-only models, e.g. many local ones).
+    openai_vision: bool = Field(default=True, alias="OPENAI_VISION")
+    # Tool-calling rounds per message before the brain stops and answers.
+    openai_max_rounds: int = Field(default=5, alias="OPENAI_MAX_ROUNDS", ge=1, le=20)
 
     # Twilio WhatsApp.
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")

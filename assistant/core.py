@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assistant.brains.base import Brain, BrainReply, Turn
+from assistant.brains.offline import OfflineBrain
 from assistant.catalog import Catalog, StoredImage
 from assistant.config import Settings
 from assistant.media import (
@@ -21,7 +22,7 @@ from assistant.media import (
 from assistant.memory import Memory
 from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
 from assistant.phrases import say
-from assistant.speech import Transcriber, TranscriptionError
+from assistant.speech import Transcriber, TranscriptionError, UnsupportedAudio
 from assistant.text import detect_language, split_message
 from assistant.tools import Toolbox, ToolCall
 
@@ -58,9 +59,15 @@ class Assistant:
         self.transcriber = transcriber
         self.fetch_media = fetch_media
 
-    def handle(self, message: InboundMessage) -> list[Reply]:
-        """Store what came in, let the brain act, log and return the replies."""
+    def handle(self, message: InboundMessage, *, degraded: bool = False) -> list[Reply]:
+        """Store what came in, let the brain act, log and return the replies.
+
+        `degraded`: the AI services kept failing (last attempt of a queued message), so
+        this message is handled by the offline rules and without transcription.
+        """
         started = time.perf_counter()
+        brain: Brain = OfflineBrain() if degraded else self.brain
+        transcriber = None if degraded else self.transcriber
         owner = normalize_phone(message.sender)
         preferred = self.memory.touch_user(owner, message.profile_name)
         notices: list[tuple[str, dict[str, Any]]] = []
@@ -135,7 +142,7 @@ class Assistant:
 
         transcript = None
         if audios:
-            transcript, notice = self._transcribe(audios[0], language)
+            transcript, notice = self._transcribe(transcriber, audios[0], language)
             if notice:
                 notices.append((notice, {}))
             if transcript:
@@ -157,7 +164,7 @@ class Assistant:
                 history=self.memory.recent_exchanges(owner)[:-1] if text else [],
                 facts=self.memory.facts(owner),
             )
-            reply = self.brain.respond(turn, toolbox)
+            reply = brain.respond(turn, toolbox)
         if transcript:
             lines.insert(0, say("voice_heard", language, text=transcript))
         if reply.text:
@@ -208,14 +215,18 @@ class Assistant:
             store.put(key, data, content_type)
         return {"kind": "audio", "key": key, "content_type": content_type, "bytes": len(data)}
 
+    @staticmethod
     def _transcribe(
-        self, audio: tuple[bytes, str], language: Language
+        transcriber: Transcriber | None, audio: tuple[bytes, str], language: Language
     ) -> tuple[str | None, str | None]:
-        if self.transcriber is None:
+        if transcriber is None:
             return None, "voice_unavailable"
         data, content_type = audio
         try:
-            text = self.transcriber.transcribe(data, content_type, language).strip()
+            text = transcriber.transcribe(data, content_type, language).strip()
+        except UnsupportedAudio as exc:
+            log.info("audio not transcribable: %s", exc)
+            return None, "voice_unsupported"
         except TranscriptionError:
             log.exception("transcription failed")
             return None, "voice_failed"

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 
 from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
+from assistant.brains.openai import OpenAIBrain
 from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.db import Database
+from assistant.embeddings import Embedder, OpenAIEmbedder
+from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.memory import Memory
+from assistant.prompts import load_system_prompt
 from assistant.queue import Inbox, Outbox
-from assistant.speech import Transcriber
+from assistant.speech import OpenAITranscriber, Transcriber
 from assistant.twilio import TwilioSender, build_fetcher, build_sender
 
 log = logging.getLogger(__name__)
@@ -42,10 +46,29 @@ def build_store(settings: Settings, signer: UrlSigner) -> MediaStore:
 
 
 def build_brain(settings: Settings) -> Brain:
-    return OfflineBrain()
+    client = openai_client(settings)
+    if client is None:
+        return OfflineBrain()
+    return OpenAIBrain(
+        client,
+        settings.openai_model,
+        load_system_prompt(settings.system_prompt_file),
+        vision=settings.openai_vision,
+        max_rounds=settings.openai_max_rounds,
+    )
 
 
 def build_transcriber(settings: Settings) -> Transcriber | None:
+    client = openai_client(settings)
+    return OpenAITranscriber(client, settings.openai_transcribe_model) if client else None
+
+
+def build_embedder(settings: Settings) -> Embedder | None:
+    client = openai_client(settings)
+    if client is not None and settings.openai_embedding_model:
+        return OpenAIEmbedder(
+            client, settings.openai_embedding_model, settings.openai_embedding_dimensions
+        )
     return None
 
 

@@ -150,6 +150,18 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "😕 Tive um problema para processar sua mensagem. Tente novamente em instantes.",
         "en": "😕 I had a problem processing your message. Please try again shortly.",
     },
+    "ai_unavailable": {
+        "pt": "⚠️ A inteligência artificial está indisponível agora (problema de configuração); "
+        "respondo com as regras básicas.",
+        "en": "⚠️ The AI is unavailable right now (a configuration problem); "
+        "answering with the basic rules.",
+    },
+    "voice_unsupported": {
+        "pt": "⚠️ Não consigo transcrever esse formato de áudio (ou ele passa de 25 MB). "
+        "Envie uma mensagem de voz normal do WhatsApp ou escreva o que precisa.",
+        "en": "⚠️ I can't transcribe that audio format (or it is over 25 MB). "
+        "Send a regular WhatsApp voice note or type what you need.",
+    },
     "throttled": {
         "pt": "⏳ Você enviou muitas mensagens em pouco tempo (limite: {limit} por minuto). "
         "Guardei tudo, mas só vou responder às próximas daqui a um minuto.",

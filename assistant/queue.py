@@ -40,7 +40,8 @@ UPDATE inbox SET status = 'processing', attempts = attempts + 1,
        lease_until = now() + make_interval(secs => %(lease)s),
        claim_token = %(token)s, worker = %(worker)s
 FROM next WHERE inbox.id = next.id
-RETURNING inbox.id, inbox.sender, inbox.payload, inbox.attempts, inbox.received_at
+RETURNING inbox.id, inbox.sender, inbox.payload, inbox.attempts, inbox.received_at,
+          inbox.last_error
 """
 
 _CLAIM_OUTBOX = """
@@ -81,6 +82,7 @@ class InboxClaim:
     message: InboundMessage
     public_base: str | None
     attempts: int
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class OutboxRow:
     media_content_type: str | None
     public_base: str | None
     attempts: int
+    last_error: str | None = None
 
 
 class LeaseLost(Exception):
@@ -139,7 +142,15 @@ class Inbox:
         payload: dict[str, Any] = dict(row["payload"])
         public_base = payload.pop("public_base", None)
         message = InboundMessage.model_validate({**payload, "received_at": row["received_at"]})
-        return InboxClaim(row["id"], token, row["sender"], message, public_base, row["attempts"])
+        return InboxClaim(
+            row["id"],
+            token,
+            row["sender"],
+            message,
+            public_base,
+            row["attempts"],
+            row["last_error"],
+        )
 
     def finish(self, claim: InboxClaim, status: str = "done") -> None:
         """Close the row (inside the caller's transaction); LeaseLost if it was taken over."""

@@ -235,13 +235,19 @@ def render_report(data: dict[str, Any]) -> str:
     return _page("Report", body)
 
 
+def _tokens(meta: dict[str, Any]) -> str:
+    total = (meta.get("usage") or {}).get("total_tokens")
+    return f"<br>{int(total)} tokens" if total else ""
+
+
 def render_messages(rows: list[dict[str, Any]], user: str | None) -> str:
     lines = "".join(
         f"<tr><td>{escape(r['created_at'][:19].replace('T', ' '))}</td>"
         f"<td>{escape(r['user'])}</td><td>{'→' if r['direction'] == 'in' else '←'}"
         f" {escape(r['direction'])}</td><td><pre>{escape(r['body'])}</pre>"
         f"{'<span class=muted>' + str(len(r['media'])) + ' media</span>' if r['media'] else ''}"
-        f"</td><td class='muted'>{escape(str(r['meta'].get('brain') or ''))}</td></tr>"
+        f"</td><td class='muted'>{escape(str(r['meta'].get('brain') or ''))}"
+        f"{_tokens(r['meta'])}</td></tr>"
         for r in rows
     )
     title = f"Messages of {user}" if user else "Messages (newest first)"

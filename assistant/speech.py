@@ -2,14 +2,66 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
+
+import openai
+from openai import OpenAI
+
+from assistant.errors import ServiceBusy
+
+log = logging.getLogger(__name__)
+
+# What OpenAI's transcription endpoint accepts (WhatsApp voice notes are OGG/Opus).
+OPENAI_AUDIO = {
+    "audio/ogg": "ogg",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/wav": "wav",
+    "audio/webm": "webm",
+}
+OPENAI_MAX_AUDIO_BYTES = 25 * 1024 * 1024
 
 
 class TranscriptionError(Exception):
     """The service could not transcribe (it may work on a retry)."""
 
 
+class UnsupportedAudio(Exception):
+    """A format or size the transcriber cannot take: the user is told, nothing retried."""
+
+
 class Transcriber(Protocol):
     name: str
 
     def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str: ...
+
+
+class OpenAITranscriber:
+    def __init__(self, client: OpenAI, model: str):
+        self.client = client
+        self.model = model
+        self.name = f"openai:{model}"
+
+    def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str:
+        ext = OPENAI_AUDIO.get(content_type)
+        if ext is None:
+            raise UnsupportedAudio(content_type)
+        if len(audio) > OPENAI_MAX_AUDIO_BYTES:
+            raise UnsupportedAudio(f"{len(audio)} bytes")
+        try:
+            result = self.client.audio.transcriptions.create(
+                model=self.model,
+                file=(f"voice.{ext}", audio, content_type),
+                language=language or openai.omit,
+            )
+        except (
+            openai.RateLimitError,
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+            openai.InternalServerError,
+        ) as exc:
+            raise ServiceBusy(f"transcription: {type(exc).__name__}: {exc}") from exc
+        except openai.OpenAIError as exc:
+            raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc
+        return str(result.text)

@@ -11,14 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.catalog import Catalog
 from assistant.memory import Memory
 from assistant.models import Entry, ImageRecord
 
 
-class SaveDescriptionArgs(BaseModel):
+class ToolArgs(BaseModel):
+    # Unknown arguments (an "owner" or "phone" a model made up) are errors it gets back.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SaveDescriptionArgs(ToolArgs):
     """Save a description for the user's photos that are waiting for one."""
 
     description: str = Field(min_length=1, max_length=4096, description="The user's words")
@@ -28,30 +33,37 @@ class SaveDescriptionArgs(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=20, description="Keywords")
 
 
-class SearchPhotosArgs(BaseModel):
+class SearchPhotosArgs(ToolArgs):
     """Find the user's photos whose description matches a subject."""
 
     query: str = Field(min_length=1, max_length=500, description="What to look for")
     limit: int = Field(default=5, ge=1, le=20)
 
 
-class ListRecentArgs(BaseModel):
+class ListRecentArgs(ToolArgs):
     """List the user's most recently saved photos."""
 
     limit: int = Field(default=5, ge=1, le=20)
 
 
-class DeleteEntryArgs(BaseModel):
+class DeleteEntryArgs(ToolArgs):
     """Delete one of the user's entries (a description and its photos) by id."""
 
     entry_id: int = Field(ge=1)
 
 
-class DeleteLastArgs(BaseModel):
+class DeleteLastArgs(ToolArgs):
     """Delete the most recent thing the user saved."""
 
 
-class RememberArgs(BaseModel):
+class UpdateDescriptionArgs(ToolArgs):
+    """Correct the description of one of the user's entries (e.g. a caption you proposed)."""
+
+    entry_id: int = Field(ge=1)
+    description: str = Field(min_length=1, max_length=4096, description="The corrected text")
+
+
+class RememberArgs(ToolArgs):
     """Remember a fact or preference the user asked you to keep."""
 
     fact: str = Field(min_length=1, max_length=500)
@@ -144,6 +156,12 @@ class Toolbox:
         image = self.catalog.delete_image(self.owner, item_id)
         return ToolResult(ok=image is not None, kind="deleted", data={"pending_image": item_id})
 
+    def update_description(self, args: UpdateDescriptionArgs) -> ToolResult:
+        entry = self.catalog.update_entry(self.owner, args.entry_id, args.description.strip())
+        if entry is None:
+            return ToolResult(ok=False, kind="updated", error=f"you have no entry {args.entry_id}")
+        return ToolResult(kind="updated", data={"entry": EntrySummary.of(entry).model_dump()})
+
     def remember(self, args: RememberArgs) -> ToolResult:
         self.memory.remember(self.owner, args.fact)
         return ToolResult(kind="remembered", data={"fact": args.fact.strip()})
@@ -212,6 +230,7 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("list_recent", ListRecentArgs, Toolbox.list_recent),
     ToolSpec("delete_entry", DeleteEntryArgs, Toolbox.delete_entry),
     ToolSpec("delete_last", DeleteLastArgs, Toolbox.delete_last),
+    ToolSpec("update_description", UpdateDescriptionArgs, Toolbox.update_description),
     ToolSpec("remember", RememberArgs, Toolbox.remember),
 ]
 TOOLS_BY_NAME = {spec.name: spec for spec in TOOLS}

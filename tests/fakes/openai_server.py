@@ -1,0 +1,212 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1 for the real `openai` SDK.
+
+Chat completions answer from a script the test gives (text, or tool calls); every request
+is recorded (tool schemas, image parts, the multipart transcription upload, embeddings).
+It can be told to fail the next requests with a status code (429, 401, 500).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import math
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Say:
+    """The model answers with text."""
+
+    text: str
+
+
+@dataclass
+class Call:
+    """The model calls one or more tools: (name, arguments as dict or raw string)."""
+
+    calls: list[tuple[str, dict[str, Any] | str]]
+
+
+Step = Say | Call | Callable[[dict[str, Any]], "Say | Call"]
+
+
+@dataclass
+class Upload:
+    fields: dict[str, str]
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass
+class Recorded:
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    transcriptions: list[Upload] = field(default_factory=list)
+    embeddings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit vector per text (not semantic: for wire-format tests)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    raw = [((digest[i % 32] + i * 7) % 255) / 255 - 0.5 for i in range(dimensions)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.script: list[Step] = []
+        self.transcript = "mostre fotos de cachorro"
+        self.failures: list[int] = []
+        self.recorded = Recorded()
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- answers ----------------------------------------------------------------------
+
+    def _chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.recorded.chats.append(request)
+            step: Step = self.script.pop(0) if self.script else Say("ok")
+        if callable(step):
+            step = step(request)
+        n = next(self._ids)
+        if isinstance(step, Say):
+            message: dict[str, Any] = {"role": "assistant", "content": step.text}
+            finish = "stop"
+        else:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{n}_{i}",
+                        "type": "function",
+                        "function": {
+                            "name": name,
+                            "arguments": args if isinstance(args, str) else json.dumps(args),
+                        },
+                    }
+                    for i, (name, args) in enumerate(step.calls)
+                ],
+            }
+            finish = "tool_calls"
+        return {
+            "id": f"chatcmpl-{n}",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": request.get("model", "fake"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with fake.lock:
+                    failure = fake.failures.pop(0) if fake.failures else None
+                if failure:
+                    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(failure, "")
+                    self._json(
+                        failure,
+                        {"error": {"message": "scripted failure", "type": kind, "code": kind}},
+                    )
+                    return
+                if self.headers.get("Authorization") != "Bearer test-key":
+                    self._json(401, {"error": {"message": "bad key", "code": "invalid_api_key"}})
+                    return
+                if self.path.endswith("/chat/completions"):
+                    self._json(200, fake._chat(json.loads(raw)))
+                elif self.path.endswith("/audio/transcriptions"):
+                    upload = self._multipart(raw)
+                    with fake.lock:
+                        fake.recorded.transcriptions.append(upload)
+                    self._json(200, {"text": fake.transcript})
+                elif self.path.endswith("/embeddings"):
+                    request = json.loads(raw)
+                    with fake.lock:
+                        fake.recorded.embeddings.append(request)
+                    texts = request["input"]
+                    texts = [texts] if isinstance(texts, str) else texts
+                    dims = int(request.get("dimensions") or 1536)
+
+                    def encode(text: str) -> Any:
+                        vector = fake_vector(text, dims)
+                        if request.get("encoding_format") == "base64":  # the SDK's default
+                            return base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
+                        return vector
+
+                    self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "model": request["model"],
+                            "data": [
+                                {"object": "embedding", "index": i, "embedding": encode(t)}
+                                for i, t in enumerate(texts)
+                            ],
+                            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+                        },
+                    )
+                else:
+                    self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+            def _multipart(self, raw: bytes) -> Upload:
+                head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+                message = BytesParser(policy=HTTP).parsebytes(head + raw)
+                fields: dict[str, str] = {}
+                upload = Upload(fields, None, None, b"")
+                for part in message.iter_parts():
+                    name = part.get_param("name", header="content-disposition")
+                    payload = part.get_payload(decode=True) or b""
+                    if part.get_filename():
+                        upload.filename = part.get_filename()
+                        upload.content_type = part.get_content_type()
+                        upload.data = payload
+                    elif name:
+                        fields[str(name)] = payload.decode()
+                return upload
+
+        return Handler
