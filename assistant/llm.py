@@ -9,10 +9,13 @@ from assistant.config import Settings
 
 
 def openai_client(settings: Settings) -> OpenAI | None:
-    if not settings.openai_api_key:
+    """None when no model is configured. Local servers (Ollama, llama.cpp) need no key:
+    OPENAI_BASE_URL alone is enough."""
+    key = settings.openai_api_key or ("no-key" if settings.openai_base_url else None)
+    if not key:
         return None
     return OpenAI(
-        api_key=settings.openai_api_key,
+        api_key=key,
         base_url=settings.openai_base_url or None,
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,

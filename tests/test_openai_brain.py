@@ -301,3 +301,12 @@ def test_token_usage_shows_in_the_message_report(sandbox: Sandbox, ai: FakeOpenA
         "/agent-messages", headers={"Authorization": "Bearer t", "Accept": "text/html"}
     ).text
     assert "openai:fake-gpt" in html and "120 tokens" in html
+
+
+def test_a_local_server_needs_no_key(sandbox: Sandbox, ai: FakeOpenAI) -> None:
+    from assistant.llm import openai_client
+
+    settings = sandbox.settings(OPENAI_BASE_URL="http://localhost:11434/v1", OPENAI_API_KEY=None)
+    client = openai_client(settings)
+    assert client is not None and str(client.base_url).startswith("http://localhost:11434")
+    assert openai_client(sandbox.settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)) is None
