@@ -284,9 +284,24 @@ def create_app(
     if mount_ui:
         import gradio as gr
 
-        from app_gradio import build_ui
+        from app_gradio import LOCAL_HOSTS, build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(services), path="/ui")
+        guarded = settings.host not in LOCAL_HOSTS
+
+        @app.middleware("http")
+        async def ui_login(request: Request, call_next: Any) -> Response:
+            # Reachable from other machines: the UI needs the admin login (cookie or Bearer).
+            if guarded and request.url.path in ("/ui", "/ui/") and not admin_ok(request):
+                return login_redirect(request)
+            response: Response = await call_next(request)
+            return response
+
+        app = gr.mount_gradio_app(
+            app,
+            build_ui(services),
+            path="/ui",
+            auth_dependency=(lambda r: "admin" if admin_ok(r) else None) if guarded else None,
+        )
     app.add_middleware(BodyLimit, limit=settings.max_webhook_bytes)
     return app
 

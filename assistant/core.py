@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from assistant.brains.base import Brain, BrainReply, Turn
@@ -29,6 +30,13 @@ from assistant.tools import Toolbox, ToolCall
 log = logging.getLogger(__name__)
 
 MediaFetcher = Callable[[str], tuple[bytes, str | None]]
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply]
+    brain_reply: BrainReply
+    elapsed_ms: float
 
 
 class MediaUnavailable(Exception):
@@ -65,8 +73,17 @@ class Assistant:
         `degraded`: the AI services kept failing (last attempt of a queued message), so
         this message is handled by the offline rules and without transcription.
         """
+        return self.run(message, degraded=degraded).replies
+
+    def run(
+        self, message: InboundMessage, *, degraded: bool = False, brain: Brain | None = None
+    ) -> Outcome:
+        """`handle` with its trace (tool calls, tokens, time); `brain` overrides the
+        configured one for this message (the prompt lab)."""
         started = time.perf_counter()
-        brain: Brain = OfflineBrain() if degraded else self.brain
+        if degraded:
+            brain = OfflineBrain()
+        brain = brain or self.brain
         transcriber = None if degraded else self.transcriber
         owner = normalize_phone(message.sender)
         preferred = self.memory.touch_user(owner, message.profile_name)
@@ -188,7 +205,7 @@ class Assistant:
             )
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._log_replies(owner, message, replies, reply, inbound_id, elapsed_ms)
-        return replies
+        return Outcome(replies, reply, elapsed_ms)
 
     # --- helpers ----------------------------------------------------------------------
 

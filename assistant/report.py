@@ -54,38 +54,38 @@ def _entry_json(entry: Entry, store: MediaStore, ttl: int) -> dict[str, Any]:
     }
 
 
-def report_data(
-    db: Database, catalog: Catalog, store: MediaStore, query: ReportQuery, ttl: int = 3600
-) -> dict[str, Any]:
+def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[list[Entry], int]:
+    """Entries for the admin views: one user or everyone, searched or newest first."""
     owner = query.owner
     offset = (query.page - 1) * query.per_page
     if owner and query.q.strip():
         # One user: the assistant's own search and ranking, so the admin sees what they see.
         found = catalog.search(owner, query.q, limit=offset + query.per_page)
-        entries, total = found.entries[offset:], found.total_entries
-    else:
-        where, params = ["true"], []
-        if owner:
-            where.append("owner = %s")
-            params.append(owner)
-        if query.q.strip():
-            forms = search_forms(strip_request(query.q)) or query.q
-            where.append(
-                "tsv @@ (plainto_tsquery('portuguese', %s) || plainto_tsquery('english', %s))"
-            )
-            params += [forms, forms]
-        cond = " AND ".join(where)
-        total = int(db.scalar(f"SELECT count(*) FROM descriptions WHERE {cond}", params))
-        rows = db.fetchall(
-            f"SELECT id, owner FROM descriptions WHERE {cond}"
-            " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
-            [*params, query.per_page, offset],
-        )
-        entries = []
-        for row in rows:
-            entry = catalog.get_entry(row["owner"], row["id"])
-            if entry:
-                entries.append(entry)
+        return found.entries[offset:], found.total_entries
+    where, params = ["true"], []
+    if owner:
+        where.append("owner = %s")
+        params.append(owner)
+    if query.q.strip():
+        forms = search_forms(strip_request(query.q)) or query.q
+        where.append("tsv @@ (plainto_tsquery('portuguese', %s) || plainto_tsquery('english', %s))")
+        params += [forms, forms]
+    cond = " AND ".join(where)
+    total = int(db.scalar(f"SELECT count(*) FROM descriptions WHERE {cond}", params))
+    rows = db.fetchall(
+        f"SELECT id, owner FROM descriptions WHERE {cond}"
+        " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+        [*params, query.per_page, offset],
+    )
+    entries = [e for r in rows if (e := catalog.get_entry(r["owner"], r["id"])) is not None]
+    return entries, total
+
+
+def report_data(
+    db: Database, catalog: Catalog, store: MediaStore, query: ReportQuery, ttl: int = 3600
+) -> dict[str, Any]:
+    owner = query.owner
+    entries, total = find_entries(db, catalog, query)
     users = db.fetchall(
         "SELECT owner AS user, count(*) AS entries FROM descriptions GROUP BY owner"
         " ORDER BY count(*) DESC, owner LIMIT 500"

@@ -67,8 +67,8 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_make_run_app_answers_a_chat_message(running_app: str) -> None:
     client = Client(f"{running_app}/ui/", verbose=False)
-    history, _text, _files, status = client.predict(
-        "+5511988887777", "ajuda", None, [], api_name="/send"
+    history, _text, _files, status, _audio = client.predict(
+        "+5511988887777", "ajuda", None, [], None, api_name="/send"
     )
     assert "offline rules" in status
     assert history[-1]["role"] == "assistant"
