@@ -132,9 +132,13 @@ def catalog_view(
     index: list[list[Any]] = []
     for entry in entries:
         for image in entry.images:
-            items.append(
-                (reply_file(services, image.storage_key, image.content_type), entry.description)
+            # Thumbnails, so the page does not load full photos.
+            key, ctype = (
+                (image.thumb_key, "image/jpeg")
+                if image.thumb_key
+                else (image.storage_key, image.content_type)
             )
+            items.append((reply_file(services, key, ctype), entry.description))
             index.append([entry.owner, entry.id, image.id])
     who = user or "all users"
     summary = f"{total} entries for {who}" + (f" matching “{query}”" if query.strip() else "")

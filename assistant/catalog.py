@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.db import Conn, Database
-from assistant.media import ImageInfo, MediaStore, content_key, sha256_hex
+from assistant.media import (
+    ImageInfo,
+    MediaStore,
+    content_key,
+    dhash,
+    make_thumbnail,
+    sha256_hex,
+)
 from assistant.models import Entry, ImageRecord, SearchResult
 from assistant.text import (
     damerau_levenshtein,
@@ -25,8 +32,10 @@ log = logging.getLogger(__name__)
 
 _IMAGE_COLS = (
     "id, owner, description_id, sha256, storage_key, content_type, byte_size, width, height,"
-    " created_at"
+    " thumb_key, phash, created_at"
 )
+# Bits that may differ between two perceptual hashes of "the same photo" (of 64).
+NEAR_DUPLICATE_BITS = 6
 _ENTRY_COLS = "id, owner, description, caption, tags, created_at"
 
 
@@ -34,6 +43,7 @@ _ENTRY_COLS = "id, owner, description, caption, tags, created_at"
 class StoredImage:
     image: ImageRecord
     is_new: bool
+    similar: ImageRecord | None = None  # a near-duplicate the user saved before
 
 
 def _tsquery_literal(lexemes: Sequence[str]) -> str:
@@ -41,10 +51,11 @@ def _tsquery_literal(lexemes: Sequence[str]) -> str:
 
 
 class Catalog:
-    def __init__(self, db: Database, store: MediaStore, prefix: str = ""):
+    def __init__(self, db: Database, store: MediaStore, prefix: str = "", thumbnail_px: int = 320):
         self.db = db
         self.store = store
         self.prefix = prefix
+        self.thumbnail_px = thumbnail_px
 
     # --- images -----------------------------------------------------------------------
 
@@ -61,14 +72,30 @@ class Catalog:
         if existing:
             return StoredImage(ImageRecord(**existing), is_new=False)
         key = content_key(self.prefix, "images", sha, info.extension)
+        thumb_key = content_key(self.prefix, "thumbs", sha, "jpg")
+        phash = dhash(data)
+        # Objects first, row last: a failure leaves no row pointing to a missing object.
         if not self.store.exists(key):
             self.store.put(key, data, info.content_type)
+        if not self.store.exists(thumb_key):
+            self.store.put(thumb_key, make_thumbnail(data, self.thumbnail_px), "image/jpeg")
+        similar = self.similar_image(owner, phash)
         with self.db.connection() as conn:
             row = conn.execute(
                 "INSERT INTO images (owner, sha256, storage_key, content_type, byte_size,"
-                " width, height) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " width, height, thumb_key, phash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 f" ON CONFLICT (owner, sha256) DO NOTHING RETURNING {_IMAGE_COLS}",
-                (owner, sha, key, info.content_type, len(data), info.width, info.height),
+                (
+                    owner,
+                    sha,
+                    key,
+                    info.content_type,
+                    len(data),
+                    info.width,
+                    info.height,
+                    thumb_key,
+                    phash,
+                ),
             ).fetchone()
             if row is None:  # the same photo arrived twice at once
                 row = conn.execute(
@@ -77,7 +104,18 @@ class Catalog:
                 ).fetchone()
                 assert row is not None
                 return StoredImage(ImageRecord(**row), is_new=False)
-        return StoredImage(ImageRecord(**row), is_new=True)
+        return StoredImage(ImageRecord(**row), is_new=True, similar=similar)
+
+    def similar_image(self, owner: str, phash: int) -> ImageRecord | None:
+        """This owner's described image closest to `phash`, if it is a near-duplicate."""
+        row = self.db.fetchone(
+            f"SELECT {_IMAGE_COLS} FROM ("
+            "  SELECT *, bit_count((phash # %s)::bit(64)) AS distance FROM images"
+            "  WHERE owner = %s AND phash IS NOT NULL AND description_id IS NOT NULL) i"
+            " WHERE distance <= %s ORDER BY distance, created_at DESC LIMIT 1",
+            (phash, owner, NEAR_DUPLICATE_BITS),
+        )
+        return ImageRecord(**row) if row else None
 
     def pending_images(self, owner: str) -> list[ImageRecord]:
         rows = self.db.fetchall(
@@ -90,7 +128,9 @@ class Catalog:
     def content_type_of(self, storage_key: str) -> str | None:
         """The detected type of a stored object (for serving it), None if unknown."""
         row = self.db.fetchone(
-            "SELECT content_type FROM images WHERE storage_key = %s LIMIT 1", (storage_key,)
+            "(SELECT content_type FROM images WHERE storage_key = %s LIMIT 1)"
+            " UNION ALL (SELECT 'image/jpeg' FROM images WHERE thumb_key = %s LIMIT 1) LIMIT 1",
+            (storage_key, storage_key),
         )
         return row["content_type"] if row else None
 
@@ -196,7 +236,7 @@ class Catalog:
             if not found:
                 return None
             conn.execute("DELETE FROM descriptions WHERE owner = %s AND id = %s", (owner, entry_id))
-        self._drop_unreferenced([img.storage_key for img in found[0].images])
+        self._drop_unreferenced(found[0].images)
         return found[0]
 
     def delete_image(self, owner: str, image_id: int) -> ImageRecord | None:
@@ -207,7 +247,7 @@ class Catalog:
         if row is None:
             return None
         image = ImageRecord(**row)
-        self._drop_unreferenced([image.storage_key])
+        self._drop_unreferenced([image])
         return image
 
     def latest_item(self, owner: str) -> tuple[str, int] | None:
@@ -225,11 +265,16 @@ class Catalog:
         )
         return (row["kind"], row["id"]) if row else None
 
-    def _drop_unreferenced(self, keys: Sequence[str]) -> None:
-        """Content-addressed objects may be shared by users: delete only orphans."""
-        for key in set(keys):
-            still_used = self.db.scalar("SELECT 1 FROM images WHERE storage_key = %s", (key,))
-            if not still_used:
+    def _drop_unreferenced(self, images: Sequence[ImageRecord]) -> None:
+        """Content-addressed objects may be shared by users: delete only orphans (the image
+        and its thumbnail), never an object another row still uses."""
+        for image in {img.storage_key: img for img in images}.values():
+            still_used = self.db.scalar(
+                "SELECT 1 FROM images WHERE storage_key = %s", (image.storage_key,)
+            )
+            if still_used:
+                continue
+            for key in filter(None, [image.storage_key, image.thumb_key]):
                 try:
                     self.store.delete(key)
                 except Exception:  # an orphan object is harmless; a failed delete is not fatal

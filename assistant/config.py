@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     aws_secret_access_key: str | None = Field(default=None, alias="AWS_SECRET_ACCESS_KEY")
     s3_endpoint: str | None = Field(default=None, alias="S3_ENDPOINT")
     bucket_name: str | None = Field(default=None, alias="BUCKET_NAME")
+    s3_region: str | None = Field(
+        default=None, validation_alias=AliasChoices("S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    # "path" for MinIO and most self-hosted servers, "virtual" for AWS, "auto" lets boto decide.
+    s3_addressing_style: str = Field(
+        default="auto", alias="S3_ADDRESSING_STYLE", pattern="^(auto|path|virtual)$"
+    )
+    s3_timeout_seconds: float = Field(default=10, alias="S3_TIMEOUT_SECONDS", gt=0)
+    s3_max_attempts: int = Field(default=4, alias="S3_MAX_ATTEMPTS", ge=1, le=20)
+    thumbnail_px: int = Field(default=320, alias="THUMBNAIL_PX", ge=64, le=2048)
     prefix: str = Field(default="images/", alias="PREFIX")
 
     # Web server and admin.

@@ -20,9 +20,10 @@ from assistant.media import (
     sha256_hex,
     sniff_audio,
 )
+from assistant.media_s3 import StoreUnavailable
 from assistant.memory import Memory
 from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
-from assistant.phrases import say
+from assistant.phrases import format_date, say
 from assistant.speech import Transcriber, TranscriptionError, UnsupportedAudio
 from assistant.text import detect_language, split_message
 from assistant.tools import Toolbox, ToolCall
@@ -114,7 +115,10 @@ class Assistant:
                     notices.append(self._too_large(data, self.settings.max_audio_bytes))
                 else:
                     audios.append((data, audio_type))
-                    media_log.append(self._keep_audio(data, audio_type))
+                    try:
+                        media_log.append(self._keep_audio(data, audio_type))
+                    except StoreUnavailable:
+                        log.exception("media store unavailable while keeping a voice note")
             else:
                 images.append((data, item))
 
@@ -145,7 +149,24 @@ class Assistant:
                     else ("unsupported", {})
                 )
                 continue
-            saved = self.catalog.store_image(owner, data, info)
+            try:
+                saved = self.catalog.store_image(owner, data, info)
+            except StoreUnavailable:
+                log.exception("media store unavailable while saving an image")
+                notices.append(("storage_unavailable", {}))
+                continue
+            if saved.is_new and saved.similar is not None:
+                similar = self.catalog.entry_of_image(saved.similar)
+                if similar is not None:
+                    notices.append(
+                        (
+                            "near_duplicate",
+                            {
+                                "description": similar.description,
+                                "date": format_date(similar.created_at, preferred),
+                            },
+                        )
+                    )
             stored.append(saved)
             image_bytes[saved.image.id] = data
             media_log.append(

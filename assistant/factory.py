@@ -15,6 +15,7 @@ from assistant.db import Database
 from assistant.embeddings import Embedder, OpenAIEmbedder
 from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
+from assistant.media_s3 import S3MediaStore
 from assistant.memory import Memory
 from assistant.prompts import load_system_prompt
 from assistant.queue import Inbox, Outbox
@@ -42,6 +43,10 @@ class Services:
 
 
 def build_store(settings: Settings, signer: UrlSigner) -> MediaStore:
+    if settings.bucket_name:
+        store = S3MediaStore(settings)
+        store.check()  # wrong bucket/credentials/endpoint: one clear line at start
+        return store
     return LocalMediaStore(settings.media_dir, signer, settings.public_base_url)
 
 
@@ -76,7 +81,7 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     db = db or Database.from_settings(settings)
     signer = UrlSigner.from_file(settings.data_dir / "secret.key")
     store = build_store(settings, signer)
-    catalog = Catalog(db, store, settings.prefix)
+    catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px)
     memory = Memory(db, settings.memory_exchanges)
     brain = build_brain(settings)
     assistant = Assistant(

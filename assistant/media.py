@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_TYPES = {
     "JPEG": ("image/jpeg", "jpg"),
@@ -91,6 +91,33 @@ def sniff_audio(data: bytes) -> str | None:
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "audio/webm"
     return None
+
+
+def make_thumbnail(data: bytes, px: int = 320) -> bytes:
+    """A JPEG at most `px` on its longer side, turned upright from its EXIF orientation."""
+    with Image.open(io.BytesIO(data)) as img:
+        upright = ImageOps.exif_transpose(img)
+        upright.thumbnail((px, px))
+        out = io.BytesIO()
+        upright.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
+    return out.getvalue()
+
+
+def dhash(data: bytes) -> int:
+    """64-bit difference hash: resized, recompressed or lightly edited copies of a photo
+    land within a few bits of each other. Signed, to fit Postgres' bigint.
+
+    Written here rather than taken from `imagehash`, which would add numpy/scipy/PyWavelets
+    for these few lines.
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        small = ImageOps.exif_transpose(img).convert("L").resize((9, 8), Image.Resampling.LANCZOS)
+        pixels = list(small.getdata())
+    bits = 0
+    for row in range(8):
+        for col in range(8):
+            bits = (bits << 1) | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
+    return bits - (1 << 64) if bits >= 1 << 63 else bits
 
 
 def content_key(prefix: str, kind: str, sha: str, ext: str) -> str:
@@ -180,6 +207,15 @@ class LocalMediaStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted(
+            str(p.relative_to(self.root))
+            for p in self.root.rglob("*")
+            if p.is_file()
+            and not p.name.startswith(".")
+            and str(p.relative_to(self.root)).startswith(prefix)
+        )
 
     def url(self, key: str, expires_in: int) -> str | None:
         token = self.signer.sign(key, expires_in)

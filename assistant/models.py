@@ -62,6 +62,8 @@ class ImageRecord(BaseModel):
     byte_size: int
     width: int | None = None
     height: int | None = None
+    thumb_key: str | None = None
+    phash: int | None = None
     created_at: datetime
 
 

@@ -162,6 +162,16 @@ PHRASES: dict[str, dict[Language, str]] = {
         "en": "⚠️ I can't transcribe that audio format (or it is over 25 MB). "
         "Send a regular WhatsApp voice note or type what you need.",
     },
+    "storage_unavailable": {
+        "pt": "⚠️ Não consegui guardar sua foto agora (o armazenamento não respondeu). "
+        "Pode enviar de novo daqui a pouco?",
+        "en": "⚠️ I couldn't store your photo right now (the storage did not answer). "
+        "Could you send it again in a moment?",
+    },
+    "near_duplicate": {
+        "pt": "👀 Você já salvou uma foto muito parecida em {date}: *{description}*.",
+        "en": "👀 You saved a very similar photo on {date}: *{description}*.",
+    },
     "throttled": {
         "pt": "⏳ Você enviou muitas mensagens em pouco tempo (limite: {limit} por minuto). "
         "Guardei tudo, mas só vou responder às próximas daqui a um minuto.",

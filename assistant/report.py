@@ -44,6 +44,7 @@ def _entry_json(entry: Entry, store: MediaStore, ttl: int) -> dict[str, Any]:
             {
                 "id": img.id,
                 "url": store.url(img.storage_key, ttl),
+                "thumb": store.url(img.thumb_key or img.storage_key, ttl),
                 "content_type": img.content_type,
                 "bytes": img.byte_size,
                 "width": img.width,
@@ -197,7 +198,7 @@ def render_report(data: dict[str, Any]) -> str:
     for entry in data["entries"]:
         thumbs = "".join(
             f"<a href='{escape(img['url'] or '')}' target='_blank' rel='noopener'>"
-            f"<img class='thumb' loading='lazy' src='{escape(img['url'] or '')}'"
+            f"<img class='thumb' loading='lazy' src='{escape(img['thumb'] or '')}'"
             f" alt='{escape(entry['description'][:80])}'></a>"
             for img in entry["images"]
         )
