@@ -26,6 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--entries", type=int, default=2000)
     p_demo.add_argument("--seed", type=int, default=1)
 
+    p_media = sub.add_parser("media", help="media storage tools")
+    media_sub = p_media.add_subparsers(dest="media_command", required=True)
+    p_migrate = media_sub.add_parser(
+        "migrate", help="copy every object to the other store (resumable, sha256-verified)"
+    )
+    p_migrate.add_argument("--to", choices=["s3", "local"], required=True)
+
+    p_legacy = sub.add_parser(
+        "import-legacy", help="import a reference deployment (table_descricao/table_image_link)"
+    )
+    p_legacy.add_argument("--database-url", required=True, help="the reference database")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -50,10 +62,38 @@ def main(argv: list[str] | None = None) -> int:
                 anonymizer = Anonymizer(salt)
             manifest = export(services.db, args.out, anonymizer=anonymizer)
             print(json.dumps({k: v["rows"] for k, v in manifest["tables"].items()}))
+        elif args.command == "media":
+            from assistant.media import LocalMediaStore
+            from assistant.media_moves import migrate_media
+            from assistant.media_s3 import S3MediaStore
+
+            local = LocalMediaStore(settings.media_dir, services.signer)
+            if not settings.bucket_name:
+                raise ConfigError("media migrate needs BUCKET_NAME (and S3_ENDPOINT, keys)")
+            s3 = S3MediaStore(settings)
+            s3.check()
+            source, target = (local, s3) if args.to == "s3" else (s3, local)
+            report = migrate_media(source, target, settings.prefix)
+            print(json.dumps(report.__dict__))
+            if report.failed:
+                return 1
+        elif args.command == "import-legacy":
+            from assistant.media_moves import import_legacy, legacy_rows
+
+            result = import_legacy(
+                services.db,
+                services.catalog,
+                legacy_rows(args.database_url),
+                max_bytes=settings.max_image_bytes,
+            )
+            print(json.dumps(result.summary(), ensure_ascii=False, indent=1))
         elif args.command == "demo-data":
             from assistant.demo import fill
 
             print(json.dumps(fill(services, args.users, args.entries, args.seed)))
+    except ConfigError as exc:
+        exit_on_config_error(exc)
+        return 2
     finally:
         services.close()
     return 0

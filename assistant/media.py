@@ -112,7 +112,7 @@ def dhash(data: bytes) -> int:
     """
     with Image.open(io.BytesIO(data)) as img:
         small = ImageOps.exif_transpose(img).convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-        pixels = list(small.getdata())
+        pixels = small.tobytes()
     bits = 0
     for row in range(8):
         for col in range(8):
@@ -208,7 +208,7 @@ class LocalMediaStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def list_keys(self, prefix: str = "") -> list[str]:
         return sorted(
             str(p.relative_to(self.root))
             for p in self.root.rglob("*")
