@@ -346,7 +346,14 @@ class Catalog:
         scores = {r["id"]: float(r["hits"]) + float(r["rank"]) for r in rows}
         total_entries = rows[0]["total"] if rows else 0
         extra: list[int] = []
-        if subject and self.semantic is not None and self.semantic.has_vectors(owner):
+        # Entries found by meaning rank after every full-text hit, so when the words alone
+        # fill the page they cannot change it: skip the (costlier) semantic side then.
+        if (
+            subject
+            and len(rows) < limit
+            and self.semantic is not None
+            and self.semantic.has_vectors(owner)
+        ):
             try:
                 found = self.semantic.find(owner, subject, anchored=bool(rows))
             except Exception:  # the embedder failing must not break search

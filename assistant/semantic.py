@@ -186,20 +186,24 @@ class SemanticIndex:
     def _dense_candidates(self, owner: str, q: np.ndarray) -> list[tuple[int, float]]:
         bits = sign_bits(q)
         if self.has_vec:
+            # Two steps so that the prefilter is an index-only scan of the narrow covering
+            # index; only the few candidates' vectors are read.
             rows = self.db.fetchall(
-                "SELECT description_id AS id, 1 - (vec <=> %s::vector) AS sim FROM ("
-                "  SELECT description_id, vec FROM entry_vectors"
-                "  WHERE owner = %s AND embedder = %s"
-                "  ORDER BY bit_count(bits # %s::varbit) LIMIT %s) c"
-                " ORDER BY sim DESC LIMIT %s",
-                (
-                    "[" + ",".join(f"{x:.6f}" for x in q) + "]",
-                    owner,
-                    self.embedder.name,
-                    bits,
-                    PREFILTER,
-                    EXTRA * 2,
-                ),
+                "WITH c AS MATERIALIZED ("
+                "  SELECT description_id FROM entry_vectors"
+                "  WHERE owner = %(owner)s AND embedder = %(embedder)s"
+                "  ORDER BY bit_count(bits # %(bits)s::varbit) LIMIT %(prefilter)s)"
+                " SELECT v.description_id AS id, 1 - (v.vec <=> %(q)s::vector) AS sim"
+                " FROM c JOIN entry_vectors v ON v.description_id = c.description_id"
+                " AND v.embedder = %(embedder)s ORDER BY sim DESC LIMIT %(n)s",
+                {
+                    "q": "[" + ",".join(f"{x:.6f}" for x in q) + "]",
+                    "owner": owner,
+                    "embedder": self.embedder.name,
+                    "bits": bits,
+                    "prefilter": PREFILTER,
+                    "n": EXTRA * 2,
+                },
             )
             return [(r["id"], float(r["sim"])) for r in rows]
         rows = self.db.fetchall(

