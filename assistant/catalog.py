@@ -181,7 +181,8 @@ class Catalog:
             )
             conn.execute(
                 "INSERT INTO search_terms (owner, term)"
-                " SELECT %s, unnest(tsvector_to_array(tsv)) FROM descriptions WHERE id = %s"
+                " SELECT %s, t FROM descriptions, unnest(tsvector_to_array(tsv)) t"
+                " WHERE id = %s AND t NOT LIKE '@%%'"
                 " ON CONFLICT DO NOTHING",
                 (owner, row["id"]),
             )
@@ -205,7 +206,8 @@ class Catalog:
             )
             conn.execute(
                 "INSERT INTO search_terms (owner, term)"
-                " SELECT %s, unnest(tsvector_to_array(tsv)) FROM descriptions WHERE id = %s"
+                " SELECT %s, t FROM descriptions, unnest(tsvector_to_array(tsv)) t"
+                " WHERE id = %s AND t NOT LIKE '@%%'"
                 " ON CONFLICT DO NOTHING",
                 (owner, entry_id),
             )
@@ -338,10 +340,17 @@ class Catalog:
                     " ts_rank(d.tsv, %(any)s::tsquery, 1) AS rank,"
                     " count(*) OVER () AS total"
                     " FROM descriptions d"
-                    " WHERE d.owner = %(owner)s AND d.tsv @@ %(any)s::tsquery"
+                    " WHERE d.owner = %(owner)s"
+                    " AND d.tsv @@ (%(any)s::tsquery && %(own)s::tsquery)"
                     " ORDER BY hits DESC, rank DESC, d.created_at DESC, d.id DESC"
                     " LIMIT %(limit)s",
-                    {"groups": group_queries, "any": any_query, "owner": owner, "limit": limit},
+                    {
+                        "groups": group_queries,
+                        "any": any_query,
+                        "own": _tsquery_literal([f"@{owner}"]),
+                        "owner": owner,
+                        "limit": limit,
+                    },
                 ).fetchall()
         scores = {r["id"]: float(r["hits"]) + float(r["rank"]) for r in rows}
         total_entries = rows[0]["total"] if rows else 0
