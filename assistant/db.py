@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -36,7 +37,43 @@ def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(pgdata.resolve(), cleanup_mode=cleanup)
-    return str(server.get_uri())
+    uri = str(server.get_uri())
+    _tune_embedded(server, uri)
+    return uri
+
+
+def _shared_buffers_mb() -> int:
+    """A quarter of the machine's memory, between 128 MB (Postgres' default) and 1 GB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 128
+    return max(128, min(1024, total // 4 // 2**20))
+
+
+def _tune_embedded(server: Any, uri: str) -> None:
+    """Give the embedded server a production-like buffer cache, once per data directory.
+
+    Postgres ships with 128 MB of shared buffers; a large catalog's searches then read
+    most pages from the OS cache (measured: p95 73 ms instead of far less at 1M entries).
+    Applied with ALTER SYSTEM (kept in the data directory) and one restart, at the first
+    start only, before anything else connects. A failure only leaves the default.
+    """
+    wanted = _shared_buffers_mb()
+    try:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
+            ).fetchone()
+            if row is None or int(row[0]) >= wanted:
+                return
+            conn.execute(f"ALTER SYSTEM SET shared_buffers = '{wanted}MB'".encode())
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+        log.info("embedded PostgreSQL: shared_buffers set to %d MB", wanted)
+    except Exception:
+        log.warning("could not tune the embedded PostgreSQL; using its defaults", exc_info=True)
 
 
 def redact(url: str) -> str:
