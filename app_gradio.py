@@ -20,9 +20,8 @@ import gradio as gr
 
 from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
-from assistant.brains.openai import OpenAIBrain
 from assistant.core import Outcome, normalize_phone
-from assistant.factory import Services
+from assistant.factory import Services, model_brain
 from assistant.llm import openai_client
 from assistant.models import Entry, InboundMedia, InboundMessage, Reply
 from assistant.prompts import load_system_prompt
@@ -236,16 +235,10 @@ def lab_models(services: Services) -> list[str]:
 def lab_brain(services: Services, choice: str, prompt: str) -> Brain:
     if not choice or choice == OFFLINE:
         return OfflineBrain()
-    client = openai_client(services.settings)
-    if client is None:
+    brain = model_brain(services.settings, choice, prompt)
+    if brain is None:
         raise gr.Error("No model is configured: set OPENAI_API_KEY or OPENAI_BASE_URL.")
-    return OpenAIBrain(
-        client,
-        choice,
-        prompt,
-        vision=services.settings.openai_vision,
-        max_rounds=services.settings.openai_max_rounds,
-    )
+    return brain
 
 
 def trace_markdown(outcome: Outcome) -> str:

@@ -56,17 +56,25 @@ def build_store(settings: Settings, signer: UrlSigner) -> MediaStore:
     return LocalMediaStore(settings.media_dir, signer, settings.public_base_url)
 
 
-def build_brain(settings: Settings) -> Brain:
+def model_brain(settings: Settings, model: str, system_prompt: str) -> OpenAIBrain | None:
+    """A model-backed brain for this model and prompt; None when no model is configured."""
     client = openai_client(settings)
     if client is None:
-        return OfflineBrain()
+        return None
     return OpenAIBrain(
         client,
-        settings.openai_model,
-        load_system_prompt(settings.system_prompt_file),
+        model,
+        system_prompt,
         vision=settings.openai_vision,
         max_rounds=settings.openai_max_rounds,
     )
+
+
+def build_brain(settings: Settings) -> Brain:
+    brain = model_brain(
+        settings, settings.openai_model, load_system_prompt(settings.system_prompt_file)
+    )
+    return brain or OfflineBrain()
 
 
 def build_transcriber(settings: Settings) -> Transcriber | None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +16,9 @@ from assistant.media import inspect_image
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
 from assistant.semantic import SemanticIndex
+from tests.processes import clean_env
 
 ALICE, BOB = "+5511955550101", "+5511955550102"
-ROOT = Path(__file__).resolve().parent.parent
 CATALOG = [
     "Foto do meu cachorro",
     "Recibo do mercado de março",
@@ -156,15 +154,8 @@ def test_backfill_command_embeds_what_is_missing(sandbox: Sandbox) -> None:
     services = sandbox.fresh()
     for text in CATALOG[:3]:
         save(services, text)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "TWILIO_", "POSTGRES_", "DATABASE_", "BUCKET"))
-    }
-    env.update(
-        DATABASE_URL=str(services.settings.database_url),
-        DATA_DIR=str(services.settings.data_dir),
-        PYTHONPATH=str(ROOT),
+    env = clean_env(
+        DATABASE_URL=services.settings.database_url, DATA_DIR=services.settings.data_dir
     )
     done = subprocess.run(
         [sys.executable, "-m", "assistant", "embeddings", "backfill"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from assistant.factory import Services
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.processes import clean_env
 from tests.whatsapp_helpers import PUBLIC, sign, twilio_env, webhook_form
 from webhook import create_app
 
@@ -68,20 +68,11 @@ class Workers:
 
 def env_for(services: Services, fake: FakeTwilio, **extra: Any) -> dict[str, str]:
     settings = services.settings
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "TWILIO_", "POSTGRES_", "DATABASE_", "BUCKET"))
-    }
-    values = twilio_env(
-        fake,
-        DATABASE_URL=settings.database_url,
-        DATA_DIR=str(settings.data_dir),
-        **extra,
+    return clean_env(
+        **twilio_env(
+            fake, DATABASE_URL=settings.database_url, DATA_DIR=str(settings.data_dir), **extra
+        )
     )
-    env.update({k: str(v) for k, v in values.items() if v is not None})
-    env["PYTHONPATH"] = str(ROOT)
-    return env
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, logs: Workers) -> None:
