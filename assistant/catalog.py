@@ -32,9 +32,6 @@ from assistant.text import (
     typo_budget,
 )
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
 _IMAGE_COLS = (
@@ -51,10 +48,6 @@ class StoredImage:
     image: ImageRecord
     is_new: bool
     similar: ImageRecord | None = None  # a near-duplicate the user saved before
-
-
-def _tsquery_literal(lexemes: Sequence[str]) -> str:
-    return " | ".join("'" + lex.replace("'", "''").replace("\\", "") + "'" for lex in lexemes)
 
 
 class Catalog:
@@ -329,33 +322,44 @@ class Catalog:
         with self.db.connection() as conn:
             groups = self._lexeme_groups(conn, owner, subject) if subject else []
             rows: list[dict[str, Any]] = []
-            any_query = ""
+            terms: list[str] = []
             if groups:
-                group_queries = [_tsquery_literal(g) for g in groups]
-                any_query = _tsquery_literal(sorted({lex for g in groups for lex in g}))
+                # Each form carries a bit per query word it stands for; hits = how many
+                # words an entry matched, however many of their forms it contains.
+                masks: dict[str, int] = {}
+                for i, group in enumerate(groups[:31]):
+                    for lex in group:
+                        masks[lex] = masks.get(lex, 0) | (1 << i)
+                terms = list(masks)
                 rows = conn.execute(
-                    # hits = query words matched (each word's forms are one group); a sum of
-                    # booleans, cheaper per row than a subquery over the groups.
-                    "SELECT d.id, ("
-                    + " + ".join(f"(d.tsv @@ %(g{i})s::tsquery)::int" for i in range(len(groups)))
-                    + ") AS hits,"
-                    " ts_rank(d.tsv, %(any)s::tsquery, 1) AS rank,"
-                    " count(*) OVER () AS total"
-                    " FROM descriptions d"
-                    " WHERE d.owner = %(owner)s"
-                    " AND d.tsv @@ (%(any)s::tsquery && %(own)s::tsquery)"
-                    " ORDER BY hits DESC, rank DESC, d.created_at DESC, d.id DESC"
+                    # Postings of this owner only, read from the index (see
+                    # sql/006_entry_terms.sql); sum(weight) orders like ts_rank. The
+                    # matches are aggregated once and counted (entries and their images)
+                    # from that same set.
+                    "WITH q (term, mask) AS (SELECT * FROM unnest(%(terms)s::text[],"
+                    " %(masks)s::int[])),"
+                    " m AS MATERIALIZED (SELECT e.description_id AS id,"
+                    " bit_count(bit_or(q.mask)::bit(32)) AS hits, sum(e.weight) AS rank,"
+                    " max(e.created_at) AS created_at"
+                    " FROM q JOIN entry_terms e ON e.owner = %(owner)s AND e.term = q.term"
+                    " GROUP BY e.description_id)"
+                    " SELECT id, hits, rank, (SELECT count(*) FROM m) AS total,"
+                    " (SELECT count(*) FROM images i JOIN m ON i.description_id = m.id"
+                    "  WHERE i.owner = %(owner)s) AS images"
+                    " FROM m ORDER BY hits DESC, rank DESC, created_at DESC, id DESC"
                     " LIMIT %(limit)s",
                     {
-                        **{f"g{i}": q for i, q in enumerate(group_queries)},
-                        "any": any_query,
-                        "own": _tsquery_literal([f"@{owner}"]),
+                        "terms": terms,
+                        "masks": list(masks.values()),
                         "owner": owner,
                         "limit": limit,
                     },
                 ).fetchall()
-        scores = {r["id"]: float(r["hits"]) + float(r["rank"]) for r in rows}
+        # rank / forms is the ts_rank(tsv, any form, 1) of the entry: below 1, so the
+        # score reads "words matched, then how much the entry is about them".
+        scores = {r["id"]: float(r["hits"]) + float(r["rank"]) / len(terms) for r in rows}
         total_entries = rows[0]["total"] if rows else 0
+        total_images = rows[0]["images"] if rows else 0
         extra: list[int] = []
         # Entries found by meaning rank after every full-text hit, so when the words alone
         # fill the page they cannot change it: skip the (costlier) semantic side then.
@@ -371,35 +375,27 @@ class Catalog:
                 log.exception("semantic search failed; full-text results only")
                 found = []
             extra = [f.description_id for f in found if f.description_id not in scores]
-            if extra and any_query:
+            if extra:
                 # Entries that also match the words (beyond the page) are already counted.
-                also_fts = {
-                    r["id"]
-                    for r in self.db.fetchall(
-                        "SELECT id FROM descriptions WHERE id = ANY(%s) AND tsv @@ %s::tsquery",
-                        (extra, any_query),
-                    )
-                }
-                total_entries += len([i for i in extra if i not in also_fts])
-            else:
-                total_entries += len(extra)
+                new = self.db.fetchone(
+                    "WITH n AS (SELECT d.id FROM descriptions d"
+                    " WHERE d.owner = %(owner)s AND d.id = ANY(%(ids)s)"
+                    " AND NOT EXISTS (SELECT 1 FROM entry_terms e WHERE e.owner = %(owner)s"
+                    "  AND e.term = ANY(%(terms)s) AND e.description_id = d.id))"
+                    " SELECT (SELECT count(*) FROM n) AS entries,"
+                    " (SELECT count(*) FROM images WHERE owner = %(owner)s"
+                    "  AND description_id IN (SELECT id FROM n)) AS images",
+                    {"owner": owner, "ids": extra, "terms": terms},
+                )
+                assert new is not None
+                total_entries += int(new["entries"])
+                total_images += int(new["images"])
             for f in found:
                 # Shown as Entry.score: kept below any full-text score (>= 1 word matched).
                 scores.setdefault(f.description_id, f.score / 100)
         ids = [r["id"] for r in rows] + extra
         with self.db.connection() as conn:
             entries = self._load_entries(conn, owner, ids[:limit])
-            total_images = 0
-            if ids:
-                total_images = int(
-                    conn.execute(
-                        "SELECT count(*) AS n FROM images i JOIN descriptions d"
-                        " ON d.id = i.description_id WHERE d.owner = %s AND i.owner = %s"
-                        " AND (d.id = ANY(%s)"
-                        + (" OR d.tsv @@ %s::tsquery)" if any_query else ")"),
-                        (owner, owner, ids, any_query) if any_query else (owner, owner, ids),
-                    ).fetchone()["n"]  # type: ignore[index]
-                )
         for entry in entries:
             entry.score = scores.get(entry.id)
         return SearchResult(
@@ -416,26 +412,22 @@ class Catalog:
         if not word_groups:
             return []
         flat = [form for group in word_groups for form in group]
-        lexemes_of: dict[str, list[str]] = {
-            r["f"]: r["lex"]
-            for r in conn.execute(
-                "SELECT f, tsvector_to_array(to_tsvector('portuguese', f)"
-                " || to_tsvector('english', f)) AS lex FROM unnest(%s::text[]) AS f",
-                (flat,),
-            )
-        }
+        # One round trip: each form's lexemes, and which of them this owner has used.
+        lexemes_of: dict[str, list[str]] = {}
+        known: set[str] = set()
+        for r in conn.execute(
+            "SELECT f, lex, ARRAY(SELECT term FROM search_terms"
+            " WHERE owner = %s AND term = ANY(lex)) AS known"
+            " FROM (SELECT f, tsvector_to_array(to_tsvector('portuguese', f)"
+            " || to_tsvector('english', f)) AS lex FROM unnest(%s::text[]) AS f) AS forms",
+            (owner, flat),
+        ):
+            lexemes_of[r["f"]] = r["lex"]
+            known.update(r["known"])
         groups = [
             sorted({lex for form in g for lex in lexemes_of.get(form, [])}) for g in word_groups
         ]
         groups = [g for g in groups if g]
-        all_lex = sorted({lex for g in groups for lex in g})
-        known = {
-            r["term"]
-            for r in conn.execute(
-                "SELECT term FROM search_terms WHERE owner = %s AND term = ANY(%s)",
-                (owner, all_lex),
-            )
-        }
         for group in groups:
             if known.intersection(group):
                 continue

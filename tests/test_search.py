@@ -94,6 +94,44 @@ def test_limit_and_totals(services: Services) -> None:
     assert result.total_entries == 7 and result.total_images == 7
 
 
+def test_order_is_postgres_ts_rank_order(services: Services) -> None:
+    """The postings table ranks like ts_rank over the whole tsvector (sql/006)."""
+    texts = [
+        "Cachorro",
+        "Cachorro na praia com o cachorro do vizinho",
+        "Meu cachorro dormindo no sofá da sala de estar",
+        "Praia de Ubatuba",
+        "Cachorro e gato na praia",
+        "Fotos da praia",
+    ]
+    for text in texts:
+        save(services, text)
+    ours = [e.id for e in services.catalog.search(OWNER, "cachorro praia", limit=10).entries]
+    dog, beach = "cachorr | cachorro", "pra | praia"
+    expected = [
+        r["id"]
+        for r in services.db.fetchall(
+            "SELECT id FROM descriptions WHERE owner = %(o)s AND tsv @@ %(any)s::tsquery"
+            " ORDER BY (tsv @@ %(dog)s::tsquery)::int + (tsv @@ %(beach)s::tsquery)::int DESC,"
+            " ts_rank(tsv, %(any)s::tsquery, 1) DESC, created_at DESC, id DESC",
+            {"o": OWNER, "any": f"{dog} | {beach}", "dog": dog, "beach": beach},
+        )
+    ]
+    assert len(ours) == 6 and ours == expected
+
+
+def test_postings_follow_corrections_and_deletions(services: Services) -> None:
+    entry = save(services, "Foto do gato")
+    other = save(services, "Gato no telhado", owner="+5511922220000")
+    services.catalog.update_entry(OWNER, entry, "Foto do cachorro")
+    assert found(services, "gato") == []
+    assert found(services, "cachorro") == ["Foto do cachorro"]
+    services.catalog.delete_entry(OWNER, entry)
+    assert found(services, "cachorro") == []
+    left = services.db.fetchall("SELECT DISTINCT description_id FROM entry_terms")
+    assert [r["description_id"] for r in left] == [other]
+
+
 def test_dev_set_quality(sandbox: Sandbox) -> None:
     report = evaluate_search(Path(__file__).parent / "data" / "search_dev.json", sandbox)
     assert report["queries"] == 26
