@@ -162,9 +162,14 @@ class Catalog:
         forms = search_forms(" ".join([description, caption or "", " ".join(tags)]))
         with self.db.connection() as conn:
             row = conn.execute(
-                "INSERT INTO descriptions (owner, description, caption, tags, search_forms)"
-                f" VALUES (%s, %s, %s, %s, %s) RETURNING {_ENTRY_COLS}, tsv::text AS _tsv",
-                (owner, description, caption, list(tags), forms),
+                # The image count is written with the row (the images trigger then finds
+                # nothing to change), so the postings are written once.
+                "INSERT INTO descriptions"
+                " (owner, description, caption, tags, search_forms, image_count)"
+                " VALUES (%s, %s, %s, %s, %s, (SELECT count(*) FROM images"
+                "  WHERE owner = %s AND id = ANY(%s) AND description_id IS NULL))"
+                f" RETURNING {_ENTRY_COLS}",
+                (owner, description, caption, list(tags), forms, owner, list(image_ids)),
             ).fetchone()
             assert row is not None
             conn.execute(
@@ -340,12 +345,11 @@ class Catalog:
                     " %(masks)s::int[])),"
                     " m AS MATERIALIZED (SELECT e.description_id AS id,"
                     " bit_count(bit_or(q.mask)::bit(32)) AS hits, sum(e.weight) AS rank,"
-                    " max(e.created_at) AS created_at"
+                    " max(e.created_at) AS created_at, max(e.images) AS images"
                     " FROM q JOIN entry_terms e ON e.owner = %(owner)s AND e.term = q.term"
                     " GROUP BY e.description_id)"
                     " SELECT id, hits, rank, (SELECT count(*) FROM m) AS total,"
-                    " (SELECT count(*) FROM images i JOIN m ON i.description_id = m.id"
-                    "  WHERE i.owner = %(owner)s) AS images"
+                    " (SELECT sum(images) FROM m) AS images"
                     " FROM m ORDER BY hits DESC, rank DESC, created_at DESC, id DESC"
                     " LIMIT %(limit)s",
                     {
@@ -359,7 +363,7 @@ class Catalog:
         # score reads "words matched, then how much the entry is about them".
         scores = {r["id"]: float(r["hits"]) + float(r["rank"]) / len(terms) for r in rows}
         total_entries = rows[0]["total"] if rows else 0
-        total_images = rows[0]["images"] if rows else 0
+        total_images = int(rows[0]["images"]) if rows else 0
         extra: list[int] = []
         # Entries found by meaning rank after every full-text hit, so when the words alone
         # fill the page they cannot change it: skip the (costlier) semantic side then.
@@ -383,8 +387,8 @@ class Catalog:
                     " AND NOT EXISTS (SELECT 1 FROM entry_terms e WHERE e.owner = %(owner)s"
                     "  AND e.term = ANY(%(terms)s) AND e.description_id = d.id))"
                     " SELECT (SELECT count(*) FROM n) AS entries,"
-                    " (SELECT count(*) FROM images WHERE owner = %(owner)s"
-                    "  AND description_id IN (SELECT id FROM n)) AS images",
+                    " (SELECT coalesce(sum(image_count), 0) FROM descriptions"
+                    "  WHERE id IN (SELECT id FROM n)) AS images",
                     {"owner": owner, "ids": extra, "terms": terms},
                 )
                 assert new is not None
@@ -454,13 +458,15 @@ class Catalog:
         return sorted(found)
 
     def baseline_search(self, owner: str, query: str, limit: int = 5) -> list[int]:
-        """The naive search we measure against: any query word as a substring, newest first."""
+        """The naive search we measure against: the seed's. Its model wrote SQL with
+        `ILIKE '%word%'` and got back every matching row; the newest `limit` are shown.
+        (Scoped to the owner here, which the seed did not do.)"""
         patterns = [f"%{w}%" for w in query.split() if w]
         if not patterns:
             return []
         rows = self.db.fetchall(
-            "SELECT id FROM descriptions WHERE owner = %s AND description ILIKE ANY(%s)"
-            " ORDER BY created_at DESC, id DESC LIMIT %s",
-            (owner, patterns, limit),
+            "SELECT id, description, created_at FROM descriptions"
+            " WHERE owner = %s AND description ILIKE ANY(%s) ORDER BY created_at DESC, id DESC",
+            (owner, patterns),
         )
-        return [r["id"] for r in rows]
+        return [r["id"] for r in rows[:limit]]

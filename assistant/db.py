@@ -151,7 +151,13 @@ class Database:
             conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"row_factory": dict_row},
+            # No server-side prepared statements: after five runs psycopg would prepare a
+            # query and Postgres may then switch to a generic plan, which cannot use the
+            # parameters' values. For the per-owner postings that meant scanning a 50k-entry
+            # user's whole range instead of the query's words (measured: 71 ms vs 0.9 ms).
+            # Every statement is planned for its values instead; it also keeps the pool
+            # usable behind PgBouncer's transaction pooling.
+            kwargs={"row_factory": dict_row, "prepare_threshold": None},
             open=True,
             name="assistant",
         )

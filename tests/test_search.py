@@ -132,6 +132,28 @@ def test_postings_follow_corrections_and_deletions(services: Services) -> None:
     assert [r["description_id"] for r in left] == [other]
 
 
+def test_photo_totals_follow_images(services: Services) -> None:
+    """Totals come from counts kept by triggers: they follow every change to images."""
+    album = []
+    for i in range(3):
+        data = sample_image(f"album {i}")
+        album.append(services.catalog.store_image(OWNER, data, inspect_image(data, 10**7)))
+    services.catalog.create_entry(OWNER, "Viagem para a praia", [a.image.id for a in album])
+    save(services, "Praia de Ubatuba")
+    save(services, "Conta de luz")
+    result = services.catalog.search(OWNER, "praia")
+    assert (result.total_entries, result.total_images) == (2, 4)
+    services.catalog.delete_image(OWNER, album[0].image.id)
+    assert services.catalog.search(OWNER, "praia").total_images == 3
+    drift = services.db.fetchall(
+        "SELECT d.id FROM descriptions d WHERE d.image_count <>"
+        " (SELECT count(*) FROM images i WHERE i.description_id = d.id)"
+        " OR EXISTS (SELECT 1 FROM entry_terms e WHERE e.description_id = d.id"
+        "  AND e.images <> d.image_count)"
+    )
+    assert drift == []
+
+
 def test_dev_set_quality(sandbox: Sandbox) -> None:
     report = evaluate_search(Path(__file__).parent / "data" / "search_dev.json", sandbox)
     assert report["queries"] == 26
