@@ -50,6 +50,23 @@ class StoredImage:
     similar: ImageRecord | None = None  # a near-duplicate the user saved before
 
 
+def _query_lexemes(form: str, pt: list[str], en: list[str]) -> list[str]:
+    """The lexemes a query form is looked up by.
+
+    Every entry carries both stemmers' lexemes of each of its words, so a Portuguese word
+    has two postings: its Portuguese stem ("cachorr") and, as the English stemmer leaves
+    it alone, itself ("cachorro"). Looking a form up by both reads the same entries
+    twice. When the English stemmer returns the form unchanged and the Portuguese one
+    stemmed it, the Portuguese stem alone finds those entries (they contain the word, so
+    its stem; inflections share the stem), and about a third of the postings a search
+    reads are saved. English stems that differ from the form ("sleeping" -> "sleep") are
+    always kept.
+    """
+    if pt and en == [form] and pt != [form]:
+        return pt
+    return sorted(set(pt) | set(en))
+
+
 class Catalog:
     def __init__(
         self,
@@ -64,6 +81,9 @@ class Catalog:
         self.prefix = prefix
         self.thumbnail_px = thumbnail_px
         self.semantic = semantic
+        # Lexemes of query word forms: the server's stemmers are fixed, so a form's
+        # lexemes never change and need asking only once per process.
+        self._lexemes: dict[str, list[str]] = {}
 
     # --- images -----------------------------------------------------------------------
 
@@ -296,20 +316,20 @@ class Catalog:
                     log.exception("could not delete media object %s", key)
 
     def _load_entries(self, conn: Conn, owner: str, ids: Sequence[int]) -> list[Entry]:
+        """This owner's entries with their images, in the order of `ids` (one round trip)."""
         if not ids:
             return []
         rows = conn.execute(
-            f"SELECT {_ENTRY_COLS} FROM descriptions WHERE owner = %s AND id = ANY(%s)",
+            f"SELECT {_ENTRY_COLS}, (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id),"
+            " '[]') FROM (SELECT " + _IMAGE_COLS + " FROM images"
+            "  WHERE owner = d.owner AND description_id = d.id) AS i) AS images"
+            " FROM descriptions d WHERE owner = %s AND id = ANY(%s)",
             (owner, list(ids)),
         ).fetchall()
-        images: dict[int, list[ImageRecord]] = {}
-        for img in conn.execute(
-            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND description_id = ANY(%s)"
-            " ORDER BY created_at, id",
-            (owner, list(ids)),
-        ):
-            images.setdefault(img["description_id"], []).append(ImageRecord(**img))
-        by_id = {r["id"]: Entry(**r, images=images.get(r["id"], [])) for r in rows}
+        by_id = {
+            r["id"]: Entry(**{**r, "images": [ImageRecord(**img) for img in r["images"]]})
+            for r in rows
+        }
         return [by_id[i] for i in ids if i in by_id]
 
     # --- search -----------------------------------------------------------------------
@@ -324,46 +344,30 @@ class Catalog:
         how they are admitted and ordered). No filler: unrelated entries are not returned.
         """
         subject = strip_request(query)
+        rows: list[dict[str, Any]] = []
+        terms: list[str] = []
+        total_entries = total_images = 0
         with self.db.connection() as conn:
-            groups = self._lexeme_groups(conn, owner, subject) if subject else []
-            rows: list[dict[str, Any]] = []
-            terms: list[str] = []
+            groups = self._lexeme_groups(conn, subject) if subject else []
             if groups:
-                # Each form carries a bit per query word it stands for; hits = how many
-                # words an entry matched, however many of their forms it contains.
-                masks: dict[str, int] = {}
-                for i, group in enumerate(groups[:31]):
-                    for lex in group:
-                        masks[lex] = masks.get(lex, 0) | (1 << i)
-                terms = list(masks)
-                rows = conn.execute(
-                    # Postings of this owner only, read from the index (see
-                    # sql/006_entry_terms.sql); sum(weight) orders like ts_rank. The
-                    # matches are aggregated once and counted (entries and their images)
-                    # from that same set.
-                    "WITH q (term, mask) AS (SELECT * FROM unnest(%(terms)s::text[],"
-                    " %(masks)s::int[])),"
-                    " m AS MATERIALIZED (SELECT e.description_id AS id,"
-                    " bit_count(bit_or(q.mask)::bit(32)) AS hits, sum(e.weight) AS rank,"
-                    " max(e.created_at) AS created_at, max(e.images) AS images"
-                    " FROM q JOIN entry_terms e ON e.owner = %(owner)s AND e.term = q.term"
-                    " GROUP BY e.description_id)"
-                    " SELECT id, hits, rank, (SELECT count(*) FROM m) AS total,"
-                    " (SELECT sum(images) FROM m) AS images"
-                    " FROM m ORDER BY hits DESC, rank DESC, created_at DESC, id DESC"
-                    " LIMIT %(limit)s",
-                    {
-                        "terms": terms,
-                        "masks": list(masks.values()),
-                        "owner": owner,
-                        "limit": limit,
-                    },
-                ).fetchall()
+                terms, rows, total_entries, total_images, matched = self._fulltext(
+                    conn, owner, groups, limit
+                )
+                # A word none of this owner's entries contains may be a typo: retry with
+                # the close words of their own vocabulary (rare, so a second round trip).
+                fuzzed = False
+                for i, group in enumerate(groups):
+                    if not matched & (1 << i):
+                        extra_forms = self._typo_candidates(conn, owner, group)
+                        fuzzed = fuzzed or bool(extra_forms)
+                        group.extend(extra_forms)
+                if fuzzed:
+                    terms, rows, total_entries, total_images, _ = self._fulltext(
+                        conn, owner, groups, limit
+                    )
         # rank / forms is the ts_rank(tsv, any form, 1) of the entry: below 1, so the
         # score reads "words matched, then how much the entry is about them".
         scores = {r["id"]: float(r["hits"]) + float(r["rank"]) / len(terms) for r in rows}
-        total_entries = rows[0]["total"] if rows else 0
-        total_images = int(rows[0]["images"]) if rows else 0
         extra: list[int] = []
         # Entries found by meaning rank after every full-text hit, so when the words alone
         # fill the page they cannot change it: skip the (costlier) semantic side then.
@@ -409,34 +413,61 @@ class Catalog:
             total_images=total_images,
         )
 
-    def _lexeme_groups(self, conn: Conn, owner: str, subject: str) -> list[list[str]]:
-        """Postgres lexemes of each query word, with typo corrections from the owner's
-        own vocabulary for words their catalog does not contain."""
+    def _fulltext(
+        self, conn: Conn, owner: str, groups: list[list[str]], limit: int
+    ) -> tuple[list[str], list[dict[str, Any]], int, int, int]:
+        """(forms, the top rows, entries matched, their images, bit mask of the words that
+        matched anything) in one round trip."""
+        # Each form carries a bit per query word it stands for; hits = how many words an
+        # entry matched, however many of their forms it contains.
+        masks: dict[str, int] = {}
+        for i, group in enumerate(groups[:31]):
+            for lex in group:
+                masks[lex] = masks.get(lex, 0) | (1 << i)
+        terms = list(masks)
+        found = conn.execute(
+            # Postings of this owner only, read from the index (sql/006_entry_terms.sql);
+            # sum(weight) orders like ts_rank. The matches are aggregated once; the page,
+            # the totals and which words matched all come from that one set.
+            "WITH q (term, mask) AS (SELECT * FROM unnest(%(terms)s::text[], %(masks)s::int[])),"
+            " m AS MATERIALIZED (SELECT e.description_id AS id, bit_or(q.mask) AS mask,"
+            " sum(e.weight) AS rank, max(e.created_at) AS created_at, max(e.images) AS images"
+            " FROM q JOIN entry_terms e ON e.owner = %(owner)s AND e.term = q.term"
+            " GROUP BY e.description_id)"
+            " SELECT s.total, s.images, s.matched, t.id, t.hits, t.rank"
+            " FROM (SELECT count(*) AS total, coalesce(sum(images), 0) AS images,"
+            "  coalesce(bit_or(mask), 0) AS matched FROM m) AS s"
+            " LEFT JOIN LATERAL (SELECT id, bit_count(mask::bit(32)) AS hits, rank, created_at"
+            "  FROM m ORDER BY hits DESC, rank DESC, created_at DESC, id DESC"
+            "  LIMIT %(limit)s) AS t ON true"
+            " ORDER BY t.hits DESC, t.rank DESC, t.created_at DESC, t.id DESC",
+            {"terms": terms, "masks": list(masks.values()), "owner": owner, "limit": limit},
+        ).fetchall()
+        summary = found[0]
+        rows = [r for r in found if r["id"] is not None]
+        return terms, rows, int(summary["total"]), int(summary["images"]), int(summary["matched"])
+
+    def _lexeme_groups(self, conn: Conn, subject: str) -> list[list[str]]:
+        """Postgres lexemes (both configurations) of each query word's forms."""
         word_groups = query_groups(subject)
         if not word_groups:
             return []
         flat = [form for group in word_groups for form in group]
-        # One round trip: each form's lexemes, and which of them this owner has used.
-        lexemes_of: dict[str, list[str]] = {}
-        known: set[str] = set()
-        for r in conn.execute(
-            "SELECT f, lex, ARRAY(SELECT term FROM search_terms"
-            " WHERE owner = %s AND term = ANY(lex)) AS known"
-            " FROM (SELECT f, tsvector_to_array(to_tsvector('portuguese', f)"
-            " || to_tsvector('english', f)) AS lex FROM unnest(%s::text[]) AS f) AS forms",
-            (owner, flat),
-        ):
-            lexemes_of[r["f"]] = r["lex"]
-            known.update(r["known"])
+        missing = [f for f in flat if f not in self._lexemes]
+        if missing:
+            if len(self._lexemes) > 50_000:  # a bound, not an eviction policy
+                self._lexemes.clear()
+            for r in conn.execute(
+                "SELECT f, tsvector_to_array(to_tsvector('portuguese', f)) AS pt,"
+                " tsvector_to_array(to_tsvector('english', f)) AS en"
+                " FROM unnest(%s::text[]) AS f",
+                (missing,),
+            ):
+                self._lexemes[r["f"]] = _query_lexemes(r["f"], r["pt"], r["en"])
         groups = [
-            sorted({lex for form in g for lex in lexemes_of.get(form, [])}) for g in word_groups
+            sorted({lex for form in g for lex in self._lexemes.get(form, [])}) for g in word_groups
         ]
-        groups = [g for g in groups if g]
-        for group in groups:
-            if known.intersection(group):
-                continue
-            group.extend(self._typo_candidates(conn, owner, group))
-        return groups
+        return [g for g in groups if g][:31]  # one bit per word in the search's masks
 
     def _typo_candidates(self, conn: Conn, owner: str, lexemes: Sequence[str]) -> list[str]:
         """Vocabulary terms within a small edit distance. Candidates share the first two
