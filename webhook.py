@@ -5,6 +5,8 @@ webhook only verifies, stores and acknowledges; workers do everything slow.
 """
 
 import logging
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -331,6 +333,10 @@ def main() -> None:
         "\n",
         flush=True,
     )
+    # Uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler
+    # that was in place before it: make that an ordinary exit, so exit handlers run (the
+    # embedded PostgreSQL is stopped by one; Python's default SIGTERM action skips them).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 

@@ -71,6 +71,13 @@ def _tune_embedded(server: Any, uri: str) -> None:
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+        # pgserver stops the server at exit only if the postmaster it remembers is still
+        # running: point it at the restarted one, or every first start leaks a server.
+        from pgserver.postgres_server import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(server.pgdata)
+        if info is not None:
+            server._postmaster_info = info
         log.info("embedded PostgreSQL: shared_buffers set to %d MB", wanted)
     except Exception:
         log.warning("could not tune the embedded PostgreSQL; using its defaults", exc_info=True)
