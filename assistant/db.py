@@ -29,7 +29,14 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
-    """Start (or reuse) the pgserver-bundled PostgreSQL 16 keeping its data in `pgdata`."""
+    """Start (or reuse) the pgserver-bundled PostgreSQL 16 keeping its data in `pgdata`.
+
+    pgserver stops it (or, with cleanup="delete", deletes it) when the process exits."""
+    return embedded_server(pgdata, cleanup)[1]
+
+
+def embedded_server(pgdata: Path, cleanup: str = "stop") -> tuple[Any, str]:
+    """The pgserver handle and its URI; `handle.cleanup()` stops it before exit."""
     with warnings.catch_warnings():
         # platformdirs complains when XDG_RUNTIME_DIR is unset; harmless here.
         warnings.simplefilter("ignore")
@@ -39,7 +46,7 @@ def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
         server = pgserver.get_server(pgdata.resolve(), cleanup_mode=cleanup)
     uri = str(server.get_uri())
     _tune_embedded(server, uri)
-    return uri
+    return server, uri
 
 
 def _shared_buffers_mb() -> int:

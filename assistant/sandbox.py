@@ -18,15 +18,21 @@ from typing import Any
 import psycopg
 
 from assistant.config import Settings
-from assistant.db import create_database, drop_database, migrate, start_embedded_server
+from assistant.db import create_database, drop_database, embedded_server, migrate
 from assistant.factory import Services, build_services
 
 
 class Sandbox:
     def __init__(self, admin_url: str | None = None, root: Path | None = None):
+        self._own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="assistant-sandbox-"))
         self.root.mkdir(parents=True, exist_ok=True)
-        self.admin_url = admin_url or start_embedded_server(self.root / "pg", cleanup="delete")
+        # A server of our own is stopped by close(): exit handlers do not run in every
+        # process that uses a sandbox (a Jupyter kernel is shut down without them).
+        self._server: Any = None
+        if admin_url is None:
+            self._server, admin_url = embedded_server(self.root / "pg", cleanup="delete")
+        self.admin_url = admin_url
         self._counter = itertools.count(1)
         self._template: str | None = None
         self._databases: list[str] = []
@@ -70,7 +76,13 @@ class Sandbox:
         for name in self._databases:
             with contextlib.suppress(psycopg.Error):
                 drop_database(self.admin_url, name)
+        self._services, self._databases = [], []
         shutil.rmtree(self.root / "data", ignore_errors=True)
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self

@@ -107,3 +107,15 @@ def test_debian_postgres_15_runs_migrations_and_search() -> None:
             assert services.db.scalar("SHOW server_version").startswith("15")
         finally:
             services.close()
+
+
+def test_a_closed_sandbox_leaves_no_server_behind() -> None:
+    """Its server is stopped by close(), not only at exit (Jupyter kernels skip exit hooks)."""
+    box = Sandbox()
+    services = box.fresh()
+    assert services.db.scalar("SELECT 1") == 1
+    root = box.root
+    box.close()
+    assert not root.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(box.admin_url, connect_timeout=2).close()
