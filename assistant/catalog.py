@@ -365,18 +365,17 @@ class Catalog:
                     terms, rows, total_entries, total_images, _ = self._fulltext(
                         conn, owner, groups, limit
                     )
+            # A page the words fill is final: load it on the same connection.
+            page = None
+            if len(rows) >= limit or not subject or self.semantic is None:
+                page = self._load_entries(conn, owner, [r["id"] for r in rows][:limit])
         # rank / forms is the ts_rank(tsv, any form, 1) of the entry: below 1, so the
         # score reads "words matched, then how much the entry is about them".
         scores = {r["id"]: float(r["hits"]) + float(r["rank"]) / len(terms) for r in rows}
         extra: list[int] = []
         # Entries found by meaning rank after every full-text hit, so when the words alone
         # fill the page they cannot change it: skip the (costlier) semantic side then.
-        if (
-            subject
-            and len(rows) < limit
-            and self.semantic is not None
-            and self.semantic.has_vectors(owner)
-        ):
+        if page is None and self.semantic is not None and self.semantic.has_vectors(owner):
             try:
                 found = self.semantic.find(owner, subject, anchored=bool(rows))
             except Exception:  # the embedder failing must not break search
@@ -401,9 +400,11 @@ class Catalog:
             for f in found:
                 # Shown as Entry.score: kept below any full-text score (>= 1 word matched).
                 scores.setdefault(f.description_id, f.score / 100)
-        ids = [r["id"] for r in rows] + extra
-        with self.db.connection() as conn:
-            entries = self._load_entries(conn, owner, ids[:limit])
+        entries = page
+        if entries is None:
+            ids = [r["id"] for r in rows] + extra
+            with self.db.connection() as conn:
+                entries = self._load_entries(conn, owner, ids[:limit])
         for entry in entries:
             entry.score = scores.get(entry.id)
         return SearchResult(
