@@ -426,6 +426,22 @@ class Catalog:
             for lex in group:
                 masks[lex] = masks.get(lex, 0) | (1 << i)
         terms = list(masks)
+        if len(terms) == 1:
+            # One form (most one-word searches): every posting is a different entry, so
+            # the page is the postings' top rows and nothing needs grouping.
+            found = conn.execute(
+                "SELECT s.total, s.images, s.matched, t.id, t.hits, t.rank"
+                " FROM (SELECT count(*) AS total, coalesce(sum(images), 0) AS images,"
+                "  (count(*) > 0)::int AS matched FROM entry_terms"
+                "  WHERE owner = %(owner)s AND term = %(term)s) AS s"
+                " LEFT JOIN LATERAL (SELECT description_id AS id, 1 AS hits, weight AS rank,"
+                "  created_at FROM entry_terms WHERE owner = %(owner)s AND term = %(term)s"
+                "  ORDER BY weight DESC, created_at DESC, description_id DESC"
+                "  LIMIT %(limit)s) AS t ON true"
+                " ORDER BY t.rank DESC, t.created_at DESC, t.id DESC",
+                {"term": terms[0], "owner": owner, "limit": limit},
+            ).fetchall()
+            return terms, *self._page_and_totals(found)
         found = conn.execute(
             # Postings of this owner only, read from the index (sql/006_entry_terms.sql);
             # sum(weight) orders like ts_rank. The matches are aggregated once; the page,
@@ -444,9 +460,13 @@ class Catalog:
             " ORDER BY t.hits DESC, t.rank DESC, t.created_at DESC, t.id DESC",
             {"terms": terms, "masks": list(masks.values()), "owner": owner, "limit": limit},
         ).fetchall()
-        summary = found[0]
+        return terms, *self._page_and_totals(found)
+
+    @staticmethod
+    def _page_and_totals(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int, int]:
+        summary = found[0]  # the totals come on every row, and on one row when none matched
         rows = [r for r in found if r["id"] is not None]
-        return terms, rows, int(summary["total"]), int(summary["images"]), int(summary["matched"])
+        return rows, int(summary["total"]), int(summary["images"]), int(summary["matched"])
 
     def _lexeme_groups(self, conn: Conn, subject: str) -> list[list[str]]:
         """Postgres lexemes (both configurations) of each query word's forms."""
