@@ -105,6 +105,15 @@ def test_debian_postgres_15_runs_migrations_and_search() -> None:
             result = services.catalog.search("+5511", "mostre fotos de cao")
             assert [e.description for e in result.entries] == ["Meus cães brincando na praia"]
             assert services.db.scalar("SHOW server_version").startswith("15")
+            # No pgvector here: search by meaning re-ranks with the plain computation.
+            assert services.db.has_vector is False and services.semantic is not None
+            for text in ("Recibo do mercado", "Bolo de aniversário"):
+                data = sample_image(text)
+                img = services.catalog.store_image("+5511", data, inspect_image(data, 10**7))
+                services.catalog.create_entry("+5511", text, [img.image.id])
+            assert services.semantic.index_missing() == 3
+            found = services.catalog.search("+5511", "show me my dog").entries
+            assert [e.description for e in found] == ["Meus cães brincando na praia"]
         finally:
             services.close()
 
