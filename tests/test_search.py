@@ -11,18 +11,17 @@ from assistant.factory import Services
 from assistant.media import inspect_image
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
+from tests.catalog_helpers import found_texts, save_entry
 
 OWNER = "+5511911110000"
 
 
 def save(services: Services, text: str, owner: str = OWNER) -> int:
-    data = sample_image(f"{owner}:{text}")
-    img = services.catalog.store_image(owner, data, inspect_image(data, 10**7))
-    return services.catalog.create_entry(owner, text, [img.image.id]).id
+    return save_entry(services, owner, text)
 
 
 def found(services: Services, query: str, owner: str = OWNER) -> list[str]:
-    return [e.description for e in services.catalog.search(owner, query).entries]
+    return found_texts(services, owner, query)
 
 
 @pytest.mark.parametrize(

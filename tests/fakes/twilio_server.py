@@ -14,12 +14,13 @@ import base64
 import contextlib
 import itertools
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http_handler import QuietHandler
 
 
 @dataclass
@@ -91,18 +92,7 @@ class FakeTwilio:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out as separate writes: without this, Nagle's
-                # algorithm and delayed ACKs add ~40 ms to every answer.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _reply(
                 self, status: int, body: bytes = b"", ctype: str = "application/json", **hdrs: str
             ) -> None:
