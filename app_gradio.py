@@ -9,10 +9,12 @@ Standalone: `python app_gradio.py`; inside the web app it is mounted at /ui.
 
 from __future__ import annotations
 
-import html
+import atexit
 import json
 import mimetypes
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +26,47 @@ from assistant.core import Outcome, normalize_phone
 from assistant.factory import Services, model_brain
 from assistant.llm import openai_client
 from assistant.models import Entry, InboundMedia, InboundMessage, Reply
-from assistant.prompts import load_system_prompt
+from assistant.prompts import PromptNameError, SavedPrompts, configured_system_prompt
 from assistant.report import ReportQuery, find_entries
+from assistant.web.markup import md_code, md_text
 
 DEFAULT_PHONE = "+5511900000001"
 SECOND_PHONE = "+5511900000002"
 OFFLINE = "offline rules"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-_CACHE = Path(tempfile.mkdtemp(prefix="assistant-ui-"))
 ChatHistory = list[dict[str, Any]]
+# Gradio serves files from its own cache; ours only bridges the media store to it. Both
+# are emptied: Gradio's by `delete_cache`, ours by age here and wholly at exit.
+CACHE_SECONDS = 3600
+_CACHE = Path(tempfile.mkdtemp(prefix="assistant-ui-"))
+atexit.register(shutil.rmtree, _CACHE, True)
+_last_prune = 0.0
+
+
+def _prune_cache(now: float) -> None:
+    global _last_prune
+    if now - _last_prune < 60:
+        return
+    _last_prune = now
+    for path in _CACHE.iterdir():
+        try:
+            if now - path.stat().st_mtime > CACHE_SECONDS:
+                path.unlink()
+        except OSError:
+            continue
 
 
 def reply_file(services: Services, key: str, content_type: str) -> str:
     """A local file for an image (whatever the store), for Gradio to serve."""
+    now = time.time()
+    _prune_cache(now)
     ext = mimetypes.guess_extension(content_type) or ".bin"
     path = _CACHE / (key.replace("/", "_") + ("" if key.endswith(ext) else ext))
-    if not path.exists():
-        path.write_bytes(services.store.get(key))
+    if path.exists():
+        path.touch()
+    else:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(services.store.get(key))
+        tmp.replace(path)
     return str(path)
 
 
@@ -58,9 +84,9 @@ def to_chat(services: Services, replies: list[Reply]) -> ChatHistory:
                 }
             )
             if reply.text:
-                messages.append({"role": "assistant", "content": f"_{reply.text}_"})
+                messages.append({"role": "assistant", "content": md_text(reply.text)})
         if reply.text and not reply.media:
-            messages.append({"role": "assistant", "content": reply.text})
+            messages.append({"role": "assistant", "content": md_text(reply.text)})
     return messages
 
 
@@ -79,7 +105,7 @@ def _message(
         )
         history.append({"role": "user", "content": {"path": str(path)}})
     if text.strip():
-        history.append({"role": "user", "content": text})
+        history.append({"role": "user", "content": md_text(text)})
     if not media and not text.strip():
         return None
     return InboundMessage(sender=phone, text=text, media=media, channel="gradio")
@@ -111,7 +137,7 @@ def send(
     try:
         outcome = services.assistant.run(message)
     except Exception as exc:  # the AI service is busy, etc.: say so in the UI
-        history.append({"role": "assistant", "content": f"⚠️ {type(exc).__name__}: {exc}"})
+        history.append({"role": "assistant", "content": md_text(f"⚠️ {type(exc).__name__}: {exc}")})
         return history, "", None, "failed", None
     history.extend(to_chat(services, outcome.replies))
     return history, "", None, _status(outcome), None
@@ -139,8 +165,10 @@ def catalog_view(
             )
             items.append((reply_file(services, key, ctype), entry.description))
             index.append([entry.owner, entry.id, image.id])
-    who = user or "all users"
-    summary = f"{total} entries for {who}" + (f" matching “{query}”" if query.strip() else "")
+    who = md_text(user) if user else "all users"
+    summary = f"{total} entries for {who}" + (
+        f" matching “{md_text(query)}”" if query.strip() else ""
+    )
     return items, index, summary
 
 
@@ -150,10 +178,10 @@ def entry_details(entry: Entry, image_id: int | None = None) -> str:
     )
     lines = [
         f"### Entry #{entry.id}",
-        f"**Description:** {html.escape(entry.description)}",
-        f"**Generated caption:** {html.escape(entry.caption) if entry.caption else '—'}",
-        f"**Tags:** {html.escape(', '.join(entry.tags)) if entry.tags else '—'}",
-        f"**User:** {html.escape(entry.owner)}",
+        f"**Description:** {md_text(entry.description)}",
+        f"**Generated caption:** {md_text(entry.caption) if entry.caption else '—'}",
+        f"**Tags:** {md_text(', '.join(entry.tags)) if entry.tags else '—'}",
+        f"**User:** {md_text(entry.owner)}",
         f"**Saved:** {entry.created_at:%Y-%m-%d %H:%M} UTC",
     ]
     if image:
@@ -183,7 +211,7 @@ def catalog_delete(services: Services, selected: list[Any] | None) -> str:
     entry = services.catalog.delete_entry(owner, int(entry_id))
     if entry is None:
         return "Nothing deleted (already gone)."
-    return f"Deleted entry #{entry.id} “{html.escape(entry.description)}” of {html.escape(owner)}."
+    return f"Deleted entry #{entry.id} “{md_text(entry.description)}” of {md_text(owner)}."
 
 
 # --- memory ---------------------------------------------------------------------------------
@@ -196,16 +224,16 @@ def memory_view(services: Services, user: str) -> str:
     content = services.memory.content(owner)
     status = services.memory.status(owner)
     lines = [
-        f"### Memory of {html.escape(owner)}",
+        f"### Memory of {md_text(owner)}",
         f"{status['messages_in_memory']} messages in memory (last {status['exchanges_kept']}"
         f" exchanges are used), language: {status['language'] or '—'}",
         "**Remembered facts:**",
-        *([f"- {html.escape(f)}" for f in content["facts"]] or ["- none"]),
+        *([f"- {md_text(f)}" for f in content["facts"]] or ["- none"]),
         "**Last exchanges:**",
     ]
     for exchange in content["exchanges"]:
         who = "👤" if exchange["direction"] == "in" else "🤖"
-        lines.append(f"- {who} {html.escape(exchange['text'][:300])}")
+        lines.append(f"- {who} {md_text(exchange['text'][:300])}")
     if not content["exchanges"]:
         lines.append("- none")
     return "\n".join(lines)
@@ -218,7 +246,7 @@ def memory_clear(services: Services, user: str) -> str:
     cleared = services.memory.clear(owner)
     return (
         f"Cleared {cleared['messages']} messages and {cleared['facts']} facts of "
-        f"{html.escape(owner)}.\n\n" + memory_view(services, user)
+        f"{md_text(owner)}.\n\n" + memory_view(services, user)
     )
 
 
@@ -243,7 +271,7 @@ def lab_brain(services: Services, choice: str, prompt: str) -> Brain:
 
 def trace_markdown(outcome: Outcome) -> str:
     reply = outcome.brain_reply
-    lines = [f"**{reply.brain}** · {outcome.elapsed_ms:.0f} ms"]
+    lines = [f"**{md_text(reply.brain)}** · {outcome.elapsed_ms:.0f} ms"]
     if reply.usage:
         lines.append(
             f"tokens: {reply.usage.get('prompt_tokens', 0)} in, "
@@ -257,9 +285,10 @@ def trace_markdown(outcome: Outcome) -> str:
             call.result.model_dump(exclude={"send"}), ensure_ascii=False, indent=1, default=str
         )
         lines.append(
-            f"{n}. `{call.name}` ({call.ms:.1f} ms)\n"
-            f"```json\n{json.dumps(call.arguments, ensure_ascii=False, indent=1)}\n```\n"
-            f"→\n```json\n{result[:3000]}\n```"
+            f"{n}. {md_text(call.name)} ({call.ms:.1f} ms)\n"
+            + md_code(json.dumps(call.arguments, ensure_ascii=False, indent=1), "json")
+            + "\n→\n"
+            + md_code(result[:3000], "json")
         )
     return "\n\n".join(lines)
 
@@ -281,19 +310,30 @@ def lab_send(
     try:
         outcome = services.assistant.run(message, brain=brain)
     except Exception as exc:
-        history.append({"role": "assistant", "content": f"⚠️ {type(exc).__name__}: {exc}"})
-        return history, "", None, f"failed: {html.escape(str(exc))}"
+        history.append({"role": "assistant", "content": md_text(f"⚠️ {type(exc).__name__}: {exc}")})
+        return history, "", None, f"failed: {md_text(exc)}"
     history.extend(to_chat(services, outcome.replies))
     return history, "", None, trace_markdown(outcome)
 
 
-def save_prompt(prompt: str, path: str) -> str:
-    if not prompt.strip():
-        return "The prompt is empty."
-    target = Path(path or "prompts/system_custom.md").expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(prompt, encoding="utf-8")
-    return f"Saved to `{target}`. Start the assistant with `SYSTEM_PROMPT_FILE={target}`."
+def save_prompt(services: Services, prompt: str, name: str) -> str:
+    """Save under a name in DATA_DIR/prompts (never a path from the request)."""
+    name = (name or "").strip()
+    try:
+        SavedPrompts(services.settings.prompts_dir).save(name, prompt)
+    except (PromptNameError, ValueError) as exc:
+        return md_text(exc)
+    return (
+        f"Saved as “{md_text(name)}”. Start the assistant with "
+        f"`SYSTEM_PROMPT_NAME={name}` to use it."
+    )
+
+
+def load_prompt(services: Services, name: str) -> tuple[str, str]:
+    try:
+        return SavedPrompts(services.settings.prompts_dir).load(name), f"Loaded “{md_text(name)}”."
+    except (PromptNameError, OSError) as exc:
+        return gr.skip(), md_text(exc)
 
 
 # --- layout ---------------------------------------------------------------------------------
@@ -302,7 +342,7 @@ def save_prompt(prompt: str, path: str) -> str:
 def _chat_panel(services: Services, label: str, phone_value: str, api_name: str) -> None:
     with gr.Column():
         phone = gr.Textbox(value=phone_value, label=f"{label}: phone number")
-        chat = gr.Chatbot(label=label, height=460, elem_id=f"chat-{api_name}")
+        chat = gr.Chatbot(label=label, height=460, elem_id=f"chat-{api_name}", latex_delimiters=[])
         text = gr.Textbox(
             placeholder="Message (e.g. “Mostre fotos de cachorro”)",
             show_label=False,
@@ -317,7 +357,7 @@ def _chat_panel(services: Services, label: str, phone_value: str, api_name: str)
             )
             audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Voice note")
         button = gr.Button("Send", variant="primary", elem_id=f"send-{api_name}")
-        status = gr.Markdown(elem_id=f"status-{api_name}")
+        status = gr.Markdown(elem_id=f"status-{api_name}", latex_delimiters=[])
 
         def on_send(
             p: str, t: str, f: list[str] | None, h: ChatHistory | None, a: str | None
@@ -331,7 +371,9 @@ def _chat_panel(services: Services, label: str, phone_value: str, api_name: str)
 
 def build_ui(services: Services) -> gr.Blocks:
     settings = services.settings
-    with gr.Blocks(title="WhatsApp image assistant") as ui:
+    # Uploads and generated files live in Gradio's cache: cleaned hourly of files older
+    # than a day, and when the app stops.
+    with gr.Blocks(title="WhatsApp image assistant", delete_cache=(3600, 86400)) as ui:
         gr.Markdown(
             f"## 📸 WhatsApp image assistant\nBrain: **{services.assistant.brain.name}** · "
             f"media: {services.store.name}. The simulator uses the same assistant as WhatsApp:"
@@ -346,11 +388,11 @@ def build_ui(services: Services) -> gr.Blocks:
                 cat_user = gr.Textbox(label="User (empty: all users)", value=DEFAULT_PHONE)
                 cat_query = gr.Textbox(label="Search", elem_id="catalog-query")
                 cat_button = gr.Button("Search", elem_id="catalog-search")
-            cat_summary = gr.Markdown(elem_id="catalog-summary")
+            cat_summary = gr.Markdown(elem_id="catalog-summary", latex_delimiters=[])
             gallery = gr.Gallery(
                 label="Photos", columns=6, height=420, allow_preview=False, elem_id="catalog"
             )
-            details = gr.Markdown("Select a photo.", elem_id="catalog-details")
+            details = gr.Markdown("Select a photo.", elem_id="catalog-details", latex_delimiters=[])
             cat_delete = gr.Button("Delete this entry", variant="stop")
             cat_index = gr.State([])
             cat_selected = gr.State(None)
@@ -389,7 +431,7 @@ def build_ui(services: Services) -> gr.Blocks:
                 mem_user = gr.Textbox(label="User", value=DEFAULT_PHONE)
                 mem_show = gr.Button("Show")
                 mem_clear = gr.Button("Clear this user's memory", variant="stop")
-            mem_out = gr.Markdown()
+            mem_out = gr.Markdown(latex_delimiters=[])
             mem_show.click(lambda u: memory_view(services, u), [mem_user], [mem_out])
             mem_clear.click(lambda u: memory_clear(services, u), [mem_user], [mem_out])
 
@@ -407,22 +449,30 @@ def build_ui(services: Services) -> gr.Blocks:
                 )
                 lab_phone = gr.Textbox(value="+5511900000099", label="Lab phone number")
             lab_prompt = gr.Textbox(
-                value=load_system_prompt(settings.system_prompt_file),
+                value=configured_system_prompt(settings),
                 lines=12,
                 label="System prompt (this lab only; the offline rules do not read it)",
             )
             with gr.Row():
                 with gr.Column(scale=3):
-                    lab_chat = gr.Chatbot(label="Lab chat", height=420)
+                    lab_chat = gr.Chatbot(label="Lab chat", height=420, latex_delimiters=[])
                     lab_text = gr.Textbox(show_label=False, placeholder="Message")
                     lab_files = gr.File(file_count="multiple", file_types=["image", "audio"])
                     lab_button = gr.Button("Send", variant="primary")
                 with gr.Column(scale=2):
-                    lab_trace = gr.Markdown("Tool calls, tokens and time show here.")
+                    lab_trace = gr.Markdown(
+                        "Tool calls, tokens and time show here.", latex_delimiters=[]
+                    )
             with gr.Row():
-                lab_path = gr.Textbox(value="prompts/system_custom.md", label="Save prompt as")
+                lab_name = gr.Dropdown(
+                    SavedPrompts(settings.prompts_dir).names(),
+                    value="custom",
+                    allow_custom_value=True,
+                    label="Prompt name (letters, digits, - and _)",
+                )
                 lab_save = gr.Button("Save prompt")
-            lab_saved = gr.Markdown()
+                lab_load = gr.Button("Load prompt")
+            lab_saved = gr.Markdown(latex_delimiters=[])
 
             def on_lab(
                 c: str, p: str, ph: str, t: str, f: list[str] | None, h: ChatHistory | None
@@ -435,34 +485,19 @@ def build_ui(services: Services) -> gr.Blocks:
                 [lab_chat, lab_text, lab_files, lab_trace],
                 api_name="lab",
             )
-            lab_save.click(save_prompt, [lab_prompt, lab_path], [lab_saved])
+            lab_save.click(
+                lambda p, n: save_prompt(services, p, n), [lab_prompt, lab_name], [lab_saved]
+            )
+            lab_load.click(lambda n: load_prompt(services, n), [lab_name], [lab_prompt, lab_saved])
     return ui
 
 
 def main() -> None:
-    import logging
+    """The UI alone is the whole web app: the same login, hosts and limits as `make run`
+    (a second server with its own rules would be a second door)."""
+    from webhook import main as run_web_app
 
-    from assistant.admin import AdminAuth
-    from assistant.config import ConfigError, exit_on_config_error, get_settings
-    from assistant.factory import build_services
-
-    logging.basicConfig(level=logging.INFO)
-    try:
-        services = build_services(get_settings())
-    except ConfigError as exc:
-        exit_on_config_error(exc)
-        return
-    settings = services.settings
-    auth = None
-    if settings.host not in LOCAL_HOSTS:
-        admin = AdminAuth(settings.admin_token)
-        auth = lambda _user, password: admin.token_ok(password)  # noqa: E731
-    build_ui(services).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=auth,
-        auth_message="Any user name; the password is the ADMIN_TOKEN.",
-    )
+    run_web_app()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,21 +95,55 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, alias="PORT", ge=1, le=65535)
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     admin_token: str | None = Field(default=None, alias="ADMIN_TOKEN")
+    admin_session_hours: float = Field(default=12, alias="ADMIN_SESSION_HOURS", gt=0, le=24 * 30)
     media_url_ttl_seconds: int = Field(default=3600, alias="MEDIA_URL_TTL_SECONDS", ge=60)
+    # Host names the app answers to, besides loopback, HOST and PUBLIC_BASE_URL's host
+    # (comma-separated; "*.example.com" matches subdomains). Anything else gets 400.
+    allowed_hosts: str = Field(default="", alias="ALLOWED_HOSTS")
+    # Peers whose X-Forwarded-Proto/Host/For headers are believed (uvicorn's variable name;
+    # comma-separated addresses or networks, "*" for any).
+    forwarded_allow_ips: str = Field(default="127.0.0.1,::1", alias="FORWARDED_ALLOW_IPS")
+    # Largest file the browser UI accepts (photos and voice notes).
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_UPLOAD_BYTES", ge=1024)
 
     # Assistant behaviour.
     memory_exchanges: int = Field(default=5, alias="MEMORY_EXCHANGES", ge=0, le=100)
     max_images_per_reply: int = Field(default=5, alias="MAX_IMAGES_PER_REPLY", ge=1, le=20)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, alias="MAX_IMAGE_BYTES", ge=1024)
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_AUDIO_BYTES", ge=1024)
+    # Pixels an image may have: refused before it is decoded (a small PNG can claim billions).
+    max_image_pixels: int = Field(
+        default=50_000_000, alias="MAX_IMAGE_PIXELS", ge=100_000, le=400_000_000
+    )
     default_language: str = Field(default="pt", alias="DEFAULT_LANGUAGE", pattern="^(pt|en)$")
     system_prompt_file: Path | None = Field(default=None, alias="SYSTEM_PROMPT_FILE")
+    # A prompt saved in the prompt lab (DATA_DIR/prompts/NAME.md), used when no file is set.
+    system_prompt_name: str | None = Field(
+        default=None, alias="SYSTEM_PROMPT_NAME", pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$"
+    )
 
     @field_validator("prefix")
     @classmethod
     def _prefix_slash(cls, value: str) -> str:
         value = value.strip("/")
         return f"{value}/" if value else ""
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        """Every Host the app answers to (lower case, no port)."""
+        names = ["localhost", "127.0.0.1", "::1"]
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.append(self.host)
+        if self.public_base_url:
+            public = urlsplit(self.public_base_url).hostname
+            if public:
+                names.append(public)
+        names += [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        return list(dict.fromkeys(n.lower().strip("[]") for n in names))
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.data_dir / "prompts"
 
     @property
     def media_dir(self) -> Path:

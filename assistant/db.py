@@ -184,12 +184,17 @@ class Database:
         return cls(resolve_database_url(settings), pool_size=settings.db_pool_size)
 
     @contextmanager
-    def connection(self) -> Iterator[Conn]:
+    def connection(self, timeout: float | None = None) -> Iterator[Conn]:
+        """A pooled connection (one transaction), or the thread's open transaction.
+
+        `timeout`: seconds to wait for a connection (the pool's 30 s by default); callers
+        that answer someone who will not wait, like the webhook, ask for less.
+        """
         current = self._tx.get()
         if current is not None:
             yield current
             return
-        with self.pool.connection() as conn:
+        with self.pool.connection(timeout=timeout) as conn:
             yield conn
 
     @contextmanager
@@ -222,6 +227,12 @@ class Database:
     def execute(self, sql: str, params: Any = None) -> int:
         with self.connection() as conn:
             return conn.execute(sql, params).rowcount
+
+    def ping(self, timeout: float = 1.0) -> None:
+        """Raise unless the server answers within about `timeout` seconds."""
+        with self.connection(timeout=timeout) as conn:
+            conn.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}".encode())
+            conn.execute("SELECT 1")
 
     def close(self) -> None:
         self.pool.close()

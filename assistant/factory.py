@@ -17,7 +17,7 @@ from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.media_s3 import S3MediaStore
 from assistant.memory import Memory
-from assistant.prompts import load_system_prompt
+from assistant.prompts import configured_system_prompt
 from assistant.queue import Inbox, Outbox
 from assistant.semantic import Indexer, SemanticIndex
 from assistant.speech import OpenAITranscriber, Transcriber
@@ -71,9 +71,7 @@ def model_brain(settings: Settings, model: str, system_prompt: str) -> OpenAIBra
 
 
 def build_brain(settings: Settings) -> Brain:
-    brain = model_brain(
-        settings, settings.openai_model, load_system_prompt(settings.system_prompt_file)
-    )
+    brain = model_brain(settings, settings.openai_model, configured_system_prompt(settings))
     return brain or OfflineBrain()
 
 

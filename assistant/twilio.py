@@ -64,21 +64,26 @@ def parse_form(form: Mapping[str, str]) -> InboundMessage:
     )
 
 
-def public_url(
-    request_url: str, headers: Mapping[str, str], public_base_url: str | None = None
-) -> str:
-    """The URL Twilio signed: the configured public base, else what the proxy says."""
+def public_url(request_url: str, public_base_url: str | None = None) -> str:
+    """The URL Twilio signed: the configured public base, else the request's own URL.
+
+    The request URL already carries the scheme and host a trusted proxy forwarded
+    (`assistant/web/security.py: ForwardedHeaders`); forwarded headers from anyone else
+    were dropped before they could get here.
+    """
+    if not public_base_url:
+        return request_url
     parts = urlsplit(request_url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    if public_base_url:
-        return public_base_url.rstrip("/") + path
-    proto = (headers.get("x-forwarded-proto") or parts.scheme).split(",")[0].strip()
-    host = (headers.get("x-forwarded-host") or headers.get("host") or parts.netloc).split(",")[0]
-    return f"{proto}://{host.strip()}{path}"
+    return public_base_url.rstrip("/") + path
 
 
-def public_base(request_url: str, headers: Mapping[str, str], configured: str | None) -> str:
-    return public_url(request_url, headers, configured).removesuffix(urlsplit(request_url).path)
+def public_base(request_url: str, configured: str | None) -> str:
+    """Scheme and host the world reaches us at (for links in replies)."""
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(request_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def signature_valid(

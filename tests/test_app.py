@@ -15,16 +15,20 @@ from tests.processes import running_webhook
 
 
 @pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python webhook.py` exactly as `make run` starts it, in an empty directory."""
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """`python webhook.py` exactly as `make run` starts it, in an empty directory; yields
+    its URL and the admin token it generated."""
     workdir = tmp_path_factory.mktemp("run")
     with running_webhook(workdir) as base:
         assert (workdir / "data" / "pg" / "PG_VERSION").exists(), "embedded db under ./data"
-        yield base
+        token_file = workdir / "data" / "admin_token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        yield base, token_file.read_text().strip()
 
 
-def test_make_run_app_answers_a_chat_message(running_app: str) -> None:
-    client = Client(f"{running_app}/ui/", verbose=False)
+def test_make_run_app_answers_a_chat_message(running_app: tuple[str, str]) -> None:
+    base, token = running_app
+    client = Client(f"{base}/ui/", verbose=False, headers={"Authorization": f"Bearer {token}"})
     history, _text, _files, status, _audio = client.predict(
         "+5511988887777", "ajuda", None, [], None, api_name="/send"
     )
@@ -33,22 +37,22 @@ def test_make_run_app_answers_a_chat_message(running_app: str) -> None:
     assert "descrição" in str(history[-1]["content"])
 
 
-def test_healthz_reports_parts(running_app: str) -> None:
-    body = httpx.get(f"{running_app}/healthz").json()
-    assert body["ok"] and body["brain"] == "offline rules" and body["media"] == "local"
+def test_healthz_reports_parts(running_app: tuple[str, str]) -> None:
+    base, token = running_app
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}  # nothing more for anyone
+    body = httpx.get(f"{base}/healthz", headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["status"] == "ok" and body["brain"] == "offline rules" and body["media"] == "local"
     assert body["twilio"] is False and body["queue"]["inbox_pending"] == 0
 
 
 def test_signed_media_links_expire(services: Services) -> None:
-    from fastapi.testclient import TestClient
-
     from assistant.media import inspect_image
     from assistant.samples import sample_image
-    from webhook import create_app
+    from tests.helpers.web import app_client
 
     data = sample_image("link")
     img = services.catalog.store_image("+5511", data, inspect_image(data, 10**7)).image
-    client = TestClient(create_app(services))
+    client = app_client(services, ui=True)
     url = services.store.url(img.storage_key, 60)
     assert url is not None
     ok = client.get(url)

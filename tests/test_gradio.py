@@ -55,7 +55,7 @@ def test_catalog_browses_searches_shows_details_and_deletes(
     ui.send(services, BOB, "Gato do Bob", [photo(tmp_path, "bob cat")], [])
 
     items, index, summary = ui.catalog_view(services, ALICE, "")
-    assert len(items) == 2 and summary.startswith("2 entries for +5511933330001")
+    assert len(items) == 2 and summary.startswith("2 entries for \\+5511933330001")
     items, index, summary = ui.catalog_view(services, ALICE, "gatos")
     assert [caption for _, caption in items] == ["Meu gato no sofá"]
     everyone, _, summary = ui.catalog_view(services, "", "gato")
@@ -74,7 +74,8 @@ def test_catalog_details_escape_user_text(services: Services, tmp_path: Path) ->
     ui.send(services, ALICE, "<script>alert(1)</script> nota", [photo(tmp_path, "x")], [])
     _, index, _ = ui.catalog_view(services, ALICE, "")
     details, _ = ui.catalog_select(services, index, 0)
-    assert "<script>" not in details and "&lt;script&gt;" in details
+    # Markdown escapes: shown as the characters typed, never as a tag.
+    assert "<script>" not in details and "\\<script\\>alert\\(1\\)" in details
 
 
 def test_memory_tab_shows_and_clears(services: Services) -> None:
@@ -92,8 +93,8 @@ def test_prompt_lab_offline_shows_tool_calls(services: Services, tmp_path: Path)
     history, _, _, trace = ui.lab_send(
         services, ui.OFFLINE, "prompt", ALICE, "mostre o recibo", None, []
     )
-    assert "Encontrei" in str(history) and history[-1]["content"] == "_Recibo do mercado_"
-    assert "`search_photos`" in trace and '"query": "mostre o recibo"' in trace
+    assert "Encontrei" in str(history) and history[-1]["content"] == "Recibo do mercado"
+    assert "search\\_photos" in trace and '"query": "mostre o recibo"' in trace
     assert "offline rules" in trace and " ms" in trace
 
 
@@ -114,15 +115,20 @@ def test_prompt_lab_with_a_model_and_a_saved_prompt(sandbox: Sandbox, tmp_path: 
         history, _, _, trace = ui.lab_send(
             services, "other-model", prompt, ALICE, "cadê o cachorro?", None, []
         )
-        assert history[-1]["content"] == "Achei!"
+        assert history[-1]["content"] == "Achei\\!"  # Markdown-escaped: shown as typed
         assert fake.recorded.chats[0]["model"] == "other-model"
         assert fake.recorded.chats[0]["messages"][0]["content"].startswith(prompt)
-        assert "`search_photos`" in trace and "240 total" in trace
+        assert "search\\_photos" in trace and "240 total" in trace
         assert '"total_photos": 0' in trace  # an entry without photos is not a photo
 
-        saved = ui.save_prompt(prompt, str(tmp_path / "lab.md"))
-        assert "SYSTEM_PROMPT_FILE=" in saved
-        settings = sandbox.settings(**env, SYSTEM_PROMPT_FILE=tmp_path / "lab.md")
+        saved = ui.save_prompt(services, prompt, "formal")
+        assert "SYSTEM_PROMPT_NAME=formal" in saved
+        path = services.settings.data_dir / "prompts" / "formal.md"
+        assert path.read_text(encoding="utf-8") == prompt
+        assert ui.load_prompt(services, "formal")[0] == prompt
+        settings = sandbox.settings(
+            **env, DATA_DIR=services.settings.data_dir, SYSTEM_PROMPT_NAME="formal"
+        )
         brain = build_brain(settings)
         assert getattr(brain, "system_prompt", None) == prompt
     finally:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from assistant.embeddings import OpenAIEmbedder
 from assistant.factory import Services, build_embedder
@@ -20,8 +19,8 @@ from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
 from tests.fakes.openai_server import Call, FakeOpenAI, Say, fake_vector
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.web import app_client
 from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form
-from webhook import create_app
 
 ALICE, BOB = "+5511922220001", "+5511922220002"
 
@@ -216,7 +215,7 @@ def test_a_voice_note_goes_the_whole_way(sandbox: Sandbox, ai: FakeOpenAI, tmp_p
         url = twilio.add_media(MediaItem(audio, "audio/wav", redirect=False))
         ai.transcript = "Mostre fotos de cachorro"
         ai.script = [Call([("search_photos", {"query": "cachorro"})]), Say("Aqui está 🐶")]
-        client = TestClient(create_app(services, workers=0, mount_ui=False))
+        client = app_client(services)
         form = webhook_form(ALICE, "", [(url, "audio/ogg")])
         headers = {"X-Twilio-Signature": sign(twilio.auth_token, f"{PUBLIC}/whatsapp", form)}
         assert client.post("/whatsapp", data=form, headers=headers).status_code == 200
@@ -259,7 +258,7 @@ def test_rate_limits_are_retried_by_the_queue_then_degrade(
     try:
         services = sandbox.fresh(**ai_env(ai), **twilio_env(twilio, INBOX_MAX_ATTEMPTS=3))
         add_entry(services, ALICE, "Recibo do mercado")
-        client = TestClient(create_app(services, workers=0, mount_ui=False))
+        client = app_client(services)
         form = webhook_form(ALICE, "mostre o recibo")
         headers = {"X-Twilio-Signature": sign(twilio.auth_token, f"{PUBLIC}/whatsapp", form)}
         client.post("/whatsapp", data=form, headers=headers)
@@ -296,7 +295,7 @@ def test_token_usage_shows_in_the_message_report(sandbox: Sandbox, ai: FakeOpenA
     services = sandbox.fresh(**ai_env(ai), ADMIN_TOKEN="t")
     ai.script = [Say("Olá!")]
     send(services, ALICE, "oi")
-    client = TestClient(create_app(services, workers=0, mount_ui=False))
+    client = app_client(services)
     html = client.get(
         "/agent-messages", headers={"Authorization": "Bearer t", "Accept": "text/html"}
     ).text

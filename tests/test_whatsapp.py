@@ -23,6 +23,7 @@ from assistant.sandbox import Sandbox
 from assistant.tools import Toolbox
 from assistant.twilio import TwilioMediaFetcher
 from tests.fakes.twilio_server import FakeTwilio, ForeignHost, MediaItem
+from tests.helpers.web import app_client
 from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form
 from webhook import create_app
 
@@ -49,7 +50,7 @@ def wa(sandbox: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
 
 
 def client_for(services: Services) -> TestClient:
-    return TestClient(create_app(services, workers=0, mount_ui=False))
+    return app_client(services)
 
 
 def post(client: TestClient, token: str, form: dict[str, str], **headers: str) -> httpx.Response:
@@ -112,17 +113,28 @@ def test_wrong_or_missing_signatures_get_403(wa: Services, fake: FakeTwilio) -> 
     )
 
 
-def test_public_url_is_rebuilt_from_forwarded_headers(sandbox: Sandbox, fake: FakeTwilio) -> None:
-    services = sandbox.fresh(**twilio_env(fake, PUBLIC_BASE_URL=None))
-    client = client_for(services)
+def test_public_url_is_rebuilt_from_a_trusted_proxys_headers(
+    sandbox: Sandbox, fake: FakeTwilio
+) -> None:
+    services = sandbox.fresh(
+        **twilio_env(fake, PUBLIC_BASE_URL=None, ALLOWED_HOSTS="abc123.ngrok.app")
+    )
+    tunnel = app_client(services, peer="127.0.0.1")  # a tunnel client on this machine
     form = webhook_form(ALICE, "oi")
     signature = sign(fake.auth_token, "https://abc123.ngrok.app/whatsapp", form)
     headers = {"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https"}
-    assert client.post("/whatsapp", data=form, headers=headers).status_code == 403
+    assert tunnel.post("/whatsapp", data=form, headers=headers).status_code == 403
     headers["X-Forwarded-Host"] = "abc123.ngrok.app"
-    assert client.post("/whatsapp", data=form, headers=headers).status_code == 200
+    assert tunnel.post("/whatsapp", data=form, headers=headers).status_code == 200
     payload = services.db.scalar("SELECT payload FROM inbox")
     assert payload["public_base"] == "https://abc123.ngrok.app"
+    # The same headers from a peer that is not a configured proxy are not believed.
+    other = webhook_form(ALICE, "oi de novo")
+    headers["X-Twilio-Signature"] = sign(
+        fake.auth_token, "https://abc123.ngrok.app/whatsapp", other
+    )
+    outsider = app_client(services, peer="203.0.113.7")
+    assert outsider.post("/whatsapp", data=other, headers=headers).status_code == 403
 
 
 def test_oversized_bodies_are_refused_before_parsing(wa: Services, fake: FakeTwilio) -> None:
@@ -313,11 +325,13 @@ def test_rate_limit_keeps_messages_and_answers_once(sandbox: Sandbox, fake: Fake
 def test_healthz_reports_queue_depth(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
     post(client, fake.auth_token, webhook_form(ALICE, "oi"))
-    body: dict[str, Any] = client.get("/healthz").json()
-    assert body["ok"] and body["twilio"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+    admin = {"Authorization": "Bearer admin-secret"}
+    body: dict[str, Any] = client.get("/healthz", headers=admin).json()
+    assert body["status"] == "ok" and body["twilio"]
     assert body["queue"]["inbox_pending"] == 1
     drain(wa)
-    assert client.get("/healthz").json()["queue"]["inbox_pending"] == 0
+    assert client.get("/healthz", headers=admin).json()["queue"]["inbox_pending"] == 0
 
 
 def test_status_callbacks_update_the_outbox(wa: Services, fake: FakeTwilio) -> None:
@@ -344,7 +358,7 @@ def test_validation_can_be_switched_off_for_local_tunnels(
     services = sandbox.fresh(**twilio_env(fake, TWILIO_VALIDATE=False))
     with (
         caplog.at_level("WARNING"),
-        TestClient(create_app(services, workers=0, mount_ui=False)) as client,
+        app_client(services) as client,
     ):
         assert client.post("/whatsapp", data=webhook_form(ALICE, "oi")).status_code == 200
     assert "UNSIGNED" in caplog.text

@@ -18,9 +18,9 @@ from assistant.factory import Services
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.web import app_client
 from tests.processes import clean_env
 from tests.whatsapp_helpers import PUBLIC, sign, twilio_env, webhook_form
-from webhook import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +94,7 @@ def test_a_worker_killed_mid_message_leaves_it_to_another(
     sandbox: Sandbox, fake: FakeTwilio, tmp_path: Path
 ) -> None:
     services = sandbox.fresh(**twilio_env(fake, INBOX_LEASE_SECONDS=3))
-    client = TestClient(create_app(services, workers=0, mount_ui=False))
+    client = app_client(services)
     alice = "+5511955550001"
     downloading = fake.media_requested
     release = threading.Event()
@@ -134,7 +134,7 @@ def test_two_worker_processes_handle_500_messages_once_in_order(
     sandbox: Sandbox, fake: FakeTwilio, tmp_path: Path
 ) -> None:
     services = sandbox.fresh(**twilio_env(fake))
-    client = TestClient(create_app(services, workers=0, mount_ui=False))
+    client = app_client(services)
     users = [f"+55119777{i:05d}" for i in range(50)]
     for n in range(10):
         for user in users:

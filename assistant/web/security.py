@@ -1,0 +1,338 @@
+"""ASGI middlewares that stand between the internet and the app, outermost first:
+
+1. `HostGuard`: only configured host names are served (DNS rebinding, foreign `Host`).
+2. `ForwardedHeaders`: `X-Forwarded-Proto/Host/For` believed only from configured proxies
+   (`FORWARDED_ALLOW_IPS`, as uvicorn's ProxyHeadersMiddleware does), and a forwarded host
+   must be allowed too.
+3. `BodyLimit`: request bodies over the limit get 413 before anything parses them,
+   declared or chunked.
+4. `AdminGate`: every route needs the admin session (or the token as a Bearer header)
+   except the few that carry their own proof: Twilio's signed webhooks, signed media
+   links, the login itself and a bare health answer.
+
+Plain ASGI rather than Starlette's BaseHTTPMiddleware: that one wraps exceptions raised
+while the body is read and streams responses through a task, which turned an over-limit
+body into a 500.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable, Iterable
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.web.auth import COOKIE, Sessions
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def host_name(value: str) -> str:
+    """`Host` header -> lower-case name without port; IPv6 literals without brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else ""
+    if value.count(":") > 1:  # a bare IPv6 address (no port can be told apart)
+        return value
+    return value.split(":", 1)[0]
+
+
+def host_allowed(name: str, allowed: Iterable[str]) -> bool:
+    if not name:
+        return False
+    for pattern in allowed:
+        if pattern == "*" or name == pattern:
+            return True
+        if pattern.startswith("*.") and name.endswith(pattern[1:]):
+            return True
+    return False
+
+
+class HostGuard:
+    """400 for a `Host` header that is not ours, before any route runs."""
+
+    def __init__(self, app: ASGIApp, allowed: list[str]):
+        self.app = app
+        self.allowed = [a.lower() for a in allowed]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        name = host_name(Headers(scope=scope).get("host", ""))
+        if host_allowed(name, self.allowed):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        message = f"Host {name!r} is not served here; add it to ALLOWED_HOSTS if it is yours."
+        await _respond(send, 400, message.encode())
+
+
+class TrustedPeers:
+    """Addresses and networks of `FORWARDED_ALLOW_IPS` ("*" trusts everyone)."""
+
+    def __init__(self, spec: str):
+        items = [s.strip() for s in spec.split(",") if s.strip()]
+        self.everyone = "*" in items
+        self.networks = []
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                # uvicorn also accepts unix socket paths and names; those peers have no IP.
+                continue
+
+    def __contains__(self, peer: str | None) -> bool:
+        if self.everyone:
+            return True
+        if not peer:
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in net for net in self.networks)
+
+
+class ForwardedHeaders:
+    """Apply `X-Forwarded-*` from trusted proxies; drop them from everyone else.
+
+    Mirrors uvicorn's ProxyHeadersMiddleware for the scheme and the client (the client is
+    the right-most address that is not a trusted proxy), and also takes `X-Forwarded-Host`,
+    which uvicorn ignores but tunnels that rewrite `Host` send. Untrusted peers' forwarded
+    headers are removed from the request, so nothing downstream can read them by mistake.
+    """
+
+    HEADERS = (b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-for")
+
+    def __init__(self, app: ASGIApp, trusted: str, allowed_hosts: list[str]):
+        self.app = app
+        self.trusted = TrustedPeers(trusted)
+        self.allowed = [a.lower() for a in allowed_hosts]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        peer = client[0] if client else None
+        headers: list[tuple[bytes, bytes]] = list(scope["headers"])
+        forwarded = {k: v.decode("latin-1") for k, v in headers if k in self.HEADERS}
+        if not forwarded:
+            await self.app(scope, receive, send)
+            return
+        scope = dict(scope)
+        if peer not in self.trusted:
+            scope["headers"] = [(k, v) for k, v in headers if k not in self.HEADERS]
+            await self.app(scope, receive, send)
+            return
+        proto = forwarded.get(b"x-forwarded-proto", "").split(",")[-1].strip().lower()
+        if proto in ("http", "https", "ws", "wss"):
+            if scope["type"] == "websocket":
+                proto = {"http": "ws", "https": "wss"}.get(proto, proto)
+            elif proto in ("ws", "wss"):
+                proto = {"ws": "http", "wss": "https"}[proto]
+            scope["scheme"] = proto
+        host = forwarded.get(b"x-forwarded-host", "").split(",")[0].strip()
+        if host:
+            if not host_allowed(host_name(host), self.allowed):
+                message = f"Forwarded host {host_name(host)!r} is not served here (ALLOWED_HOSTS)."
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    await _respond(send, 400, message.encode())
+                return
+            scope["headers"] = [(k, v) for k, v in headers if k != b"host"] + [
+                (b"host", host.encode("latin-1"))
+            ]
+        chain = [a.strip() for a in forwarded.get(b"x-forwarded-for", "").split(",") if a.strip()]
+        for address in reversed(chain):
+            if address not in self.trusted:
+                scope["client"] = (address, 0)
+                break
+        await self.app(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for request bodies over `limit` bytes, whether declared or sent chunked.
+
+    Bodies of the app's own routes are small (webhooks, forms): they are read here, up to
+    the limit, and handed on whole. The UI under `ui_prefix` takes uploads and streams
+    them to Gradio, which enforces its own `max_file_size`; here only its declared length
+    is bounded.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, ui_prefix: str = "/ui", ui_limit: int = 0):
+        self.app = app
+        self.limit = limit
+        self.ui_prefix = ui_prefix
+        self.ui_limit = ui_limit or limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        ui = scope["path"] == self.ui_prefix or scope["path"].startswith(self.ui_prefix + "/")
+        limit = self.ui_limit if ui else self.limit
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
+            return
+        if ui:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect as usual
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(send: Send, limit: int) -> None:
+        await _respond(
+            send,
+            413,
+            f"request body over {limit} bytes".encode(),
+            headers=[(b"connection", b"close")],
+        )
+
+
+PublicRule = Callable[[str, str], bool]
+
+
+def public_routes(method: str, path: str) -> bool:
+    """Routes anyone may call: each carries its own proof or says nothing private."""
+    if method == "POST" and path in ("/whatsapp", "/twilio/status"):
+        return True  # Twilio's signature is checked by the route
+    if method in ("GET", "HEAD") and path.startswith("/media/"):
+        return True  # signed, expiring links (what Twilio fetches)
+    if method in ("GET", "HEAD") and path in ("/healthz", "/"):
+        return True  # "ok"/"degraded" only; "/" redirects to the (gated) UI
+    return path in ("/login", "/logout")
+
+
+class AdminGate:
+    """Every other route needs the admin session cookie or `Authorization: Bearer`.
+
+    Browsers asking for a page are sent to `/login?next=...`; anything else gets 401.
+    `scope["state"]["admin"]` tells routes whether the caller is the admin (`/healthz`
+    gives details only then).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        sessions: Sessions,
+        is_public: PublicRule = public_routes,
+    ):
+        self.app = app
+        self.sessions = sessions
+        self.is_public = is_public
+
+    async def _admin(self, headers: Headers) -> bool:
+        if self.sessions.bearer_ok(headers.get("authorization")):
+            return True
+        cookie = _cookie(headers.get("cookie", ""), COOKIE)
+        if cookie is None:
+            return False
+        return bool(await run_in_threadpool(self.sessions.valid, cookie))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        admin = await self._admin(headers)
+        scope.setdefault("state", {})["admin"] = admin
+        method = scope.get("method", "GET")
+        if admin or (scope["type"] == "http" and self.is_public(method, scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if method == "GET" and "text/html" in headers.get("accept", ""):
+            target = scope.get("root_path", "") + scope["path"]
+            if scope.get("query_string"):
+                target += "?" + scope["query_string"].decode("latin-1")
+            location = "/login?next=" + quote(target, safe="")
+            await _respond(send, 303, b"", headers=[(b"location", location.encode())])
+            return
+        body = json.dumps({"detail": "admin login required"}).encode()
+        await _respond(
+            send,
+            401,
+            body,
+            "application/json",
+            headers=[(b"www-authenticate", b'Bearer realm="admin"')],
+        )
+
+
+def _cookie(header: str, name: str) -> str | None:
+    """One cookie's value from a Cookie header, tolerating malformed ones."""
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip().strip('"')
+    return None
+
+
+def safe_next(target: str | None, default: str = "/ui/") -> str:
+    """Only paths of this site: the login must never become an open redirect."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ch in target for ch in "\r\n\t\\") or any(ord(ch) < 32 for ch in target):
+        return default
+    return target

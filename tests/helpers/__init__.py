@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (apps, processes, signed webhooks, catalog data)."""
