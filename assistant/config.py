@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     twilio_validate: bool = Field(default=True, alias="TWILIO_VALIDATE")
     # A Twilio-compatible REST endpoint instead of https://api.twilio.com (tests, proxies).
     twilio_api_url: str | None = Field(default=None, alias="TWILIO_API_URL")
+    # Hosts Twilio's media redirects may lead to (https only, public addresses only).
+    twilio_media_hosts: str = Field(
+        default="*.twiliocdn.com,s3-external-1.amazonaws.com", alias="TWILIO_MEDIA_HOSTS"
+    )
+    # One deadline for a whole media download, redirects and slow bodies included.
+    media_download_timeout_seconds: float = Field(
+        default=30, alias="MEDIA_DOWNLOAD_TIMEOUT_SECONDS", gt=0, le=600
+    )
 
     # Queue and workers (inbox/outbox in Postgres).
     worker_threads: int = Field(default=2, alias="WORKER_THREADS", ge=0, le=64)

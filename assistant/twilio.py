@@ -1,19 +1,18 @@
 """Twilio WhatsApp: webhook form -> InboundMessage, signatures, media download, sending.
 
 Everything here talks to Twilio through its own SDK (`RequestValidator`, `rest.Client`) or,
-for media, through `requests` with the rules Twilio documents: Basic auth to
-api.twilio.com only, redirects followed to *.twiliocdn.com without credentials.
+for media, through the guarded downloader (`assistant/download.py`) with the rules Twilio
+documents: Basic auth to api.twilio.com only, its redirects followed without credentials.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -24,15 +23,25 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from assistant.config import Settings
+from assistant.download import (
+    Downloader,
+    DownloadError,
+    Hop,
+    HTTPStatusError,
+    RefusedURL,
+    TooLarge,
+    host_matches,
+    origin,
+)
 from assistant.media import MediaRejected
 from assistant.models import InboundMedia, InboundMessage
 
 log = logging.getLogger(__name__)
 
 TWILIO_API = "https://api.twilio.com"
-# Twilio answers a media URL with a redirect to its CDN; only these origins may receive
-# the follow-up request (which never carries our credentials).
-CDN_ORIGINS = ("https://*.twiliocdn.com",)
+# Where Twilio's media redirects go (its help article on HTTP auth for media URLs): its CDN
+# when the account enforces HTTP auth on media, S3 when it does not (the default).
+TWILIO_MEDIA_HOSTS = ("*.twiliocdn.com", "s3-external-1.amazonaws.com")
 MAX_MEDIA_ITEMS = 10  # WhatsApp sends at most 10 attachments per message
 
 
@@ -97,25 +106,26 @@ def signature_valid(
 # --- media download ---------------------------------------------------------------------
 
 
-def origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _matches(url: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(origin(url), p.lower()) for p in patterns)
-
-
-class ForeignMediaHost(Exception):
-    """A media URL outside Twilio: never fetched with credentials."""
-
-
 class MediaDownloadError(Exception):
     """Twilio did not hand over the media (after the retries)."""
 
 
+class ForeignMediaHost(MediaDownloadError):
+    """A media URL or redirect outside Twilio's hosts: nothing was sent there."""
+
+
 class TwilioMediaFetcher:
-    """Downloads inbound media with Basic auth, from Twilio's hosts only, within limits."""
+    """Downloads inbound media the way Twilio serves it, and nothing else.
+
+    A `MediaUrl` points at the API (`https://api.twilio.com/2010-04-01/.../Media/ME...`),
+    which answers with a redirect; per Twilio's help article on HTTP auth for media, to
+    `mms.twiliocdn.com` (a short-lived URL) when the account enforces HTTP auth on media
+    URLs, and to `s3-external-1.amazonaws.com` when it does not, which is the default.
+    Basic auth goes to the API origin only; later hops must be https on one of
+    `media_hosts` and on public addresses, and get no credentials (S3 refuses a request
+    that carries an Authorization header it did not sign). 404 right after the webhook
+    means "not ready yet" and is retried.
+    """
 
     def __init__(
         self,
@@ -123,77 +133,60 @@ class TwilioMediaFetcher:
         auth_token: str,
         *,
         api_url: str | None = None,
+        media_hosts: Sequence[str] = TWILIO_MEDIA_HOSTS,
         max_image_bytes: int,
         max_audio_bytes: int,
         retry_delays: Sequence[float] = (1.0, 3.0),
-        timeout: float = 20.0,
-        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        downloader: Downloader | None = None,
     ):
         self.auth = (account_sid, auth_token)
-        self.api_origins = (origin(api_url or TWILIO_API),)
-        self.redirect_origins = (*self.api_origins, *CDN_ORIGINS)
+        self.api_origin = origin(api_url or TWILIO_API)
+        # A configured endpoint (a proxy, a test server) may live on a private address.
+        self.api_configured = api_url is not None
+        self.media_hosts = [h.lower() for h in media_hosts]
         self.max_image_bytes = max_image_bytes
         self.max_audio_bytes = max_audio_bytes
         self.retry_delays = tuple(retry_delays)
-        self.timeout = timeout
-        self.session = session or requests.Session()
-        # requests would otherwise read ~/.netrc and proxy settings; we decide the auth.
-        self.session.trust_env = False
+        self.downloader = downloader or Downloader(timeout=timeout)
+
+    def rule(self, hop: int, url: str) -> Hop:
+        if origin(url) == self.api_origin:
+            return Hop(auth=self.auth, any_address=self.api_configured)
+        parts = urlsplit(url)
+        if hop == 0:
+            raise ForeignMediaHost(origin(url))
+        if parts.scheme != "https" or not host_matches(parts.hostname or "", self.media_hosts):
+            raise ForeignMediaHost(origin(url))
+        return Hop(auth=None)
+
+    def limit_for(self, content_type: str) -> int:
+        if content_type.startswith("image/"):
+            return self.max_image_bytes
+        if content_type.startswith("audio/"):
+            return self.max_audio_bytes
+        raise MediaRejected("unsupported", content_type or "no content type")
 
     def __call__(self, url: str) -> tuple[bytes, str | None]:
-        if not _matches(url, self.api_origins):
-            log.warning("refusing media outside Twilio: %s", origin(url))
-            raise ForeignMediaHost(origin(url))
         for attempt, delay in enumerate((*self.retry_delays, None)):
-            response = self._get(url)
-            # Twilio may not have the media ready right after the webhook: 404, then 200.
-            if response.status_code == 404 and delay is not None:
-                response.close()
-                log.info("media 404 (attempt %d), retrying in %.1f s", attempt + 1, delay)
-                time.sleep(delay)
-                continue
-            with response:
-                return self._read(response)
+            try:
+                fetched = self.downloader.fetch(url, self.rule, self.limit_for)
+            except RefusedURL as exc:
+                log.warning("refusing media: %s", exc)
+                raise ForeignMediaHost(str(exc)) from exc
+            except TooLarge as exc:
+                raise MediaRejected("too_large", exc.detail) from exc
+            except HTTPStatusError as exc:
+                # Twilio may not have the media ready right after the webhook: 404, then 200.
+                if exc.status == 404 and delay is not None:
+                    log.info("media 404 (attempt %d), retrying in %.1f s", attempt + 1, delay)
+                    time.sleep(delay)
+                    continue
+                raise MediaDownloadError(str(exc)) from exc
+            except DownloadError as exc:
+                raise MediaDownloadError(str(exc)) from exc
+            return fetched.data, fetched.content_type
         raise AssertionError("unreachable")
-
-    def _get(self, url: str) -> requests.Response:
-        response = self.session.get(
-            url, auth=self.auth, stream=True, allow_redirects=False, timeout=self.timeout
-        )
-        for _hop in range(3):
-            if not response.is_redirect:
-                return response
-            target = urljoin(url, response.headers.get("location", ""))
-            response.close()
-            if not _matches(target, self.redirect_origins):
-                raise ForeignMediaHost(origin(target))
-            # The CDN link is itself signed: no credentials follow the redirect.
-            auth = self.auth if _matches(target, self.api_origins) else None
-            response = self.session.get(
-                target, auth=auth, stream=True, allow_redirects=False, timeout=self.timeout
-            )
-            url = target
-        raise MediaDownloadError("too many redirects")
-
-    def _read(self, response: requests.Response) -> tuple[bytes, str | None]:
-        if response.status_code != 200:
-            raise MediaDownloadError(f"HTTP {response.status_code}")
-        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type.startswith("image/"):
-            limit = self.max_image_bytes
-        elif content_type.startswith("audio/"):
-            limit = self.max_audio_bytes
-        else:
-            raise MediaRejected("unsupported", content_type or "no content type")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise MediaRejected("too_large", f"{declared} bytes")
-        data = bytearray()
-        for chunk in response.iter_content(64 * 1024):
-            data += chunk
-            if len(data) > limit:
-                raise MediaRejected("too_large", f"more than {limit} bytes")
-        return bytes(data), content_type
 
 
 # --- sending ----------------------------------------------------------------------------
@@ -310,6 +303,8 @@ def build_fetcher(settings: Settings) -> TwilioMediaFetcher | None:
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         api_url=settings.twilio_api_url,
+        media_hosts=[h.strip() for h in settings.twilio_media_hosts.split(",") if h.strip()],
         max_image_bytes=settings.max_image_bytes,
         max_audio_bytes=settings.max_audio_bytes,
+        timeout=settings.media_download_timeout_seconds,
     )

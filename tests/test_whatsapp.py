@@ -21,10 +21,9 @@ from assistant.factory import Services
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
 from assistant.tools import Toolbox
-from assistant.twilio import TwilioMediaFetcher
 from tests.fakes.twilio_server import FakeTwilio, ForeignHost, MediaItem
 from tests.helpers.web import app_client
-from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form
+from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
 from webhook import create_app
 
 ALICE, BOB = "+5511987650001", "+5511987650002"
@@ -40,11 +39,7 @@ def fake() -> Iterator[FakeTwilio]:
 @pytest.fixture
 def wa(sandbox: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
     services = sandbox.fresh(**twilio_env(fake))
-    # Twilio's CDN is another host: "localhost" is another origin than 127.0.0.1 here.
-    fake.cdn_base = fake.url.replace("127.0.0.1", "localhost")
-    fetcher = services.assistant.fetch_media
-    assert isinstance(fetcher, TwilioMediaFetcher)
-    fetcher.redirect_origins = (*fetcher.redirect_origins, fake.cdn_base)
+    wire_media(services, fake)
     yield services
     services.close()
 
@@ -191,9 +186,10 @@ def test_photo_is_downloaded_with_auth_and_sent_back_by_signed_link(
     )
     drain(wa)
     assert "Foto salva" in bodies(fake, ALICE)[0]
-    api, cdn = fake.recorded.media_requests
-    assert api["authorization"].startswith("Basic ") and not api["cdn"]
-    assert cdn["cdn"] and cdn["authorization"] is None  # credentials never follow redirects
+    api, s3 = fake.recorded.media_requests
+    assert api["host"] == "api" and api["authorization"].startswith("Basic ")
+    # Twilio's default account setting: the redirect goes to S3, without credentials.
+    assert s3["host"] == "s3-external-1.amazonaws.com" and s3["authorization"] is None
 
     post(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro"))
     drain(wa)
@@ -213,7 +209,7 @@ def test_media_404_right_after_the_webhook_is_retried(wa: Services, fake: FakeTw
     post(client, fake.auth_token, webhook_form(ALICE, "Recibo do mercado", [(url, "image/jpeg")]))
     drain(wa)
     assert wa.catalog.count_entries(ALICE) == 1
-    api_calls = [r for r in fake.recorded.media_requests if not r["cdn"]]
+    api_calls = [r for r in fake.recorded.media_requests if r["host"] == "api"]
     assert len(api_calls) == 2
     assert "Foto salva" in bodies(fake, ALICE)[0]
 

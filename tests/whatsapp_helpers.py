@@ -8,7 +8,9 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
+from assistant.download import Downloader
 from assistant.factory import Services
+from assistant.twilio import TwilioMediaFetcher
 from assistant.worker import Worker
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -67,3 +69,18 @@ def drain(services: Services, limit: int = 200) -> int:
     while worker.step() and steps < limit:
         steps += 1
     return steps
+
+
+def wire_media(services: Services, fake: FakeTwilio, **downloader: Any) -> TwilioMediaFetcher:
+    """Point the app's media fetcher at the fake: Twilio's media host names resolve to it,
+    its CA is trusted and its address counts as the public internet. Everything else about
+    the fetcher (hosts allowed, https only, credentials, limits) is the production code."""
+    fetcher = services.assistant.fetch_media
+    assert isinstance(fetcher, TwilioMediaFetcher)
+    fetcher.downloader = Downloader(
+        resolver=downloader.pop("resolver", fake.resolver),
+        is_public=downloader.pop("is_public", fake.is_public),
+        ca_certs=fake.ca_path,
+        **downloader,
+    )
+    return fetcher

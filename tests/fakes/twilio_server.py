@@ -1,11 +1,22 @@
 """A local stand-in for Twilio's REST API, for the real twilio SDK and the media fetcher.
 
 Speaks the parts we use: `POST /2010-04-01/Accounts/{sid}/Messages.json` (records the
-message, answers like Twilio) and media URLs under `/Messages/{sid}/Media/{id}` that demand
-HTTP Basic auth and may redirect to a "CDN" path. It can be told to fail: answer a media
-URL with 404 a few times, hold a download until released, answer sends with 429 or 500.
-A `ForeignHost` records what a non-Twilio server would receive (it must never see our
-credentials).
+message, answers like Twilio) and media URLs under `/Messages/{sid}/Media/{id}`.
+
+Media follow Twilio's help article on HTTP auth for media URLs, with both account
+settings (`enforce_media_auth`):
+- off (Twilio's default): the media URL answers anyone with a redirect to
+  `https://s3-external-1.amazonaws.com/...`; S3 serves it without credentials and, like
+  S3, refuses a request carrying an `Authorization` header it did not sign (400).
+- on: the media URL demands HTTP Basic auth (401 without it) and redirects to a
+  short-lived `https://mms.twiliocdn.com/...` URL.
+Both media hosts are served over TLS by a second listener whose certificate (trustme)
+names them; tests resolve those names to it with `resolver` and trust `ca_path`.
+
+It can be told to fail: answer a media URL with 404 a few times, add redirect hops, send
+a redirect elsewhere, hold or drip a download, lie in Content-Length, answer sends with
+429 or 500. A `ForeignHost` records what a non-Twilio server would receive (it must never
+see our credentials).
 """
 
 from __future__ import annotations
@@ -14,13 +25,23 @@ import base64
 import contextlib
 import itertools
 import json
+import socket
+import ssl
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import trustme
+
 from tests.fakes.http_handler import QuietHandler
+
+CDN_HOST = "mms.twiliocdn.com"
+S3_HOST = "s3-external-1.amazonaws.com"
 
 
 @dataclass
@@ -28,8 +49,11 @@ class MediaItem:
     data: bytes
     content_type: str
     not_found_first: int = 0  # answer 404 this many times first
-    redirect: bool = True  # answer with a redirect to /cdn/... like api.twilio.com does
+    redirect: bool = True  # redirect to the media host, as api.twilio.com does
+    extra_hops: int = 0  # further redirects on the media host before the bytes
+    redirect_to: str | None = None  # send the first redirect here instead
     hold: threading.Event | None = None  # block the download until set
+    drip_seconds: float = 0  # send the body one byte per this many seconds
     declared_length: int | None = None  # lie in Content-Length (oversized checks)
 
 
@@ -42,35 +66,72 @@ class Recorded:
 
 class FakeTwilio:
     def __init__(
-        self, account_sid: str = "AC" + "0" * 32, auth_token: str = "test-token", port: int = 0
+        self,
+        account_sid: str = "AC" + "0" * 32,
+        auth_token: str = "test-token",
+        port: int = 0,
+        *,
+        enforce_media_auth: bool = False,
     ):
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.enforce_media_auth = enforce_media_auth
         self.media: dict[str, MediaItem] = {}
         self.recorded = Recorded()
         self.send_failures: list[int] = []  # statuses to answer the next sends with
         self.lock = threading.Lock()
         self.media_requested = threading.Event()
-        self.cdn_base = ""  # where media redirects go; "" = this server (same origin)
         self._sids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # The media hosts, over TLS with a certificate for their real names.
+        self._ca = trustme.CA()
+        self._ca_dir = tempfile.TemporaryDirectory(prefix="fake-twilio-ca-")
+        self.ca_path = str(Path(self._ca_dir.name) / "ca.pem")
+        self._ca.cert_pem.write_to_path(self.ca_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ca.issue_cert(CDN_HOST, S3_HOST).configure_cert(context)
+        self.media_server = ThreadingHTTPServer(("127.0.0.1", 0), self._media_handler())
+        self.media_server.daemon_threads = True
+        self.media_server.socket = context.wrap_socket(self.media_server.socket, server_side=True)
+        self.media_thread = threading.Thread(target=self.media_server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    @property
+    def media_port(self) -> int:
+        return int(self.media_server.server_address[1])
+
+    def media_host_url(self, host: str) -> str:
+        return f"https://{host}:{self.media_port}"
+
+    def resolver(self, host: str, port: int) -> list[str]:
+        """DNS as the tests see it: Twilio's media hosts are this fake."""
+        if host in (CDN_HOST, S3_HOST, "127.0.0.1", "localhost"):
+            return ["127.0.0.1"]
+        raise socket.gaierror(f"fake DNS: unknown host {host}")
+
+    @staticmethod
+    def is_public(address: str) -> bool:
+        """The fake's "internet" is 127.0.0.1; every other address counts as private."""
+        return address == "127.0.0.1"
+
     def start(self) -> FakeTwilio:
         self.thread.start()
+        self.media_thread.start()
         return self
 
     def stop(self) -> None:
         for item in self.media.values():
             if item.hold:
                 item.hold.set()
-        self.server.shutdown()
-        self.server.server_close()
+        for server in (self.server, self.media_server):
+            server.shutdown()
+            server.server_close()
+        self._ca_dir.cleanup()
 
     def add_media(self, item: MediaItem, media_id: str | None = None) -> str:
         """Register media and return its Twilio-style URL."""
@@ -84,6 +145,64 @@ class FakeTwilio:
     def sends_to(self, recipient: str) -> list[dict[str, Any]]:
         with self.lock:
             return [s for s in self.recorded.sends if s["To"] == recipient]
+
+    def _serve(self, handler: Any, item: MediaItem) -> None:
+        if item.hold:
+            item.hold.wait(60)
+        length = str(item.declared_length) if item.declared_length else str(len(item.data))
+        handler.send_response(200)
+        handler.send_header("Content-Type", item.content_type)
+        handler.send_header("Content-Length", length)
+        handler.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            if item.drip_seconds:
+                for i in range(len(item.data)):
+                    handler.wfile.write(item.data[i : i + 1])
+                    handler.wfile.flush()
+                    time.sleep(item.drip_seconds)
+            else:
+                handler.wfile.write(item.data)
+
+    def _media_handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class MediaHandler(QuietHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                host = (self.headers.get("Host") or "").split(":")[0]
+                auth = self.headers.get("Authorization")
+                media_id = parts.path.rsplit("/", 1)[-1]
+                query = parse_qs(parts.query)
+                with fake.lock:
+                    fake.recorded.media_requests.append(
+                        {"host": host, "path": parts.path, "authorization": auth}
+                    )
+                if host == S3_HOST and auth:
+                    # S3 reads any Authorization header as a signature of its own.
+                    body = b"<Error><Code>InvalidArgument</Code></Error>"
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                item = fake.media.get(media_id)
+                if item is None or host not in (CDN_HOST, S3_HOST):
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                hops = int(query.get("hops", ["0"])[0])
+                if hops > 0:
+                    target = f"{fake.media_host_url(host)}{parts.path}?hops={hops - 1}"
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                fake._serve(self, item)
+
+        return MediaHandler
 
     def _authorized(self, header: str | None) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -119,32 +238,44 @@ class FakeTwilio:
                     return
                 auth = self.headers.get("Authorization")
                 media_id = path.rsplit("/", 1)[-1]
-                cdn = path.startswith("/cdn/")
                 with fake.lock:
                     fake.recorded.media_requests.append(
-                        {"path": path, "authorization": auth, "cdn": cdn}
+                        {"host": "api", "path": path, "authorization": auth}
                     )
                 fake.media_requested.set()
                 item = fake.media.get(media_id)
                 if item is None:
                     self._reply(404, b'{"code": 20404}')
                     return
-                if not cdn:
-                    if not fake._authorized(auth):
-                        self._reply(401, b'{"code": 20003, "message": "Authenticate"}')
+                # With "Enforce HTTP Auth on Media URLs" the URL needs the account's
+                # credentials; without it anyone may fetch it, but wrong ones still fail.
+                if (fake.enforce_media_auth or auth) and not fake._authorized(auth):
+                    self._reply(401, b'{"code": 20003, "message": "Authenticate"}')
+                    return
+                with fake.lock:
+                    if item.not_found_first > 0:
+                        item.not_found_first -= 1
+                        self._reply(404, b'{"code": 20404}')
                         return
-                    with fake.lock:
-                        if item.not_found_first > 0:
-                            item.not_found_first -= 1
-                            self._reply(404, b'{"code": 20404}')
-                            return
-                    if item.redirect:
-                        self._reply(307, Location=f"{fake.cdn_base}/cdn/{media_id}")
-                        return
-                if item.hold:
-                    item.hold.wait(60)
-                length = str(item.declared_length) if item.declared_length else None
-                self._reply(200, item.data, item.content_type, content_length=length or "")
+                if not item.redirect:
+                    fake._serve(self, item)
+                    return
+                if item.redirect_to:
+                    self._reply(307, Location=item.redirect_to)
+                    return
+                if fake.enforce_media_auth:
+                    expires = int(time.time()) + 300
+                    target = (
+                        f"{fake.media_host_url(CDN_HOST)}/{fake.account_sid}/{media_id}"
+                        f"?Expires={expires}&Signature=fake&hops={item.extra_hops}"
+                    )
+                    self._reply(307, Location=target)
+                else:
+                    target = (
+                        f"{fake.media_host_url(S3_HOST)}/media.twiliocdn.com/"
+                        f"{fake.account_sid}/{media_id}?hops={item.extra_hops}"
+                    )
+                    self._reply(302, Location=target)
 
             def do_POST(self) -> None:
                 path = urlsplit(self.path).path
