@@ -366,7 +366,7 @@ def _chat_panel(services: Services, label: str, phone_value: str, api_name: str)
 
         outputs = [chat, text, files, status, audio]
         button.click(on_send, [phone, text, files, chat, audio], outputs, api_name=api_name)
-        text.submit(on_send, [phone, text, files, chat, audio], outputs, api_name=False)
+        text.submit(on_send, [phone, text, files, chat, audio], outputs, api_visibility="private")
 
 
 def build_ui(services: Services) -> gr.Blocks:
@@ -412,13 +412,18 @@ def build_ui(services: Services) -> gr.Blocks:
                 items, index, summary = catalog_view(services, u, q)
                 return message, items, index, summary, None
 
-            for trigger in (cat_button.click, cat_query.submit):
-                trigger(
-                    on_catalog,
-                    [cat_user, cat_query],
-                    [gallery, cat_index, cat_summary],
-                    api_name="catalog" if trigger == cat_button.click else False,
-                )
+            cat_button.click(
+                on_catalog,
+                [cat_user, cat_query],
+                [gallery, cat_index, cat_summary],
+                api_name="catalog",
+            )
+            cat_query.submit(
+                on_catalog,
+                [cat_user, cat_query],
+                [gallery, cat_index, cat_summary],
+                api_visibility="private",
+            )
             gallery.select(on_select, [cat_index], [details, cat_selected])
             cat_delete.click(
                 on_delete,

@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         "import-legacy", help="import a reference deployment (table_descricao/table_image_link)"
     )
     p_legacy.add_argument("--database-url", required=True, help="the reference database")
+    p_legacy.add_argument(
+        "--allow-private-hosts",
+        action="store_true",
+        help="also download from loopback/private addresses (only for images you host"
+        " yourself on your own network; refused by default)",
+    )
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
                 services.catalog,
                 legacy_rows(args.database_url),
                 max_bytes=settings.max_image_bytes,
+                allow_private_hosts=args.allow_private_hosts,
+                max_pixels=settings.max_image_pixels,
             )
             print(json.dumps(result.summary(), ensure_ascii=False, indent=1))
         elif args.command == "demo-data":

@@ -16,8 +16,7 @@ from assistant.media import (
     ImageInfo,
     MediaStore,
     content_key,
-    dhash,
-    make_thumbnail,
+    derive,
     sha256_hex,
 )
 from assistant.models import Entry, ImageRecord, SearchResult
@@ -101,12 +100,12 @@ class Catalog:
             return StoredImage(ImageRecord(**existing), is_new=False)
         key = content_key(self.prefix, "images", sha, info.extension)
         thumb_key = content_key(self.prefix, "thumbs", sha, "jpg")
-        phash = dhash(data)
+        thumbnail, phash = derive(data, self.thumbnail_px)
         # Objects first, row last: a failure leaves no row pointing to a missing object.
         if not self.store.exists(key):
             self.store.put(key, data, info.content_type)
         if not self.store.exists(thumb_key):
-            self.store.put(thumb_key, make_thumbnail(data, self.thumbnail_px), "image/jpeg")
+            self.store.put(thumb_key, thumbnail, "image/jpeg")
         similar = self.similar_image(owner, phash)
         with self.db.connection() as conn:
             row = conn.execute(

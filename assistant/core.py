@@ -141,13 +141,11 @@ class Assistant:
         image_bytes: dict[int, bytes] = {}
         for data, _item in images:
             try:
-                info = inspect_image(data, self.settings.max_image_bytes)
-            except MediaRejected as exc:
-                notices.append(
-                    self._too_large(data, self.settings.max_image_bytes)
-                    if exc.reason == "too_large"
-                    else ("unsupported", {})
+                info = inspect_image(
+                    data, self.settings.max_image_bytes, self.settings.max_image_pixels
                 )
+            except MediaRejected as exc:
+                notices.append(self._image_refused(exc, data))
                 continue
             try:
                 saved = self.catalog.store_image(owner, data, info)
@@ -269,6 +267,16 @@ class Assistant:
             log.exception("transcription failed")
             return None, "voice_failed"
         return (text or None), (None if text else "voice_failed")
+
+    def _image_refused(self, exc: MediaRejected, data: bytes) -> tuple[str, dict[str, Any]]:
+        if exc.reason == "too_large":
+            return self._too_large(data, self.settings.max_image_bytes)
+        if exc.reason == "too_many_pixels":
+            return "too_many_pixels", {
+                "mp": f"{int(exc.detail) / 1e6:.0f}",
+                "limit": f"{self.settings.max_image_pixels / 1e6:g}",
+            }
+        return "unsupported", {}
 
     @staticmethod
     def _too_large(data: bytes, limit: int) -> tuple[str, dict[str, Any]]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
-import requests
 from psycopg.rows import dict_row
 from tqdm import tqdm
 
@@ -22,6 +21,7 @@ from assistant.catalog import Catalog
 from assistant.config import ConfigError
 from assistant.core import normalize_phone
 from assistant.db import Database
+from assistant.download import Downloader, DownloadError, TooLarge, public_web_rule
 from assistant.media import MediaRejected, MediaStore, inspect_image
 
 log = logging.getLogger(__name__)
@@ -111,15 +111,23 @@ def import_legacy(
     rows: Iterable[dict[str, Any]],
     *,
     max_bytes: int,
-    session: requests.Session | None = None,
+    downloader: Downloader | None = None,
+    allow_private_hosts: bool = False,
+    max_pixels: int | None = None,
     progress: bool = True,
 ) -> ImportReport:
     """Download each legacy image into our store and create its entry for its owner.
 
     Images of one legacy description become one entry (1:N, as in the seed). Each link is
     recorded in `legacy_imports`, so a second run only retries what failed.
+
+    The URLs come from someone else's database, so they are fetched as an outsider's
+    would be: http(s) only, public addresses only on every redirect hop (unless
+    `allow_private_hosts`), no credentials from .netrc and no proxies from the
+    environment, streamed and cut at `max_bytes`, within one deadline per image.
     """
-    session = session or requests.Session()
+    downloader = downloader or Downloader(timeout=60)
+    rule = public_web_rule(any_address=allow_private_hosts)
     report = ImportReport()
     done = {
         r["legacy_link_id"]
@@ -142,14 +150,15 @@ def import_legacy(
             try:
                 if not owner.startswith("+"):
                     raise ValueError("no owner: from_number is empty")
-                response = session.get(row["image_link"], timeout=30)
-                if response.status_code != 200:
-                    raise OSError(f"HTTP {response.status_code}")
-                info = inspect_image(response.content, max_bytes)
-                stored = catalog.store_image(owner, response.content, info)
+                try:
+                    data = downloader.fetch(row["image_link"], rule, lambda _t: max_bytes).data
+                except TooLarge as exc:
+                    raise MediaRejected("too_large", exc.detail) from None
+                info = inspect_image(data, max_bytes, max_pixels)
+                stored = catalog.store_image(owner, data, info)
                 image_ids.append(stored.image.id)
                 fresh.append(row)
-            except (OSError, ValueError, MediaRejected, requests.RequestException) as exc:
+            except (OSError, ValueError, MediaRejected, DownloadError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 report.failed[row["link_id"]] = error
                 db.execute(

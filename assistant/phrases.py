@@ -138,6 +138,12 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "⚠️ Esse arquivo tem {mb} MB e o limite é {limit} MB. Envie uma versão menor.",
         "en": "⚠️ That file is {mb} MB and the limit is {limit} MB. Please send a smaller one.",
     },
+    "too_many_pixels": {
+        "pt": "⚠️ Essa imagem tem {mp} megapixels e o limite é {limit}. "
+        "Envie uma versão menor (uma foto normal do WhatsApp serve).",
+        "en": "⚠️ That image has {mp} megapixels and the limit is {limit}. "
+        "Please send a smaller version (a normal WhatsApp photo is fine).",
+    },
     "unsupported": {
         "pt": "⚠️ Não consigo guardar esse tipo de arquivo. Envie fotos em JPG, PNG ou WEBP.",
         "en": "⚠️ I can't keep that kind of file. Please send photos as JPG, PNG or WEBP.",
