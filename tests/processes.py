@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -32,15 +33,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def app_log(workdir: Path) -> str:
+    """What the app started by `running_webhook(workdir)` printed so far."""
+    return (workdir / "app.log").read_text(encoding="utf-8", errors="replace")
+
+
+def printed_login_link(workdir: Path) -> str:
+    """The one-click login link `make run` prints at start."""
+    match = re.search(r"Open the app \(logs you in\): (\S+)", app_log(workdir))
+    assert match, app_log(workdir)
+    return match.group(1)
+
+
 @contextmanager
 def running_webhook(workdir: Path, **values: object) -> Iterator[str]:
-    """`python webhook.py` as `make run` starts it, in `workdir`; yields its base URL."""
+    """`python webhook.py` as `make run` starts it, in `workdir`; yields its base URL.
+    Its output goes to `workdir/app.log` (a pipe nobody reads would fill up and stall it)."""
     port = free_port()
+    log = (workdir / "app.log").open("w", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "webhook.py")],
         cwd=workdir,
         env=clean_env(PORT=port, **values),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -49,7 +64,7 @@ def running_webhook(workdir: Path, **values: object) -> Iterator[str]:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(f"app exited: {proc.stdout.read() if proc.stdout else ''}")
+                raise AssertionError(f"app exited: {app_log(workdir)}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -61,3 +76,4 @@ def running_webhook(workdir: Path, **values: object) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()

@@ -12,17 +12,20 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from assistant.samples import sample_image
-from tests.processes import running_webhook
+from tests.processes import printed_login_link, running_webhook
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-TOKEN = "browser-test-token"
+# Markdown and HTML that would make a browser fetch something if rendered.
+TRACKER = "![x](https://tracker.example/p.png) <img src='https://tracker.example/q.png'> recibo"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_webhook(tmp_path_factory.mktemp("browser"), ADMIN_TOKEN=TOKEN) as base:
-        yield base
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app exactly as `make run` starts it: no ADMIN_TOKEN, a generated one."""
+    workdir = tmp_path_factory.mktemp("browser")
+    with running_webhook(workdir) as base:
+        yield base, workdir
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +53,42 @@ def send(page: Page, text: str, files: list[Path] | None = None) -> None:
     page.locator("#send-send").click()
 
 
-def test_photo_round_trip_catalog_and_report_in_a_browser(
-    app_url: str, browser: Browser, tmp_path: Path
+def test_the_ui_needs_the_login_and_the_printed_link_opens_it(
+    app: tuple[str, Path], browser: Browser
 ) -> None:
-    dialogs: list[str] = []
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    app_url, workdir = app
+    page = browser.new_page()
     page.goto(f"{app_url}/ui/")
+    expect(page).to_have_url(f"{app_url}/login?next=%2Fui%2F")
+    expect(page.locator("input[name=token]")).to_be_visible()
+    link = printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url)
+    page.goto(link)
+    expect(page).to_have_url(f"{app_url}/ui/")  # the token left the address bar
+    expect(page.locator("#chat-send")).to_be_visible(timeout=30_000)
+    assert "token" not in page.evaluate("document.location.href")
+    page.close()
+
+
+def test_photo_round_trip_catalog_and_report_in_a_browser(
+    app: tuple[str, Path], browser: Browser, tmp_path: Path
+) -> None:
+    app_url, workdir = app
+    dialogs: list[str] = []
+    tracked: list[str] = []
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    # Any request for the tracker means user text was rendered as Markdown or HTML.
+    context.route(
+        "**/*",
+        lambda route: (
+            (tracked.append(route.request.url), route.abort())
+            if "tracker.example" in route.request.url
+            else route.continue_()
+        ),
+    )
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url))
+    expect(page).to_have_url(f"{app_url}/ui/")
     chat = page.locator("#chat-send")
 
     dog = tmp_path / "dog.jpg"
@@ -75,6 +107,10 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     evil.write_bytes(sample_image("browser script"))
     send(page, "<script>alert('xss')</script> nota fiscal", [evil])
     expect(chat).to_contain_text("nota fiscal", timeout=30_000)
+    tracker = tmp_path / "tracker.jpg"
+    tracker.write_bytes(sample_image("browser tracker"))
+    send(page, TRACKER, [tracker])
+    expect(chat).to_contain_text("![x](https://tracker.example/p.png)", timeout=30_000)
 
     page.get_by_role("tab", name="Catalog").click()
     page.locator("#catalog-query textarea").fill("cachorro")
@@ -84,15 +120,27 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     expect(page.locator("#catalog-details")).to_contain_text("Meu cachorro no parque")
     expect(page.locator("#catalog-details")).to_contain_text("image/jpeg")
     shot(page, "02-catalog")
+    page.locator("#catalog-query textarea").fill("recibo")
+    page.locator("#catalog-search").click()
+    expect(page.locator("#catalog-summary")).to_contain_text("1 entries", timeout=20_000)
+    page.locator("#catalog img").first.click()
+    details = page.locator("#catalog-details")
+    expect(details).to_contain_text("![x](https://tracker.example/p.png)")
+    expect(details).to_contain_text("<img src='https://tracker.example/q.png'>")
+    assert details.locator("img, a").count() == 0
 
+    # The same session opens the admin pages; after logging out nothing opens.
     page.goto(f"{app_url}/report")
-    expect(page).to_have_url(f"{app_url}/login?next=/report")
-    page.locator("input[name=token]").fill(TOKEN)
-    page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{app_url}/report")
     cell = page.locator("td.description", has_text="nota fiscal")
     expect(cell).to_contain_text("<script>alert('xss')</script> nota fiscal")
     assert page.locator("script").count() == 0  # the page itself has no scripts at all
-    assert page.locator("img.thumb").count() == 2
+    assert page.locator("img.thumb").count() == 3
     shot(page, "03-report")
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(f"{app_url}/login")
+    page.goto(f"{app_url}/ui/")
+    expect(page).to_have_url(f"{app_url}/login?next=%2Fui%2F")
     assert dialogs == []
+    assert tracked == []
+    context.close()
