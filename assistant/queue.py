@@ -162,6 +162,27 @@ class Inbox:
         if done != 1:
             raise LeaseLost(claim.id)
 
+    def renew(self, claim: InboxClaim) -> bool:
+        """Extend the lease of a message being worked on; False when it was taken over."""
+        return (
+            self.db.execute(
+                "UPDATE inbox SET lease_until = now() + make_interval(secs => %s)"
+                " WHERE id = %s AND claim_token = %s AND status = 'processing'",
+                (self.lease_seconds, claim.id, claim.token),
+            )
+            == 1
+        )
+
+    def park(self, claim: InboxClaim, error: str) -> None:
+        """Give up on a message (dead letter) inside the caller's transaction."""
+        done = self.db.execute(
+            "UPDATE inbox SET status = 'dead', last_error = %s, lease_until = NULL,"
+            " finished_at = now() WHERE id = %s AND claim_token = %s AND status = 'processing'",
+            (error[:2000], claim.id, claim.token),
+        )
+        if done != 1:
+            raise LeaseLost(claim.id)
+
     def fail(self, claim: InboxClaim, error: str) -> bool:
         """Record a failure: back off and retry, or park the row. True when parked (dead)."""
         dead = claim.attempts >= self.max_attempts

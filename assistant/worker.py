@@ -23,12 +23,49 @@ from assistant.config import ConfigError, exit_on_config_error, get_settings
 from assistant.factory import Services, build_services
 from assistant.models import Reply
 from assistant.phrases import say
-from assistant.queue import InboxClaim, LeaseLost, OutboxRow
+from assistant.queue import Inbox, InboxClaim, LeaseLost, OutboxRow
 from assistant.twilio import SendError, TwilioSender
 
 log = logging.getLogger(__name__)
 
 IDLE_SLEEP = (0.02, 0.25)  # seconds: quick after work, slower when the queue stays empty
+
+
+class Heartbeat:
+    """Renews a claimed message's lease while it is being worked on.
+
+    The lease only says "this worker is alive": a message may legitimately take longer
+    than it (a slow model call), so it is renewed every third of its length from a thread
+    of its own, on its own connection (the message's transaction stays untouched). If a
+    renewal finds the message taken over, `lost` is set and the attempt ends without
+    committing anything.
+    """
+
+    def __init__(self, inbox: Inbox, claim: InboxClaim):
+        self.inbox = inbox
+        self.claim = claim
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{claim.id}", daemon=True)
+
+    def _run(self) -> None:
+        interval = max(0.1, self.inbox.lease_seconds / 3)
+        while not self._stop.wait(interval):
+            try:
+                if not self.inbox.renew(self.claim):
+                    self.lost = True
+                    log.warning("lease of message %s was lost", self.claim.id)
+                    return
+            except Exception:  # the database is away: try again at the next beat
+                log.warning("could not renew the lease of message %s", self.claim.id)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 class Worker:
@@ -64,8 +101,13 @@ class Worker:
     def process(self, claim: InboxClaim) -> None:
         services = self.services
         recipient = f"whatsapp:{claim.sender}"
+        if claim.attempts > services.inbox.max_attempts:
+            # Every earlier attempt died without recording a failure (the worker was
+            # killed, or the message crashes its process): stop here, once.
+            self._park(claim, f"gave up after {claim.attempts - 1} attempts that never ended")
+            return
         try:
-            with services.db.transaction():
+            with Heartbeat(services.inbox, claim) as beat, services.db.transaction():
                 throttled, notify = services.inbox.over_rate_limit(claim)
                 if throttled:
                     log.warning("rate limit: %s message %s kept unanswered", claim.sender, claim.id)
@@ -85,6 +127,8 @@ class Worker:
                         claim.last_error or ""
                     ).startswith("ServiceBusy")
                     replies = services.assistant.handle(claim.message, degraded=degraded)
+                    if beat.lost:
+                        raise LeaseLost(claim.id)
                     services.outbox.add(claim.id, recipient, replies, public_base=claim.public_base)
                     services.inbox.finish(claim)
         except LeaseLost:
@@ -96,6 +140,19 @@ class Worker:
             return
         if self.on_processed:
             self.on_processed(claim)
+
+    def _park(self, claim: InboxClaim, error: str) -> None:
+        services = self.services
+        try:
+            with services.db.transaction():
+                services.inbox.park(claim, error)
+                text = say("error", services.memory.language_of(claim.sender))
+                services.outbox.add(
+                    claim.id, f"whatsapp:{claim.sender}", [Reply(text=text)], kind="apology"
+                )
+            log.error("message %s parked: %s", claim.id, error)
+        except LeaseLost:
+            log.warning("message %s was taken over while being parked", claim.id)
 
     def _failed(self, claim: InboxClaim, error: str) -> None:
         services = self.services

@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from assistant.brains.base import BrainReply, Turn
+from assistant.brains.offline import OfflineBrain
 from assistant.factory import Services
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
+from assistant.tools import Toolbox
+from assistant.worker import WorkerPool
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.web import app_client
 from tests.processes import clean_env
@@ -170,3 +174,101 @@ def test_two_worker_processes_handle_500_messages_once_in_order(
         for w in [r["worker"] for r in services.db.fetchall("SELECT DISTINCT worker FROM inbox")]
     }
     assert len(processes) == 2, "both processes took part"
+
+
+class SlowBrain(OfflineBrain):
+    """A model call that takes longer than the lease."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def respond(self, turn: Turn, tools: Toolbox) -> BrainReply:
+        with self.lock:
+            self.calls += 1
+        time.sleep(self.seconds)
+        return super().respond(turn, tools)
+
+
+def test_a_message_slower_than_the_lease_is_processed_once(
+    sandbox: Sandbox, fake: FakeTwilio
+) -> None:
+    """Regression: the lease was never renewed, so a model call slower than it was taken
+    over again and again (12 attempts with INBOX_MAX_ATTEMPTS=5, no reply ever sent)."""
+    services = sandbox.fresh(**twilio_env(fake, INBOX_LEASE_SECONDS=1, INBOX_MAX_ATTEMPTS=5))
+    brain = SlowBrain(3.5)
+    services.assistant.brain = brain
+    alice = "+5511955550011"
+    enqueue(app_client(services), fake.auth_token, webhook_form(alice, "ajuda"))
+    pool = WorkerPool(services, services.sender, 3).start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if services.db.scalar("SELECT status FROM inbox") == "done" and fake.sends_to(
+                f"whatsapp:{alice}"
+            ):
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)  # a second processing would show up here
+    finally:
+        pool.stop()
+    assert brain.calls == 1
+    assert services.db.fetchone("SELECT status, attempts FROM inbox") == {
+        "status": "done",
+        "attempts": 1,
+    }
+    assert len(fake.sends_to(f"whatsapp:{alice}")) == 1
+
+
+def test_a_message_that_kills_its_worker_is_parked_with_one_apology(
+    sandbox: Sandbox, fake: FakeTwilio, tmp_path: Path
+) -> None:
+    """Attempts are counted when a message is claimed: a message whose worker dies every
+    time (so `fail` is never called) is parked after INBOX_MAX_ATTEMPTS, and the user's
+    next message is answered."""
+    settings = dict(INBOX_LEASE_SECONDS=1, INBOX_MAX_ATTEMPTS=3)
+    services = sandbox.fresh(**twilio_env(fake, **settings))
+    client = app_client(services)
+    alice = "+5511955550012"
+    enqueue(client, fake.auth_token, webhook_form(alice, "boom"))
+    enqueue(client, fake.auth_token, webhook_form(alice, "ajuda"))
+    env = env_for(services, fake, **settings)
+    deaths = 0
+    logs = tmp_path / "crashing.log"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with logs.open("ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "tests.helpers.crashing_worker"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                proc.wait(timeout=8)
+                deaths += 1
+            except subprocess.TimeoutExpired:  # it stopped dying: the message was parked
+                break
+        for _ in range(100):
+            if len(fake.sends_to(f"whatsapp:{alice}")) >= 2:
+                break
+            time.sleep(0.1)
+        time.sleep(1)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+    rows = services.db.fetchall(
+        "SELECT payload->>'text' AS text, status, attempts FROM inbox ORDER BY id"
+    )
+    assert rows[0] == {"text": "boom", "status": "dead", "attempts": 4}, logs.read_text()[-3000:]
+    assert rows[1]["status"] == "done"
+    assert deaths == 3
+    bodies = [s["Body"] for s in fake.sends_to(f"whatsapp:{alice}")]
+    assert len(bodies) == 2
+    assert "problema" in bodies[0]  # the apology, once
+    assert "descrição" in bodies[1]
