@@ -40,6 +40,23 @@ _IMAGE_COLS = (
 # Bits that may differ between two perceptual hashes of "the same photo" (of 64).
 NEAR_DUPLICATE_BITS = 6
 _ENTRY_COLS = "id, owner, description, caption, tags, created_at"
+# Whether rows still use a media object. `owned`: an image or its thumbnail, or a voice
+# note in the message log (deleting that row queues the key again). `waiting`: a reply
+# not yet sent with it (nothing queues the key when it is sent, so the key stays queued).
+_KEY_IN_USE = """
+SELECT EXISTS (SELECT 1 FROM images WHERE storage_key = %(key)s)
+    OR EXISTS (SELECT 1 FROM images WHERE thumb_key = %(key)s)
+    OR EXISTS (SELECT 1 FROM messages WHERE media <> '[]'::jsonb
+               AND media @> jsonb_build_array(jsonb_build_object('key', %(key)s::text)))
+       AS owned,
+    EXISTS (SELECT 1 FROM outbox WHERE media_key = %(key)s
+            AND status IN ('pending', 'sending')) AS waiting
+"""
+
+
+def content_lock(sha: str) -> int:
+    """The advisory lock id of a content (the first 60 bits of its sha256)."""
+    return int(sha[:15], 16)
 
 
 @dataclass(frozen=True)
@@ -90,24 +107,31 @@ class Catalog:
         """Keep the bytes and record the image as waiting for a description.
 
         The object is written before the row, so no row ever points to a missing object;
-        the same bytes from the same owner are recognised and not stored twice.
+        the same bytes from the same owner are recognised and not stored twice. The
+        content's lock is held until the row commits, so the sweeper cannot delete a
+        shared object another user is just storing (see `sweep`).
         """
         sha = sha256_hex(data)
-        existing = self.db.fetchone(
-            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND sha256 = %s", (owner, sha)
-        )
-        if existing:
-            return StoredImage(ImageRecord(**existing), is_new=False)
-        key = content_key(self.prefix, "images", sha, info.extension)
-        thumb_key = content_key(self.prefix, "thumbs", sha, "jpg")
-        thumbnail, phash = derive(data, self.thumbnail_px)
-        # Objects first, row last: a failure leaves no row pointing to a missing object.
-        if not self.store.exists(key):
-            self.store.put(key, data, info.content_type)
-        if not self.store.exists(thumb_key):
-            self.store.put(thumb_key, thumbnail, "image/jpeg")
-        similar = self.similar_image(owner, phash)
-        with self.db.connection() as conn:
+        with self.db.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (content_lock(sha),))
+            existing = conn.execute(
+                f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND sha256 = %s",
+                (owner, sha),
+            ).fetchone()
+            if existing:
+                return StoredImage(ImageRecord(**existing), is_new=False)
+            key = content_key(self.prefix, "images", sha, info.extension)
+            thumb_key = content_key(self.prefix, "thumbs", sha, "jpg")
+            thumbnail, phash = derive(data, self.thumbnail_px)
+            # Objects first, row last: a failure leaves no row pointing to a missing
+            # object, and the keys noted as candidates first leave no object without a
+            # row if this transaction never commits.
+            self._note_candidates([key, thumb_key], sha)
+            if not self.store.exists(key):
+                self.store.put(key, data, info.content_type)
+            if not self.store.exists(thumb_key):
+                self.store.put(thumb_key, thumbnail, "image/jpeg")
+            similar = self.similar_image(owner, phash)
             row = conn.execute(
                 "INSERT INTO images (owner, sha256, storage_key, content_type, byte_size,"
                 " width, height, thumb_key, phash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -132,6 +156,59 @@ class Catalog:
                 assert row is not None
                 return StoredImage(ImageRecord(**row), is_new=False)
         return StoredImage(ImageRecord(**row), is_new=True, similar=similar)
+
+    def keep_object(self, key: str, data: bytes, content_type: str) -> None:
+        """Store an object that a row of the current transaction will reference (a voice
+        note in the message log), under the same rules as images."""
+        sha = sha256_hex(data)
+        with self.db.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (content_lock(sha),))
+            self._note_candidates([key], sha)
+            if not self.store.exists(key):
+                self.store.put(key, data, content_type)
+
+    def _note_candidates(self, keys: Sequence[str], sha: str) -> None:
+        """Committed at once, outside the caller's transaction: the sweeper will look at
+        these keys after that transaction ends, whichever way it ends."""
+        with self.db.separate() as conn:
+            conn.execute(
+                "INSERT INTO media_garbage (key, lock_id) SELECT k, %s FROM unnest(%s::text[]) k"
+                " ON CONFLICT (key) DO NOTHING",
+                (content_lock(sha), list(keys)),
+            )
+
+    def sweep(self, limit: int = 200) -> int:
+        """Delete the objects of `media_garbage` that no row uses; returns how many.
+
+        Each key is examined in a transaction holding its content's advisory lock (taken
+        without waiting: a key whose lock is busy is left for the next sweep), so an
+        object is never deleted while a transaction storing the same content is open,
+        and the reference check sees every row committed before it.
+        """
+        deleted = 0
+        rows = self.db.fetchall(
+            "SELECT key, lock_id FROM media_garbage ORDER BY queued_at LIMIT %s", (limit,)
+        )
+        for row in rows:
+            key = row["key"]
+            try:
+                with self.db.transaction() as conn:
+                    locked = conn.execute(
+                        "SELECT pg_try_advisory_xact_lock(%s) AS ok", (row["lock_id"],)
+                    ).fetchone()
+                    if not (locked and locked["ok"]):
+                        continue
+                    use = conn.execute(_KEY_IN_USE, {"key": key}).fetchone()
+                    assert use is not None
+                    if use["waiting"]:
+                        continue  # looked at again once the reply is sent
+                    if not use["owned"]:
+                        self.store.delete(key)
+                        deleted += 1
+                    conn.execute("DELETE FROM media_garbage WHERE key = %s", (key,))
+            except Exception:  # the store is down, etc.: the key stays for the next sweep
+                log.warning("could not sweep media object %s", key, exc_info=True)
+        return deleted
 
     def similar_image(self, owner: str, phash: int) -> ImageRecord | None:
         """This owner's described image closest to `phash`, if it is a near-duplicate."""
@@ -264,24 +341,30 @@ class Catalog:
         )
 
     def delete_entry(self, owner: str, entry_id: int) -> Entry | None:
-        """Delete one of this owner's entries with its images; None if it is not theirs."""
-        with self.db.connection() as conn:
+        """Delete one of this owner's entries with its images; None if it is not theirs.
+
+        The objects go only after this transaction commits (a rolled-back turn keeps its
+        photos), and only if no other row uses them (`sweep`)."""
+        with self.db.transaction() as conn:
             found = self._load_entries(conn, owner, [entry_id])
             if not found:
                 return None
             conn.execute("DELETE FROM descriptions WHERE owner = %s AND id = %s", (owner, entry_id))
-        self._drop_unreferenced(found[0].images)
+            self._queue_garbage(conn, found[0].images)
+            self.db.after_commit(self.sweep)
         return found[0]
 
     def delete_image(self, owner: str, image_id: int) -> ImageRecord | None:
-        row = self.db.fetchone(
-            f"DELETE FROM images WHERE owner = %s AND id = %s RETURNING {_IMAGE_COLS}",
-            (owner, image_id),
-        )
-        if row is None:
-            return None
-        image = ImageRecord(**row)
-        self._drop_unreferenced([image])
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                f"DELETE FROM images WHERE owner = %s AND id = %s RETURNING {_IMAGE_COLS}",
+                (owner, image_id),
+            ).fetchone()
+            if row is None:
+                return None
+            image = ImageRecord(**row)
+            self._queue_garbage(conn, [image])
+            self.db.after_commit(self.sweep)
         return image
 
     def latest_item(self, owner: str) -> tuple[str, int] | None:
@@ -299,20 +382,21 @@ class Catalog:
         )
         return (row["kind"], row["id"]) if row else None
 
-    def _drop_unreferenced(self, images: Sequence[ImageRecord]) -> None:
-        """Content-addressed objects may be shared by users: delete only orphans (the image
-        and its thumbnail), never an object another row still uses."""
-        for image in {img.storage_key: img for img in images}.values():
-            still_used = self.db.scalar(
-                "SELECT 1 FROM images WHERE storage_key = %s", (image.storage_key,)
-            )
-            if still_used:
-                continue
-            for key in filter(None, [image.storage_key, image.thumb_key]):
-                try:
-                    self.store.delete(key)
-                except Exception:  # an orphan object is harmless; a failed delete is not fatal
-                    log.exception("could not delete media object %s", key)
+    @staticmethod
+    def _queue_garbage(conn: Conn, images: Sequence[ImageRecord]) -> None:
+        """In the deleting transaction: if it rolls back, nothing is queued."""
+        values = [
+            (key, content_lock(image.sha256))
+            for image in images
+            for key in filter(None, [image.storage_key, image.thumb_key])
+        ]
+        if values:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO media_garbage (key, lock_id) VALUES (%s, %s)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    values,
+                )
 
     def _load_entries(self, conn: Conn, owner: str, ids: Sequence[int]) -> list[Entry]:
         """This owner's entries with their images, in the order of `ids` (one round trip)."""

@@ -246,9 +246,7 @@ class Assistant:
         """Voice notes are kept, so nothing is lost when transcription is off or fails."""
         sha = sha256_hex(data)
         key = content_key(self.settings.prefix, "audio", sha, AUDIO_EXT[content_type])
-        store = self.catalog.store
-        if not store.exists(key):
-            store.put(key, data, content_type)
+        self.catalog.keep_object(key, data, content_type)
         return {"kind": "audio", "key": key, "content_type": content_type, "bytes": len(data)}
 
     @staticmethod

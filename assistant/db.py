@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -151,6 +151,9 @@ class Database:
     def __init__(self, conninfo: str, *, pool_size: int = 10, run_migrations: bool = True):
         self.conninfo = conninfo
         self._tx: ContextVar[Conn | None] = ContextVar(f"tx_{id(self)}", default=None)
+        self._after: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+            f"after_{id(self)}", default=None
+        )
         try:
             with psycopg.connect(conninfo, connect_timeout=10) as probe:
                 probe.execute("SELECT 1")
@@ -199,17 +202,44 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Conn]:
-        """One transaction shared by all database work in this block (nesting joins it)."""
+        """One transaction shared by all database work in this block (nesting joins it).
+
+        Callbacks registered with `after_commit` inside it run once it has committed (and
+        are dropped if it rolls back).
+        """
         current = self._tx.get()
         if current is not None:
             yield current
             return
+        callbacks: list[Callable[[], object]] = []
         with self.pool.connection() as conn:
             token = self._tx.set(conn)
+            after = self._after.set(callbacks)
             try:
                 yield conn
             finally:
                 self._tx.reset(token)
+                self._after.reset(after)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # the work is committed; a follow-up failing is only logged
+                log.exception("after-commit callback failed")
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once the current transaction commits; now, if there is none."""
+        pending = self._after.get()
+        if pending is None:
+            callback()
+        elif callback not in pending:
+            pending.append(callback)
+
+    @contextmanager
+    def separate(self) -> Iterator[Conn]:
+        """A connection of its own, outside the thread's transaction: what is done here
+        commits at the end of the block whatever happens to that transaction."""
+        with self.pool.connection() as conn:
+            yield conn
 
     def fetchall(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         with self.connection() as conn:

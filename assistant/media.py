@@ -230,8 +230,12 @@ class LocalMediaStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a crash never leaves a half-written object under the key.
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not also fill it with .tmp files
+            raise
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()

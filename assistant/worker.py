@@ -28,7 +28,8 @@ from assistant.twilio import SendError, TwilioSender
 
 log = logging.getLogger(__name__)
 
-IDLE_SLEEP = (0.02, 0.25)  # seconds: quick after work, slower when the queue stays empty
+IDLE_SLEEP = (0.02, 0.25)
+HOUSEKEEPING_SECONDS = 30  # seconds: quick after work, slower when the queue stays empty
 
 
 class Heartbeat:
@@ -92,10 +93,13 @@ class Worker:
             self.process(claim)
             self.send_pending(claim.id)
             return True
-        if time.monotonic() - self._last_reap > 30:
+        if time.monotonic() - self._last_reap > HOUSEKEEPING_SECONDS:
             self._last_reap = time.monotonic()
             if reaped := self.services.outbox.reap_stuck():
                 log.error("%d sends stopped mid-request: marked uncertain, not resent", reaped)
+            # Objects whose rows never committed (a crash, a rolled-back turn), and any
+            # deletion whose sweep failed, are cleaned up here.
+            self.services.catalog.sweep()
         return self.send_one()
 
     def process(self, claim: InboxClaim) -> None:

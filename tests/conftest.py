@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 from assistant.factory import Services
 from assistant.sandbox import Sandbox
+from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 DATA = Path(__file__).parent / "data"
 
@@ -24,3 +26,27 @@ def services(sandbox: Sandbox) -> Iterator[Services]:
     svc = sandbox.fresh()
     yield svc
     svc.close()
+
+
+# --- S3 through boto3 against moto's server ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(sandbox: Sandbox, moto_url: str) -> Iterator[Services]:
+    client = raw_client(moto_url)
+    client.create_bucket(Bucket=BUCKET)
+    services = sandbox.fresh(**s3_env(moto_url))
+    yield services
+    services.close()
+    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=obj["Key"])
+    client.delete_bucket(Bucket=BUCKET)

@@ -6,17 +6,14 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import psycopg
 import pytest
-from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from assistant.config import ConfigError
@@ -28,53 +25,9 @@ from assistant.media_s3 import S3MediaStore
 from assistant.models import InboundMedia, InboundMessage
 from assistant.samples import sample_image
 from assistant.sandbox import Sandbox
+from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 ALICE, BOB = "+5511944440001", "+5511944440002"
-BUCKET = "catalog-test"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def s3_env(url: str, bucket: str = BUCKET) -> dict[str, Any]:
-    return {
-        "BUCKET_NAME": bucket,
-        "S3_ENDPOINT": url,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "S3_REGION": "us-east-1",
-        "S3_ADDRESSING_STYLE": "path",
-        "S3_MAX_ATTEMPTS": 2,
-        "S3_TIMEOUT_SECONDS": 2,
-    }
-
-
-def raw_client(url: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        region_name="us-east-1",
-    )
-
-
-@pytest.fixture
-def s3(sandbox: Sandbox, moto_url: str) -> Iterator[Services]:
-    client = raw_client(moto_url)
-    client.create_bucket(Bucket=BUCKET)
-    services = sandbox.fresh(**s3_env(moto_url))
-    yield services
-    services.close()
-    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        client.delete_object(Bucket=BUCKET, Key=obj["Key"])
-    client.delete_bucket(Bucket=BUCKET)
 
 
 def send(services: Services, sender: str, text: str, *media: bytes) -> str:
