@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=8, alias="SEND_MAX_ATTEMPTS", ge=1, le=50)
     rate_limit_per_minute: int = Field(default=20, alias="RATE_LIMIT_PER_MINUTE", ge=0)
     max_webhook_bytes: int = Field(default=64 * 1024, alias="MAX_WEBHOOK_BYTES", ge=1024)
+    # How long a webhook waits for the database before spooling the message to disk
+    # (Twilio gives up after 15 s in all).
+    webhook_db_wait_seconds: float = Field(
+        default=2.0, alias="WEBHOOK_DB_WAIT_SECONDS", gt=0, le=10
+    )
 
     # S3-compatible media storage (chosen when BUCKET_NAME is set).
     aws_access_key_id: str | None = Field(default=None, alias="AWS_ACCESS_KEY_ID")
@@ -148,6 +153,10 @@ class Settings(BaseSettings):
                 names.append(public)
         names += [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
         return list(dict.fromkeys(n.lower().strip("[]") for n in names))
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     @property
     def prompts_dir(self) -> Path:

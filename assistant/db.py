@@ -175,6 +175,11 @@ class Database:
             # Every statement is planned for its values instead; it also keeps the pool
             # usable behind PgBouncer's transaction pooling.
             kwargs={"row_factory": dict_row, "prepare_threshold": None},
+            # A connection is checked before it is handed out: after a server restart the
+            # pooled ones are dead, and each would otherwise fail one request.
+            check=ConnectionPool.check_connection,
+            # Reconnection attempts continue for as long as an outage lasts.
+            reconnect_timeout=24 * 3600,
             open=True,
             name="assistant",
         )

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from assistant.db import Conn, Database
 from assistant.models import InboundMessage, Reply
+from assistant.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ WITH next AS (
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
-UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+UPDATE outbox SET status = 'sending', attempts = attempts + 1, sending_at = now(),
        lease_until = now() + make_interval(secs => %(lease)s)
 FROM next WHERE outbox.id = next.id
 RETURNING outbox.*
@@ -116,18 +117,30 @@ class Inbox:
         self.db = db
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
-        self.retry_base_seconds = retry_base_seconds
+        self.backoff = Backoff(base=retry_base_seconds)
         self.rate_limit_per_minute = rate_limit_per_minute
 
-    def enqueue(self, sender: str, message: InboundMessage, public_base: str | None) -> bool:
-        """Store a webhook; False when this MessageSid was already stored (a Twilio retry)."""
+    def enqueue(
+        self,
+        sender: str,
+        message: InboundMessage,
+        public_base: str | None,
+        received_at: float | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Store a webhook; False when this MessageSid was already stored (a Twilio retry,
+        or a spooled copy replayed twice). `received_at` (epoch seconds) keeps the time a
+        spooled webhook really arrived; `timeout` bounds the wait for a connection."""
         payload = message.model_dump(mode="json", exclude={"received_at"})
         payload["public_base"] = public_base
-        row = self.db.fetchone(
-            "INSERT INTO inbox (message_sid, sender, payload) VALUES (%s, %s, %s)"
-            " ON CONFLICT (message_sid) DO NOTHING RETURNING id",
-            (message.message_id, sender, Jsonb(payload)),
-        )
+        with self.db.connection(timeout=timeout) as conn:
+            row = conn.execute(
+                "INSERT INTO inbox (message_sid, sender, payload, received_at)"
+                " VALUES (%s, %s, %s, coalesce(to_timestamp(%s), now()))"
+                " ON CONFLICT (message_sid) DO NOTHING RETURNING id",
+                (message.message_id, sender, Jsonb(payload), received_at),
+            ).fetchone()
         return row is not None
 
     def claim(self, worker: str) -> InboxClaim | None:
@@ -186,7 +199,7 @@ class Inbox:
     def fail(self, claim: InboxClaim, error: str) -> bool:
         """Record a failure: back off and retry, or park the row. True when parked (dead)."""
         dead = claim.attempts >= self.max_attempts
-        delay = self.retry_base_seconds * 2 ** (claim.attempts - 1)
+        delay = self.backoff.delay(claim.attempts)
         changed = self.db.execute(
             "UPDATE inbox SET status = %s, last_error = %s, lease_until = NULL,"
             " available_at = now() + make_interval(secs => %s),"
@@ -252,7 +265,7 @@ class Outbox:
         self.db = db
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
-        self.retry_base_seconds = retry_base_seconds
+        self.backoff = Backoff(base=retry_base_seconds)
 
     def add(
         self,
@@ -313,7 +326,7 @@ class Outbox:
         if row.attempts >= self.max_attempts:
             self.failed(row, error)
             return False
-        delay = self.retry_base_seconds * 2 ** (row.attempts - 1)
+        delay = self.backoff.delay(row.attempts)
         self.db.execute(
             "UPDATE outbox SET status = 'pending', last_error = %s, lease_until = NULL,"
             " available_at = now() + make_interval(secs => %s) WHERE id = %s",
@@ -329,11 +342,40 @@ class Outbox:
 
     def reap_stuck(self) -> int:
         """Sends whose worker vanished mid-request: Twilio may have taken them, so they are
-        marked uncertain for a person to look at rather than sent a second time."""
+        marked uncertain (never simply sent again) until `reconcile` settles them."""
         return self.db.execute(
             "UPDATE outbox SET status = 'uncertain', last_error = 'sender stopped mid-request'"
             " WHERE status = 'sending' AND lease_until < now()"
         )
+
+    def uncertain(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.db.fetchall(
+            "SELECT id, recipient, body, media_key, sending_at FROM outbox"
+            " WHERE status = 'uncertain' ORDER BY id LIMIT %s",
+            (limit,),
+        )
+
+    def known_sids(self, recipient: str) -> set[str]:
+        rows = self.db.fetchall(
+            "SELECT sid FROM outbox WHERE recipient = %s AND sid IS NOT NULL", (recipient,)
+        )
+        return {r["sid"] for r in rows}
+
+    def settle(self, outbox_id: int, sid: str | None) -> None:
+        """An uncertain send resolved: Twilio has it (`sid`), or it never arrived (send it)."""
+        if sid:
+            self.db.execute(
+                "UPDATE outbox SET status = 'sent', sid = %s, sent_at = now(), last_error = NULL"
+                " WHERE id = %s AND status = 'uncertain'",
+                (sid, outbox_id),
+            )
+        else:
+            self.db.execute(
+                "UPDATE outbox SET status = 'pending', available_at = now(), lease_until = NULL,"
+                " last_error = 'not found at Twilio: sent again' WHERE id = %s"
+                " AND status = 'uncertain'",
+                (outbox_id,),
+            )
 
     def update_status(self, sid: str, status: str) -> int:
         """Delivery updates from Twilio's status callback."""

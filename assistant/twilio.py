@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -264,6 +265,27 @@ class TwilioSender:
             # The request may have reached Twilio: resending could deliver it twice.
             raise SendError(f"no answer: {exc}", retryable=False, uncertain=True) from exc
         return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+
+    def find_sent(
+        self, to: str, body: str, with_media: bool, since: datetime, exclude: set[str]
+    ) -> str | None:
+        """The SID of a message we sent to `to` since `since` with this body, if Twilio has
+        one (settles a send whose outcome we never learned). Raises SendError when Twilio
+        cannot be asked."""
+        try:
+            messages = self.client.messages.list(
+                to=to, from_=self.from_, date_sent_after=since - timedelta(minutes=1), limit=200
+            )
+        except (TwilioRestException, requests.exceptions.RequestException) as exc:
+            raise SendError(f"cannot list messages: {exc}", retryable=True) from exc
+        for message in messages:
+            sid = str(message.sid)
+            if sid in exclude or (message.body or "") != body:
+                continue
+            if with_media != (int(message.num_media or 0) > 0):
+                continue
+            return sid
+        return None
 
 
 def _never_connected(exc: requests.exceptions.RequestException) -> bool:

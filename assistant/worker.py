@@ -18,17 +18,23 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from assistant.config import ConfigError, exit_on_config_error, get_settings
 from assistant.factory import Services, build_services
 from assistant.models import Reply
 from assistant.phrases import say
 from assistant.queue import Inbox, InboxClaim, LeaseLost, OutboxRow
+from assistant.retry import Backoff
 from assistant.twilio import SendError, TwilioSender
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDLE_SLEEP = (0.02, 0.25)
+# Recording what happened (a failure, a send) while the database comes back: about 20 s.
+BOOKKEEPING = Backoff(base=0.5, cap=5.0)
+BOOKKEEPING_ATTEMPTS = 7
 HOUSEKEEPING_SECONDS = 30  # seconds: quick after work, slower when the queue stays empty
 
 
@@ -97,6 +103,7 @@ class Worker:
             self._last_reap = time.monotonic()
             if reaped := self.services.outbox.reap_stuck():
                 log.error("%d sends stopped mid-request: marked uncertain, not resent", reaped)
+            self.reconcile()
             # Objects whose rows never committed (a crash, a rolled-back turn), and any
             # deletion whose sweep failed, are cleaned up here.
             self.services.catalog.sweep()
@@ -160,7 +167,8 @@ class Worker:
 
     def _failed(self, claim: InboxClaim, error: str) -> None:
         services = self.services
-        try:
+
+        def record() -> None:
             with services.db.transaction():
                 if services.inbox.fail(claim, error):
                     log.error("message %s parked after %d attempts", claim.id, claim.attempts)
@@ -168,6 +176,11 @@ class Worker:
                     services.outbox.add(
                         claim.id, f"whatsapp:{claim.sender}", [Reply(text=text)], kind="apology"
                     )
+
+        try:
+            # A database restart is the usual reason a message failed: wait for it, so
+            # the message is retried soon rather than after its lease runs out.
+            BOOKKEEPING.call(record, attempts=BOOKKEEPING_ATTEMPTS, what="recording a failure")
         except LeaseLost:
             log.warning("message %s was taken over while recording its failure", claim.id)
 
@@ -195,22 +208,58 @@ class Worker:
             media_url = self._media_url(row)
             result = self.sender.send(row.recipient, row.body, media_url)
         except SendError as exc:
+            error = str(exc)
             if exc.uncertain:
-                log.error("send %s may or may not have gone out: %s", row.id, exc)
-                outbox.failed(row, str(exc), status="uncertain")
+                log.error("send %s may or may not have gone out: %s", row.id, error)
+                self._record(lambda: outbox.failed(row, error, status="uncertain"))
             elif exc.retryable:
-                if not outbox.retry(row, str(exc)):
-                    log.error("send %s failed after %d attempts: %s", row.id, row.attempts, exc)
+                if not self._record(lambda: outbox.retry(row, error)):
+                    log.error("send %s failed after %d attempts: %s", row.id, row.attempts, error)
             else:
-                log.error("send %s refused: %s", row.id, exc)
-                outbox.failed(row, str(exc))
+                log.error("send %s refused: %s", row.id, error)
+                self._record(lambda: outbox.failed(row, error))
             return True
         except Exception as exc:
             log.exception("send %s failed", row.id)
-            outbox.failed(row, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self._record(lambda: outbox.failed(row, error))
             return True
-        outbox.sent(row, result.sid, result.status)
+        # Twilio took it: record that even if the database is restarting right now (a row
+        # left "sending" would be reaped as uncertain, never resent, but mislabelled).
+        self._record(lambda: outbox.sent(row, result.sid, result.status))
         return True
+
+    @staticmethod
+    def _record(write: Callable[[], T]) -> T:
+        """A bookkeeping write, retried while the database comes back."""
+        return BOOKKEEPING.call(write, attempts=BOOKKEEPING_ATTEMPTS, what="recording a send")
+
+    def reconcile(self) -> int:
+        """Settle uncertain sends by asking Twilio what it has: sent (recorded with its
+        SID), or never received (queued again). Nothing is ever sent twice: a send only
+        becomes uncertain once nobody can still be sending it."""
+        if self.sender is None:
+            return 0
+        outbox = self.services.outbox
+        settled = 0
+        for row in outbox.uncertain():
+            if row["sending_at"] is None:
+                continue
+            try:
+                sid = self.sender.find_sent(
+                    row["recipient"],
+                    row["body"],
+                    row["media_key"] is not None,
+                    row["sending_at"],
+                    outbox.known_sids(row["recipient"]),
+                )
+            except SendError as exc:
+                log.warning("cannot settle uncertain sends now: %s", exc)
+                return settled
+            outbox.settle(row["id"], sid)
+            log.warning("uncertain send %s settled: %s", row["id"], sid or "sent again")
+            settled += 1
+        return settled
 
     def _media_url(self, row: OutboxRow) -> str | None:
         if not row.media_key:

@@ -358,3 +358,45 @@ def test_validation_can_be_switched_off_for_local_tunnels(
     ):
         assert client.post("/whatsapp", data=webhook_form(ALICE, "oi")).status_code == 200
     assert "UNSIGNED" in caplog.text
+
+
+def test_uncertain_sends_are_settled_with_twilios_log(wa: Services, fake: FakeTwilio) -> None:
+    """A send whose answer never came is neither lost nor sent twice: Twilio's message log
+    says whether it arrived (recorded as sent) or not (sent again)."""
+    from assistant.twilio import TwilioSender
+    from assistant.worker import Worker
+
+    assert wa.sender is not None
+    impatient = TwilioSender(
+        fake.account_sid,
+        fake.auth_token,
+        wa.settings.twilio_whatsapp_from or "",
+        api_url=fake.url,
+        timeout=0.5,
+    )
+    client = client_for(wa)
+    fake.answer_delay = 1.5  # Twilio takes the first message but answers too late
+    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    worker = Worker(wa, impatient, "test-worker")
+    claim = wa.inbox.claim("test-worker")
+    assert claim is not None
+    worker.process(claim)
+    worker.send_pending(claim.id)
+    assert wa.db.scalar("SELECT status FROM outbox") == "uncertain"
+    fake.answer_delay = 0
+    # A second uncertain row that Twilio never saw (the sender died before the request).
+    post(client, fake.auth_token, webhook_form(BOB, "oi"))
+    drain(wa)
+    wa.db.execute(
+        "UPDATE outbox SET status = 'uncertain', sid = NULL, sending_at = now()"
+        " WHERE recipient = %s",
+        (f"whatsapp:{BOB}",),
+    )
+    fake.recorded.sends[:] = [s for s in fake.recorded.sends if s["To"] != f"whatsapp:{BOB}"]
+    worker.reconcile()  # (the drain above already settled the first one)
+    drain(wa)
+    rows = wa.db.fetchall("SELECT recipient, status, sid FROM outbox ORDER BY id")
+    assert [r["status"] for r in rows] == ["sent", "sent"]
+    assert len(fake.sends_to(f"whatsapp:{ALICE}")) == 1  # found in the log, not resent
+    assert rows[0]["sid"] == fake.sends_to(f"whatsapp:{ALICE}")[0]["sid"]
+    assert len(fake.sends_to(f"whatsapp:{BOB}")) == 1  # never arrived: sent (once)

@@ -21,6 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 from assistant.config import Settings, get_settings
 from assistant.core import normalize_phone
 from assistant.factory import Services, build_services
+from assistant.models import InboundMessage
 from assistant.report import (
     ReportQuery,
     message_log,
@@ -29,6 +30,8 @@ from assistant.report import (
     render_report,
     report_data,
 )
+from assistant.retry import DATABASE_AWAY
+from assistant.spool import Replayer, Spool
 from assistant.twilio import parse_form, public_base, public_url, signature_valid
 from assistant.web.auth import COOKIE, Sessions, admin_token
 from assistant.web.security import (
@@ -59,9 +62,31 @@ def create_app(
     token = admin_token(settings)
     sessions = Sessions(services.db, token.value, settings.admin_session_hours * 3600)
     threads = settings.worker_threads if workers is None else workers
+    spool = Spool(settings.spool_dir)
+
+    def enqueue(
+        sender: str, message: InboundMessage, base: str | None, received_at: float | None = None
+    ) -> bool:
+        return services.inbox.enqueue(sender, message, base, received_at)
+
+    def record(sender: str, message: InboundMessage, base: str | None) -> bool:
+        """Durably record one webhook before it is acknowledged: in the inbox, or, when
+        the database does not answer in time, in the local spool (replayed later)."""
+        if spool.pending():  # keep arrival order behind what is already spooled
+            spool.append(sender, message, base)
+            return True
+        try:
+            return services.inbox.enqueue(
+                sender, message, base, timeout=settings.webhook_db_wait_seconds
+            )
+        except DATABASE_AWAY as exc:
+            log.warning("database away (%s): webhook spooled to disk", type(exc).__name__)
+            spool.append(sender, message, base)
+            return True
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        replayer = Replayer(spool, enqueue).start()
         pool = WorkerPool(services, services.sender, threads).start() if threads else None
         if not settings.twilio_validate:
             log.warning("TWILIO_VALIDATE=false: /whatsapp accepts UNSIGNED requests")
@@ -71,6 +96,7 @@ def create_app(
             await run_in_threadpool(pool.stop)
         if indexer:
             await run_in_threadpool(indexer.stop)
+        await run_in_threadpool(replayer.stop)
 
     app = FastAPI(
         title="WhatsApp image assistant",
@@ -113,7 +139,13 @@ def create_app(
             raise HTTPException(400, "MessageSid missing")
         base = public_base(str(request.url), settings.public_base_url)
         sender = normalize_phone(message.sender)
-        new = await run_in_threadpool(services.inbox.enqueue, sender, message, base)
+        try:
+            new = await run_in_threadpool(record, sender, message, base)
+        except OSError:
+            # Neither the database nor the disk took it: refuse, so Twilio retries it
+            # (with the connection overrides the README describes).
+            log.exception("webhook %s could not be recorded", message.message_id)
+            raise HTTPException(503, "temporarily unable to record the message") from None
         if not new:
             log.info("duplicate webhook for %s ignored", message.message_id)
         return Response(EMPTY_TWIML, media_type="text/xml")

@@ -79,6 +79,7 @@ class FakeTwilio:
         self.media: dict[str, MediaItem] = {}
         self.recorded = Recorded()
         self.send_failures: list[int] = []  # statuses to answer the next sends with
+        self.answer_delay = 0.0  # accept a send, then wait this long before answering
         self.lock = threading.Lock()
         self.media_requested = threading.Event()
         self._sids = itertools.count(1)
@@ -145,6 +146,39 @@ class FakeTwilio:
     def sends_to(self, recipient: str) -> list[dict[str, Any]]:
         with self.lock:
             return [s for s in self.recorded.sends if s["To"] == recipient]
+
+    def _list_messages(self, handler: Any, query: dict[str, list[str]]) -> None:
+        """GET .../Messages.json: what Twilio's message log returns, filtered by To, From
+        and DateSent>= (what `client.messages.list(...)` sends)."""
+        if not self._authorized(handler.headers.get("Authorization")):
+            handler._reply(401, b'{"code": 20003, "message": "Authenticate", "status": 401}')
+            return
+        to = query.get("To", [None])[0]
+        from_ = query.get("From", [None])[0]
+        since = query.get("DateSent>", [None])[0]
+        with self.lock:
+            found = [
+                m
+                for m in reversed(self.recorded.sends)
+                if (to is None or m["To"] == to)
+                and (from_ is None or m["From"] == from_)
+                and (since is None or m["date_sent"][:19] >= since[:19])
+            ]
+        messages = [
+            {
+                "sid": m["sid"],
+                "to": m["To"],
+                "from": m["From"],
+                "body": m["Body"],
+                "num_media": str(len(m["MediaUrl"])),
+                "status": "delivered",
+                "date_sent": m["date_sent"],
+                "account_sid": self.account_sid,
+            }
+            for m in found
+        ]
+        page = {"messages": messages, "next_page_uri": None, "page": 0, "page_size": 200}
+        handler._reply(200, json.dumps(page).encode())
 
     def _serve(self, handler: Any, item: MediaItem) -> None:
         if item.hold:
@@ -228,6 +262,9 @@ class FakeTwilio:
 
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
+                if path.endswith("/Messages.json"):
+                    fake._list_messages(self, parse_qs(urlsplit(self.path).query))
+                    return
                 if path == "/__stats":  # for benchmarks running this server in a process
                     with fake.lock:
                         stats = {
@@ -302,6 +339,7 @@ class FakeTwilio:
                 sid = f"SM{next(fake._sids):032d}"
                 record = {
                     "sid": sid,
+                    "date_sent": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "To": form.get("To", [""])[0],
                     "From": form.get("From", [""])[0],
                     "Body": form.get("Body", [""])[0],
@@ -309,6 +347,8 @@ class FakeTwilio:
                 }
                 with fake.lock:
                     fake.recorded.sends.append(record)
+                if fake.answer_delay:  # taken, but the answer is late (the client gives up)
+                    time.sleep(fake.answer_delay)
                 answer = {
                     "sid": sid,
                     "status": "queued",

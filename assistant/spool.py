@@ -1,0 +1,119 @@
+"""A local, append-only spool for webhooks the database could not take.
+
+Twilio waits at most 15 s for an answer and, by default, retries a failed webhook only
+once. When the database is restarting or down, the webhook writes the message here (one
+small file per message, written, fsynced and renamed into place, its directory fsynced)
+and answers 200: the message is as durable as a row would be. A replayer moves the files
+into the inbox as soon as the database answers, in arrival order, deduplicated by
+MessageSid (so a file replayed twice, or a message Twilio also retried, is stored once),
+and deletes each file only after its row is committed. While anything is spooled, new
+webhooks are spooled too, so a user's messages keep their order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from assistant.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class Spool:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.json"))
+
+    def pending(self) -> bool:
+        return any(True for _ in self.directory.glob("*.json"))
+
+    def append(self, sender: str, message: InboundMessage, public_base: str | None) -> Path:
+        """Durably keep one webhook; raises OSError if the disk cannot take it."""
+        record = {
+            "sender": sender,
+            "public_base": public_base,
+            "received_at": time.time(),
+            "message": message.model_dump(mode="json", exclude={"received_at"}),
+        }
+        # Names sort by arrival: nanoseconds, then a random part for ties.
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        final = self.directory / f"{name}.json"
+        tmp = self.directory / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, json.dumps(record, ensure_ascii=False).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(tmp, final)
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)  # the rename itself survives a power cut
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final
+
+    def replay(self, enqueue: Any) -> int:
+        """Move spooled webhooks into the inbox with `enqueue(sender, message, base,
+        received_at)`; stops at the first failure (the database went away again)."""
+        moved = 0
+        with self._lock:
+            for path in self.files():
+                try:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                except FileNotFoundError:  # another process replayed it
+                    continue
+                except (OSError, ValueError):
+                    log.exception("unreadable spool file %s moved aside", path.name)
+                    path.rename(path.with_suffix(".bad"))
+                    continue
+                message = InboundMessage.model_validate(record["message"])
+                enqueue(record["sender"], message, record["public_base"], record["received_at"])
+                path.unlink(missing_ok=True)
+                moved += 1
+        if moved:
+            log.info("replayed %d spooled webhooks into the inbox", moved)
+        return moved
+
+
+class Replayer:
+    """Replays the spool in the background until it is empty, checking every second."""
+
+    def __init__(self, spool: Spool, enqueue: Any, interval: float = 1.0):
+        self.spool = spool
+        self.enqueue = enqueue
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="spool-replayer", daemon=True)
+
+    def start(self) -> Replayer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            if not self.spool.pending():
+                continue
+            try:
+                self.spool.replay(self.enqueue)
+            except Exception as exc:  # still away: try again at the next tick
+                log.warning("spool not replayed yet: %s", type(exc).__name__)
