@@ -39,6 +39,11 @@ class Sandbox:
         self._services: list[Services] = []
 
     @property
+    def server(self) -> Any:
+        """The embedded server this sandbox started (None for a server given by URL)."""
+        return self._server
+
+    @property
     def template(self) -> str:
         if self._template is None:
             name = f"tmpl_{os.getpid()}"
