@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,8 +37,24 @@ def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
     return embedded_server(pgdata, cleanup)[1]
 
 
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM an ordinary exit, so the exit handlers that stop the embedded server
+    (and delete a throw-away one) run. Python's default action for SIGTERM skips them:
+    `timeout 25 python -m assistant.evaluate ...` used to leave a server running and its
+    folder behind. Programs with their own handler (the worker, the web app) keep it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def embedded_server(pgdata: Path, cleanup: str = "stop") -> tuple[Any, str]:
     """The pgserver handle and its URI; `handle.cleanup()` stops it before exit."""
+    _exit_on_sigterm()
     with warnings.catch_warnings():
         # platformdirs complains when XDG_RUNTIME_DIR is unset; harmless here.
         warnings.simplefilter("ignore")

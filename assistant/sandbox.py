@@ -31,7 +31,12 @@ class Sandbox:
         # process that uses a sandbox (a Jupyter kernel is shut down without them).
         self._server: Any = None
         if admin_url is None:
-            self._server, admin_url = embedded_server(self.root / "pg", cleanup="delete")
+            try:
+                self._server, admin_url = embedded_server(self.root / "pg", cleanup="delete")
+            except BaseException:  # interrupted while starting: leave no folder behind
+                if self._own_root:
+                    shutil.rmtree(self.root, ignore_errors=True)
+                raise
         self.admin_url = admin_url
         self._counter = itertools.count(1)
         self._template: str | None = None

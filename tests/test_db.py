@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -11,6 +16,7 @@ from assistant.config import ConfigError, Settings, load_settings
 from assistant.db import Database, create_database, migrate, migration_files
 from assistant.sandbox import Sandbox
 from tests.pg15 import debian_pg15
+from tests.processes import ROOT, clean_env
 
 
 def _versions(url: str) -> list[int]:
@@ -128,3 +134,55 @@ def test_a_closed_sandbox_leaves_no_server_behind() -> None:
     assert not root.exists()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(box.admin_url, connect_timeout=2).close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "assistant.evaluate", "search", "tests/data/search_dev.json"],
+        ["-m", "assistant", "export", "--out", "EXPORT"],
+    ],
+)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_commands_stop_their_embedded_server_when_interrupted(
+    command: list[str], sig: signal.Signals, tmp_path: Path
+) -> None:
+    """Regression: `timeout 25 python -m assistant.evaluate ...` left a PostgreSQL server
+    and its temporary folder behind."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    args = [a.replace("EXPORT", str(tmp_path / "export")) for a in command]
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=clean_env(TMPDIR=tmp, DATA_DIR=tmp_path / "data"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _postgres_under(tmp_path):
+        time.sleep(0.2)
+    assert _postgres_under(tmp_path), "the command did not start its server"
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    proc.wait(60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _postgres_under(tmp_path):
+        time.sleep(0.2)
+    assert _postgres_under(tmp_path) == []
+    assert [p.name for p in tmp.iterdir() if p.name.startswith("assistant-sandbox")] == []
+
+
+def _postgres_under(path: Path) -> list[int]:
+    """PIDs of postgres processes whose data directory is under `path`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "postgres" in cmdline and str(path) in cmdline and "-D" in cmdline:
+            found.append(int(proc.name))
+    return found
