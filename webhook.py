@@ -24,6 +24,8 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The Twilio SDK logs every request's headers at INFO: numbers and bodies in the log.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     try:
         settings = get_settings()
         app = create_app(settings=settings)

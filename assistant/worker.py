@@ -336,6 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The Twilio SDK logs every request's headers at INFO: numbers and bodies in the log.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     try:
         services = build_services(get_settings())
     except ConfigError as exc:

@@ -25,6 +25,7 @@ import base64
 import contextlib
 import itertools
 import json
+import random
 import socket
 import ssl
 import tempfile
@@ -38,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from tests.fakes.http_handler import QuietHandler
+from tests.fakes.http_handler import QuietHandler, QuietServer
 
 CDN_HOST = "mms.twiliocdn.com"
 S3_HOST = "s3-external-1.amazonaws.com"
@@ -53,6 +54,7 @@ class MediaItem:
     extra_hops: int = 0  # further redirects on the media host before the bytes
     redirect_to: str | None = None  # send the first redirect here instead
     hold: threading.Event | None = None  # block the download until set
+    delay_seconds: float = 0  # wait this long before answering (a slow CDN)
     drip_seconds: float = 0  # send the body one byte per this many seconds
     declared_length: int | None = None  # lie in Content-Length (oversized checks)
 
@@ -80,10 +82,12 @@ class FakeTwilio:
         self.recorded = Recorded()
         self.send_failures: list[int] = []  # statuses to answer the next sends with
         self.answer_delay = 0.0  # accept a send, then wait this long before answering
+        self.send_failure_rate = 0.0  # answer this share of sends with 500 (seeded)
+        self._random = random.Random(7)
         self.lock = threading.Lock()
         self.media_requested = threading.Event()
         self._sids = itertools.count(1)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = QuietServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         # The media hosts, over TLS with a certificate for their real names.
@@ -93,7 +97,7 @@ class FakeTwilio:
         self._ca.cert_pem.write_to_path(self.ca_path)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._ca.issue_cert(CDN_HOST, S3_HOST).configure_cert(context)
-        self.media_server = ThreadingHTTPServer(("127.0.0.1", 0), self._media_handler())
+        self.media_server = QuietServer(("127.0.0.1", 0), self._media_handler())
         self.media_server.daemon_threads = True
         self.media_server.socket = context.wrap_socket(self.media_server.socket, server_side=True)
         self.media_thread = threading.Thread(target=self.media_server.serve_forever, daemon=True)
@@ -183,6 +187,8 @@ class FakeTwilio:
     def _serve(self, handler: Any, item: MediaItem) -> None:
         if item.hold:
             item.hold.wait(60)
+        if item.delay_seconds:
+            time.sleep(item.delay_seconds)
         length = str(item.declared_length) if item.declared_length else str(len(item.data))
         handler.send_response(200)
         handler.send_header("Content-Type", item.content_type)
@@ -327,6 +333,8 @@ class FakeTwilio:
                 with fake.lock:
                     fake.recorded.send_attempts += 1
                     failure = fake.send_failures.pop(0) if fake.send_failures else None
+                    if failure is None and fake._random.random() < fake.send_failure_rate:
+                        failure = 500
                 if failure:
                     body = {
                         "code": 20429 if failure == 429 else 20500,
@@ -340,6 +348,7 @@ class FakeTwilio:
                 record = {
                     "sid": sid,
                     "date_sent": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "time": time.time(),
                     "To": form.get("To", [""])[0],
                     "From": form.get("From", [""])[0],
                     "Body": form.get("Body", [""])[0],
