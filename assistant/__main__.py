@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "export":
-            from assistant.export import Anonymizer, export, load_salt
+            from assistant.ops.export import Anonymizer, export, load_salt
 
             anonymizer = None
             if args.anonymize:
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"embedded": total, "embedder": semantic.embedder.name}))
         elif args.command == "media":
             from assistant.media import LocalMediaStore
-            from assistant.media_moves import migrate_media
-            from assistant.media_s3 import S3MediaStore
+            from assistant.media.moves import migrate_media
+            from assistant.media.s3 import S3MediaStore
 
             local = LocalMediaStore(settings.media_dir, services.signer)
             if not settings.bucket_name:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if report.failed:
                 return 1
         elif args.command == "import-legacy":
-            from assistant.media_moves import import_legacy, legacy_rows
+            from assistant.media.moves import import_legacy, legacy_rows
 
             result = import_legacy(
                 services.db,
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(result.summary(), ensure_ascii=False, indent=1))
         elif args.command == "demo-data":
-            from assistant.demo import fill
+            from assistant.ops.demo import fill
 
             print(json.dumps(fill(services, args.users, args.entries, args.seed)))
     except ConfigError as exc:

@@ -1,4 +1,6 @@
-"""The catalog: descriptions and their images, always read and written for one owner.
+"""The catalog: entries (descriptions) and their images, always read and written for one
+owner, and the lifecycle of the media objects they use. Searching them is
+`assistant/search`.
 
 Every statement here is parameterised and carries `owner = %s`; nothing takes SQL text
 from a user or a model.
@@ -9,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from assistant.db import Conn, Database
 from assistant.media import (
@@ -20,17 +21,9 @@ from assistant.media import (
     sha256_hex,
 )
 from assistant.models import Entry, ImageRecord, SearchResult
-from assistant.semantic import forget_vectors
-
-if TYPE_CHECKING:
-    from assistant.semantic import SemanticIndex
-from assistant.text import (
-    damerau_levenshtein,
-    query_groups,
-    search_forms,
-    strip_request,
-    typo_budget,
-)
+from assistant.search.engine import Search
+from assistant.search.semantic import SemanticIndex, forget_vectors
+from assistant.search.text import search_forms
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +60,6 @@ class StoredImage:
     similar: ImageRecord | None = None  # a near-duplicate the user saved before
 
 
-def _query_lexemes(form: str, pt: list[str], en: list[str]) -> list[str]:
-    """The lexemes a query form is looked up by.
-
-    Every entry carries both stemmers' lexemes of each of its words, so a Portuguese word
-    has two postings: its Portuguese stem ("cachorr") and, as the English stemmer leaves
-    it alone, itself ("cachorro"). Looking a form up by both reads the same entries
-    twice. When the English stemmer returns the form unchanged and the Portuguese one
-    stemmed it, the Portuguese stem alone finds those entries (they contain the word, so
-    its stem; inflections share the stem), and about a third of the postings a search
-    reads are saved. English stems that differ from the form ("sleeping" -> "sleep") are
-    always kept.
-    """
-    if pt and en == [form] and pt != [form]:
-        return pt
-    return sorted(set(pt) | set(en))
-
-
 class Catalog:
     def __init__(
         self,
@@ -97,10 +73,7 @@ class Catalog:
         self.store = store
         self.prefix = prefix
         self.thumbnail_px = thumbnail_px
-        self.semantic = semantic
-        # Lexemes of query word forms: the server's stemmers are fixed, so a form's
-        # lexemes never change and need asking only once per process.
-        self._lexemes: dict[str, list[str]] = {}
+        self.searcher = Search(db, self._load_entries, semantic)
 
     # --- images -----------------------------------------------------------------------
 
@@ -418,193 +391,16 @@ class Catalog:
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    # --- search -----------------------------------------------------------------------
+    # --- search (assistant/search) ----------------------------------------------------
 
     def search(self, owner: str, query: str, limit: int = 5) -> SearchResult:
-        """This owner's entries for a query: full-text first, then found by meaning.
+        """This owner's entries for a query (see `assistant.search.engine.Search`)."""
+        return self.searcher.search(owner, query, limit)
 
-        Full-text ranking: entries matching more of the query's words first (each word
-        counts once, whatever form matched), then Postgres' ts_rank normalised by length
-        (a short description that is all about the word beats a long one mentioning it),
-        then the newest. Entries found by meaning follow (see `assistant/semantic.py` for
-        how they are admitted and ordered). No filler: unrelated entries are not returned.
-        """
-        subject = strip_request(query)
-        rows: list[dict[str, Any]] = []
-        terms: list[str] = []
-        total_entries = total_images = 0
-        with self.db.connection() as conn:
-            groups = self._lexeme_groups(conn, subject) if subject else []
-            if groups:
-                terms, rows, total_entries, total_images, matched = self._fulltext(
-                    conn, owner, groups, limit
-                )
-                # A word none of this owner's entries contains may be a typo: retry with
-                # the close words of their own vocabulary (rare, so a second round trip).
-                fuzzed = False
-                for i, group in enumerate(groups):
-                    if not matched & (1 << i):
-                        extra_forms = self._typo_candidates(conn, owner, group)
-                        fuzzed = fuzzed or bool(extra_forms)
-                        group.extend(extra_forms)
-                if fuzzed:
-                    terms, rows, total_entries, total_images, _ = self._fulltext(
-                        conn, owner, groups, limit
-                    )
-            # A page the words fill is final: load it on the same connection.
-            page = None
-            if len(rows) >= limit or not subject or self.semantic is None:
-                page = self._load_entries(conn, owner, [r["id"] for r in rows][:limit])
-        # rank / forms is the ts_rank(tsv, any form, 1) of the entry: below 1, so the
-        # score reads "words matched, then how much the entry is about them".
-        scores = {r["id"]: float(r["hits"]) + float(r["rank"]) / len(terms) for r in rows}
-        extra: list[int] = []
-        # Entries found by meaning rank after every full-text hit, so when the words alone
-        # fill the page they cannot change it: skip the (costlier) semantic side then.
-        if page is None and self.semantic is not None and self.semantic.has_vectors(owner):
-            try:
-                found = self.semantic.find(owner, subject, anchored=bool(rows))
-            except Exception:  # the embedder failing must not break search
-                log.exception("semantic search failed; full-text results only")
-                found = []
-            extra = [f.description_id for f in found if f.description_id not in scores]
-            if extra:
-                # Entries that also match the words (beyond the page) are already counted.
-                new = self.db.fetchone(
-                    "WITH n AS (SELECT d.id FROM descriptions d"
-                    " WHERE d.owner = %(owner)s AND d.id = ANY(%(ids)s)"
-                    " AND NOT EXISTS (SELECT 1 FROM entry_terms e WHERE e.owner = %(owner)s"
-                    "  AND e.term = ANY(%(terms)s) AND e.description_id = d.id))"
-                    " SELECT (SELECT count(*) FROM n) AS entries,"
-                    " (SELECT coalesce(sum(image_count), 0) FROM descriptions"
-                    "  WHERE id IN (SELECT id FROM n)) AS images",
-                    {"owner": owner, "ids": extra, "terms": terms},
-                )
-                assert new is not None
-                total_entries += int(new["entries"])
-                total_images += int(new["images"])
-            for f in found:
-                # Shown as Entry.score: kept below any full-text score (>= 1 word matched).
-                scores.setdefault(f.description_id, f.score / 100)
-        entries = page
-        if entries is None:
-            ids = [r["id"] for r in rows] + extra
-            with self.db.connection() as conn:
-                entries = self._load_entries(conn, owner, ids[:limit])
-        for entry in entries:
-            entry.score = scores.get(entry.id)
-        return SearchResult(
-            query=subject,
-            entries=entries,
-            total_entries=total_entries,
-            total_images=total_images,
-        )
+    @property
+    def semantic(self) -> SemanticIndex | None:
+        return self.searcher.semantic
 
-    def _fulltext(
-        self, conn: Conn, owner: str, groups: list[list[str]], limit: int
-    ) -> tuple[list[str], list[dict[str, Any]], int, int, int]:
-        """(forms, the top rows, entries matched, their images, bit mask of the words that
-        matched anything) in one round trip."""
-        # Each form carries a bit per query word it stands for; hits = how many words an
-        # entry matched, however many of their forms it contains.
-        masks: dict[str, int] = {}
-        for i, group in enumerate(groups[:31]):
-            for lex in group:
-                masks[lex] = masks.get(lex, 0) | (1 << i)
-        terms = list(masks)
-        if len(terms) == 1:
-            # One form (most one-word searches): every posting is a different entry, so
-            # the page is the postings' top rows and nothing needs grouping.
-            found = conn.execute(
-                "SELECT s.total, s.images, s.matched, t.id, t.hits, t.rank"
-                " FROM (SELECT count(*) AS total, coalesce(sum(images), 0) AS images,"
-                "  (count(*) > 0)::int AS matched FROM entry_terms"
-                "  WHERE owner = %(owner)s AND term = %(term)s) AS s"
-                " LEFT JOIN LATERAL (SELECT description_id AS id, 1 AS hits, weight AS rank,"
-                "  created_at FROM entry_terms WHERE owner = %(owner)s AND term = %(term)s"
-                "  ORDER BY weight DESC, created_at DESC, description_id DESC"
-                "  LIMIT %(limit)s) AS t ON true"
-                " ORDER BY t.rank DESC, t.created_at DESC, t.id DESC",
-                {"term": terms[0], "owner": owner, "limit": limit},
-            ).fetchall()
-            return terms, *self._page_and_totals(found)
-        found = conn.execute(
-            # Postings of this owner only, read from the index (sql/006_entry_terms.sql);
-            # sum(weight) orders like ts_rank. The matches are aggregated once; the page,
-            # the totals and which words matched all come from that one set.
-            "WITH q (term, mask) AS (SELECT * FROM unnest(%(terms)s::text[], %(masks)s::int[])),"
-            " m AS MATERIALIZED (SELECT e.description_id AS id, bit_or(q.mask) AS mask,"
-            " sum(e.weight) AS rank, max(e.created_at) AS created_at, max(e.images) AS images"
-            " FROM q JOIN entry_terms e ON e.owner = %(owner)s AND e.term = q.term"
-            " GROUP BY e.description_id)"
-            " SELECT s.total, s.images, s.matched, t.id, t.hits, t.rank"
-            " FROM (SELECT count(*) AS total, coalesce(sum(images), 0) AS images,"
-            "  coalesce(bit_or(mask), 0) AS matched FROM m) AS s"
-            " LEFT JOIN LATERAL (SELECT id, bit_count(mask::bit(32)) AS hits, rank, created_at"
-            "  FROM m ORDER BY hits DESC, rank DESC, created_at DESC, id DESC"
-            "  LIMIT %(limit)s) AS t ON true"
-            " ORDER BY t.hits DESC, t.rank DESC, t.created_at DESC, t.id DESC",
-            {"terms": terms, "masks": list(masks.values()), "owner": owner, "limit": limit},
-        ).fetchall()
-        return terms, *self._page_and_totals(found)
-
-    @staticmethod
-    def _page_and_totals(found: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int, int]:
-        summary = found[0]  # the totals come on every row, and on one row when none matched
-        rows = [r for r in found if r["id"] is not None]
-        return rows, int(summary["total"]), int(summary["images"]), int(summary["matched"])
-
-    def _lexeme_groups(self, conn: Conn, subject: str) -> list[list[str]]:
-        """Postgres lexemes (both configurations) of each query word's forms."""
-        word_groups = query_groups(subject)
-        if not word_groups:
-            return []
-        flat = [form for group in word_groups for form in group]
-        missing = [f for f in flat if f not in self._lexemes]
-        if missing:
-            if len(self._lexemes) > 50_000:  # a bound, not an eviction policy
-                self._lexemes.clear()
-            for r in conn.execute(
-                "SELECT f, tsvector_to_array(to_tsvector('portuguese', f)) AS pt,"
-                " tsvector_to_array(to_tsvector('english', f)) AS en"
-                " FROM unnest(%s::text[]) AS f",
-                (missing,),
-            ):
-                self._lexemes[r["f"]] = _query_lexemes(r["f"], r["pt"], r["en"])
-        groups = [
-            sorted({lex for form in g for lex in self._lexemes.get(form, [])}) for g in word_groups
-        ]
-        return [g for g in groups if g][:31]  # one bit per word in the search's masks
-
-    def _typo_candidates(self, conn: Conn, owner: str, lexemes: Sequence[str]) -> list[str]:
-        """Vocabulary terms within a small edit distance. Candidates share the first two
-        letters (typos there are rare and it keeps the lookup an index range scan)."""
-        found: set[str] = set()
-        for lex in lexemes:
-            budget = typo_budget(lex)
-            if budget == 0:
-                continue
-            start = lex[:2]
-            end = start[:-1] + chr(ord(start[-1]) + 1)
-            for r in conn.execute(
-                "SELECT term FROM search_terms WHERE owner = %s AND term >= %s AND term < %s"
-                " AND length(term) BETWEEN %s AND %s",
-                (owner, start, end, len(lex) - budget, len(lex) + budget),
-            ):
-                if damerau_levenshtein(lex, r["term"], budget) <= budget:
-                    found.add(r["term"])
-        return sorted(found)
-
-    def baseline_search(self, owner: str, query: str, limit: int = 5) -> list[int]:
-        """The naive search we measure against: the seed's. Its model wrote SQL with
-        `ILIKE '%word%'` and got back every matching row; the newest `limit` are shown.
-        (Scoped to the owner here, which the seed did not do.)"""
-        patterns = [f"%{w}%" for w in query.split() if w]
-        if not patterns:
-            return []
-        rows = self.db.fetchall(
-            "SELECT id, description, created_at FROM descriptions"
-            " WHERE owner = %s AND description ILIKE ANY(%s) ORDER BY created_at DESC, id DESC",
-            (owner, patterns),
-        )
-        return [r["id"] for r in rows[:limit]]
+    @semantic.setter
+    def semantic(self, index: SemanticIndex | None) -> None:
+        self.searcher.semantic = index

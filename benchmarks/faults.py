@@ -45,11 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.db import embedded_server  # noqa: E402
-from assistant.samples import sample_image  # noqa: E402
+from assistant.ops.samples import sample_image  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilio, MediaItem  # noqa: E402
 from tests.helpers import pg  # noqa: E402
-from tests.processes import clean_env, free_port  # noqa: E402
-from tests.whatsapp_helpers import PUBLIC, sign, webhook_form  # noqa: E402
+from tests.helpers.processes import clean_env, free_port  # noqa: E402
+from tests.helpers.whatsapp import PUBLIC, sign, webhook_form  # noqa: E402
 
 LEASE = 4
 USERS = [f"+55119888{i:05d}" for i in range(50)]

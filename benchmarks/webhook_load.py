@@ -26,8 +26,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.sandbox import Sandbox  # noqa: E402
-from tests.whatsapp_helpers import sign, webhook_form  # noqa: E402
+from assistant.ops.sandbox import Sandbox  # noqa: E402
+from tests.helpers.whatsapp import sign, webhook_form  # noqa: E402
 
 TEXTS = [
     "Mostre fotos de cachorro",

@@ -9,7 +9,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from assistant.factory import Services
-from assistant.sandbox import Sandbox
+from assistant.ops.sandbox import Sandbox
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 DATA = Path(__file__).parent / "data"

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from assistant.factory import Services
 from assistant.media import inspect_image
 from assistant.models import InboundMessage
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
 from tests.helpers.web import app_client
 
 ALICE, BOB = "+5511911110001", "+5511911110002"

@@ -11,7 +11,7 @@ from gradio_client import Client
 
 from assistant.factory import Services
 from assistant.media import UrlSigner
-from tests.processes import running_webhook
+from tests.helpers.processes import running_webhook
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_healthz_reports_parts(running_app: tuple[str, str]) -> None:
 
 def test_signed_media_links_expire(services: Services) -> None:
     from assistant.media import inspect_image
-    from assistant.samples import sample_image
+    from assistant.ops.samples import sample_image
     from tests.helpers.web import app_client
 
     data = sample_image("link")

@@ -8,8 +8,8 @@ from PIL import Image
 
 from assistant.factory import Services
 from assistant.models import InboundMedia, InboundMessage, Reply
-from assistant.samples import sample_image, sample_wav
-from assistant.text import split_message
+from assistant.ops.samples import sample_image, sample_wav
+from assistant.search.text import split_message
 
 ALICE, BOB = "+5511900000001", "+5511900000002"
 

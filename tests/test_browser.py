@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant.samples import sample_image
-from tests.processes import printed_login_link, running_webhook
+from assistant.ops.samples import sample_image
+from tests.helpers.processes import printed_login_link, running_webhook
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"

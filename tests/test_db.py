@@ -14,9 +14,9 @@ import pytest
 
 from assistant.config import ConfigError, Settings, load_settings
 from assistant.db import Database, create_database, migrate, migration_files
-from assistant.sandbox import Sandbox
-from tests.pg15 import debian_pg15
-from tests.processes import ROOT, clean_env
+from assistant.ops.sandbox import Sandbox
+from tests.helpers.pg15 import debian_pg15
+from tests.helpers.processes import ROOT, clean_env
 
 
 def _versions(url: str) -> list[int]:
@@ -56,7 +56,7 @@ def test_concurrent_migrations_serialise(sandbox: Sandbox) -> None:
 
 def test_seed_views_expose_reference_column_names(services) -> None:  # type: ignore[no-untyped-def]
     from assistant.media import inspect_image
-    from assistant.samples import sample_image
+    from assistant.ops.samples import sample_image
 
     data = sample_image("x")
     img = services.catalog.store_image("+551100", data, inspect_image(data, 10**7))
@@ -103,7 +103,7 @@ def test_debian_postgres_15_runs_migrations_and_search() -> None:
         services = box.fresh()
         try:
             from assistant.media import inspect_image
-            from assistant.samples import sample_image
+            from assistant.ops.samples import sample_image
 
             data = sample_image("dogs")
             img = services.catalog.store_image("+5511", data, inspect_image(data, 10**7))
@@ -139,7 +139,7 @@ def test_a_closed_sandbox_leaves_no_server_behind() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["-m", "assistant.evaluate", "search", "tests/data/search_dev.json"],
+        ["-m", "assistant.ops.evaluate", "search", "tests/data/search_dev.json"],
         ["-m", "assistant", "export", "--out", "EXPORT"],
     ],
 )
@@ -147,7 +147,7 @@ def test_a_closed_sandbox_leaves_no_server_behind() -> None:
 def test_commands_stop_their_embedded_server_when_interrupted(
     command: list[str], sig: signal.Signals, tmp_path: Path
 ) -> None:
-    """Regression: `timeout 25 python -m assistant.evaluate ...` left a PostgreSQL server
+    """Regression: `timeout 25 python -m assistant.ops.evaluate ...` left a PostgreSQL server
     and its temporary folder behind."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from assistant.evaluate import evaluate_dialogues, run_dialogue
-from assistant.sandbox import Sandbox
+from assistant.ops.evaluate import evaluate_dialogues, run_dialogue
+from assistant.ops.sandbox import Sandbox
 
 DIALOGUES = Path(__file__).parent / "data" / "dialogues_dev.yaml"
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from assistant.download import Downloader, RefusedURL, TooLarge, public_web_rule
 from assistant.factory import Services
 from assistant.media import MediaRejected, derive, inspect_image
-from assistant.media_moves import import_legacy
+from assistant.media.download import Downloader, RefusedURL, TooLarge, public_web_rule
+from assistant.media.moves import import_legacy
 from assistant.models import InboundMedia, InboundMessage
-from assistant.samples import sample_image
+from assistant.ops.samples import sample_image
 
 PHOTO = sample_image("legacy photo")
 

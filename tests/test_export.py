@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from assistant.analysis import open_export
-from assistant.demo import fill, plan
-from assistant.export import Anonymizer, export
 from assistant.factory import Services
+from assistant.ops.analysis import open_export
+from assistant.ops.demo import fill, plan
+from assistant.ops.export import Anonymizer, export
 
 
 def _demo(services: Services) -> dict[str, int]:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
-import app_gradio as ui
 from assistant.factory import Services, build_brain
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
+from assistant.web import ui
 from tests.fakes.openai_server import Call, FakeOpenAI, Say
 
 ALICE, BOB = "+5511933330001", "+5511933330002"

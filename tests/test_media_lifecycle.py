@@ -14,8 +14,8 @@ import pytest
 
 from assistant.factory import Services
 from assistant.media import inspect_image
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 ALICE, BOB = "+5511966660001", "+5511966660002"

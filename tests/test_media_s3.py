@@ -20,11 +20,11 @@ from assistant.config import ConfigError
 from assistant.db import create_database
 from assistant.factory import Services
 from assistant.media import LocalMediaStore, dhash
-from assistant.media_moves import import_legacy, legacy_rows, migrate_media
-from assistant.media_s3 import S3MediaStore
+from assistant.media.moves import import_legacy, legacy_rows, migrate_media
+from assistant.media.s3 import S3MediaStore
 from assistant.models import InboundMedia, InboundMessage
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 ALICE, BOB = "+5511944440001", "+5511944440002"

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from assistant.embeddings import OpenAIEmbedder
 from assistant.factory import Services, build_embedder
 from assistant.media import inspect_image
 from assistant.models import InboundMedia, InboundMessage, Reply
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
+from assistant.search.embeddings import OpenAIEmbedder
 from tests.fakes.openai_server import Call, FakeOpenAI, Say, fake_vector
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.web import app_client
-from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
 
 ALICE, BOB = "+5511922220001", "+5511922220002"
 

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 
 from assistant.factory import Services
-from assistant.sandbox import Sandbox
+from assistant.ops.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers import pg
 from tests.helpers.web import app_client
-from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
 
 ALICE = "+5511977770001"
 

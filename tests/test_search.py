@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluate import evaluate_search
 from assistant.factory import Services
 from assistant.media import inspect_image
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
-from tests.catalog_helpers import found_texts, save_entry
+from assistant.ops.evaluate import evaluate_search
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
+from tests.helpers.catalog import found_texts, save_entry
 
 OWNER = "+5511911110000"
 

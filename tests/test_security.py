@@ -20,8 +20,8 @@ from starlette.routing import Mount, Route
 
 from assistant.factory import Services
 from assistant.web.security import public_routes
+from tests.helpers.processes import printed_login_link, running_webhook
 from tests.helpers.web import app_client
-from tests.processes import printed_login_link, running_webhook
 from webhook import create_app
 
 PUBLIC_HOST = "abc123.ngrok.app"
@@ -259,7 +259,7 @@ def test_health_says_little_to_outsiders_and_stays_fast(
 def test_prompt_lab_saves_by_name_only(services: Services, tmp_path: Path) -> None:
     """Regression: the lab wrote attacker-chosen text to an attacker-chosen absolute path
     (a .pth file there ran code at the next Python start)."""
-    import app_gradio as ui
+    from assistant.web import ui
 
     target = tmp_path / "site-packages" / "evil.pth"
     for name in (str(target), "../../evil", "evil.pth", "a/b", "", "Évil", "x" * 65):

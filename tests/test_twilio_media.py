@@ -11,12 +11,12 @@ import pytest
 
 from assistant.factory import Services
 from assistant.media import MediaRejected
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
 from assistant.twilio import ForeignMediaHost, MediaDownloadError, TwilioMediaFetcher
 from tests.fakes.twilio_server import CDN_HOST, S3_HOST, FakeTwilio, MediaItem
 from tests.helpers.web import app_client
-from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
+from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
 
 ALICE = "+5511987651111"
 PHOTO = sample_image("cachorro na praia")
@@ -46,7 +46,7 @@ def fetcher_for(fake: FakeTwilio, **downloader: object) -> TwilioMediaFetcher:
         max_audio_bytes=16 * 2**20,
         retry_delays=(0.05,),
     )
-    from assistant.download import Downloader
+    from assistant.media.download import Downloader
 
     fetcher.downloader = Downloader(
         resolver=downloader.pop("resolver", fake.resolver),  # type: ignore[arg-type]

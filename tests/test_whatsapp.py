@@ -18,12 +18,12 @@ from fastapi.testclient import TestClient
 
 from assistant.brains.base import BrainReply, Turn
 from assistant.factory import Services
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
 from assistant.tools import Toolbox
 from tests.fakes.twilio_server import FakeTwilio, ForeignHost, MediaItem
 from tests.helpers.web import app_client
-from tests.whatsapp_helpers import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
+from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
 from webhook import create_app
 
 ALICE, BOB = "+5511987650001", "+5511987650002"

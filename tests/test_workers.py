@@ -17,14 +17,14 @@ from fastapi.testclient import TestClient
 from assistant.brains.base import BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.factory import Services
-from assistant.samples import sample_image
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
 from assistant.tools import Toolbox
 from assistant.worker import WorkerPool
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.processes import clean_env
 from tests.helpers.web import app_client
-from tests.processes import clean_env
-from tests.whatsapp_helpers import PUBLIC, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import PUBLIC, sign, twilio_env, webhook_form
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import re
 from assistant.brains.base import BrainReply, Turn
 from assistant.models import ImageRecord, Language
 from assistant.phrases import format_date, say
-from assistant.text import fold, strip_request
+from assistant.search.text import fold, strip_request
 from assistant.tools import Toolbox, ToolResult
 
 _PHOTO = r"(foto|fotografia|imagem|imagens|image|photo|picture|pic)s?"

@@ -22,7 +22,11 @@ from assistant.config import Settings, get_settings
 from assistant.core import normalize_phone
 from assistant.factory import Services, build_services
 from assistant.models import InboundMessage
-from assistant.report import (
+from assistant.retry import DATABASE_AWAY
+from assistant.spool import Replayer, Spool
+from assistant.twilio import parse_form, public_base, public_url, signature_valid
+from assistant.web.auth import COOKIE, Sessions, admin_token
+from assistant.web.report import (
     ReportQuery,
     message_log,
     render_login,
@@ -30,10 +34,6 @@ from assistant.report import (
     render_report,
     report_data,
 )
-from assistant.retry import DATABASE_AWAY
-from assistant.spool import Replayer, Spool
-from assistant.twilio import parse_form, public_base, public_url, signature_valid
-from assistant.web.auth import COOKIE, Sessions, admin_token
 from assistant.web.security import (
     AdminGate,
     BodyLimit,
@@ -293,7 +293,7 @@ def create_app(
     if mount_ui:
         import gradio as gr
 
-        from app_gradio import build_ui
+        from assistant.web.ui import build_ui
 
         # Gradio adds its own CORS headers unless the parent app configures CORS: an
         # empty policy means no route, the UI's included, answers other origins.

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from assistant.factory import Services
 from assistant.models import InboundMedia, InboundMessage
-from assistant.samples import sample_image
+from assistant.ops.samples import sample_image
 
 START = datetime(2026, 9, 7, 8, 0, tzinfo=UTC)
 SPAN = timedelta(weeks=12)

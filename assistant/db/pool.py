@@ -1,17 +1,13 @@
-"""Connection pool, the embedded PostgreSQL server, and migrations from `sql/`."""
+"""The connection pool (`Database`): dict rows, one transaction per block, a thread's
+blocks joined into one transaction when asked, callbacks after commit."""
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
-import threading
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,93 +15,13 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from assistant.config import ConfigError, Settings
+from assistant.db.embedded import start_embedded_server
+from assistant.db.migrations import migrate
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-# Any constant works; it only has to be the same in every process that migrates.
-MIGRATION_LOCK_ID = 7_405_331_902
-_MIGRATION_NAME = re.compile(r"^(\d{3,})_[\w-]+\.sql$")
 
 Conn = psycopg.Connection[dict[str, Any]]
-
-
-def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
-    """Start (or reuse) the pgserver-bundled PostgreSQL 16 keeping its data in `pgdata`.
-
-    pgserver stops it (or, with cleanup="delete", deletes it) when the process exits."""
-    return embedded_server(pgdata, cleanup)[1]
-
-
-def _exit_on_sigterm() -> None:
-    """Make SIGTERM an ordinary exit, so the exit handlers that stop the embedded server
-    (and delete a throw-away one) run. Python's default action for SIGTERM skips them:
-    `timeout 25 python -m assistant.evaluate ...` used to leave a server running and its
-    folder behind. Programs with their own handler (the worker, the web app) keep it."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_exit)
-
-
-def _raise_exit(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def embedded_server(pgdata: Path, cleanup: str = "stop") -> tuple[Any, str]:
-    """The pgserver handle and its URI; `handle.cleanup()` stops it before exit."""
-    _exit_on_sigterm()
-    with warnings.catch_warnings():
-        # platformdirs complains when XDG_RUNTIME_DIR is unset; harmless here.
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata.resolve(), cleanup_mode=cleanup)
-    uri = str(server.get_uri())
-    _tune_embedded(server, uri)
-    return server, uri
-
-
-def _shared_buffers_mb() -> int:
-    """A quarter of the machine's memory, between 128 MB (Postgres' default) and 1 GB."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 128
-    return max(128, min(1024, total // 4 // 2**20))
-
-
-def _tune_embedded(server: Any, uri: str) -> None:
-    """Give the embedded server a production-like buffer cache, once per data directory.
-
-    Postgres ships with 128 MB of shared buffers; a large catalog's searches then read
-    most pages from the OS cache (measured: p95 73 ms instead of far less at 1M entries).
-    Applied with ALTER SYSTEM (kept in the data directory) and one restart, at the first
-    start only, before anything else connects. A failure only leaves the default.
-    """
-    wanted = _shared_buffers_mb()
-    try:
-        with psycopg.connect(uri, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
-            ).fetchone()
-            if row is None or int(row[0]) >= wanted:
-                return
-            conn.execute(f"ALTER SYSTEM SET shared_buffers = '{wanted}MB'".encode())
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
-
-        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
-        # pgserver stops the server at exit only if the postmaster it remembers is still
-        # running: point it at the restarted one, or every first start leaks a server.
-        from pgserver.postgres_server import PostmasterInfo
-
-        info = PostmasterInfo.read_from_pgdata(server.pgdata)
-        if info is not None:
-            server._postmaster_info = info
-        log.info("embedded PostgreSQL: shared_buffers set to %d MB", wanted)
-    except Exception:
-        log.warning("could not tune the embedded PostgreSQL; using its defaults", exc_info=True)
 
 
 def redact(url: str) -> str:
@@ -114,48 +30,6 @@ def redact(url: str) -> str:
 
 def resolve_database_url(settings: Settings) -> str:
     return settings.configured_database_url() or start_embedded_server(settings.embedded_pg_dir)
-
-
-def migration_files(sql_dir: Path = SQL_DIR) -> list[tuple[int, Path]]:
-    found = []
-    for path in sorted(sql_dir.glob("*.sql")):
-        match = _MIGRATION_NAME.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return found
-
-
-def migrate(conninfo: str, sql_dir: Path = SQL_DIR) -> list[int]:
-    """Apply pending migrations; returns the versions applied by this call.
-
-    An advisory lock serialises concurrent callers (web and worker starting together),
-    and every file runs in its own transaction with its version recorded.
-    """
-    applied: list[int] = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version integer PRIMARY KEY,"
-                " name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for version, path in migration_files(sql_dir):
-                if version in done:
-                    continue
-                with conn.transaction():
-                    conn.execute(path.read_text(encoding="utf-8").encode())
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (version, path.name),
-                    )
-                applied.append(version)
-                log.info("applied migration %s", path.name)
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
-    return applied
 
 
 class Database:

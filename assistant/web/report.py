@@ -18,7 +18,7 @@ from assistant.core import normalize_phone
 from assistant.db import Database
 from assistant.media import MediaStore
 from assistant.models import Entry
-from assistant.text import search_forms, strip_request
+from assistant.search.text import search_forms, strip_request
 
 
 class ReportQuery(BaseModel):

@@ -14,12 +14,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from assistant.config import ConfigError, Settings
+from assistant.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class StoreUnavailable(Exception):
-    """The object store did not answer (after botocore's retries)."""
 
 
 class S3MediaStore:

@@ -1,25 +1,24 @@
-"""Media: inspecting what users send, and storing it (local directory or S3)."""
+"""What users send, inspected from the bytes themselves: image type and size (refusing
+decompression bombs from the header), audio container, thumbnails and perceptual hashes
+decoded at reduced size."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import io
-import os
-import secrets
-import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal, Protocol
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from assistant.errors import MediaRejected
 
 IMAGE_TYPES = {
     "JPEG": ("image/jpeg", "jpg"),
     "PNG": ("image/png", "png"),
     "WEBP": ("image/webp", "webp"),
 }
+
+
 AUDIO_EXT = {
     "audio/ogg": "ogg",
     "audio/amr": "amr",
@@ -30,22 +29,14 @@ AUDIO_EXT = {
     "audio/webm": "webm",
 }
 
+
 # Decompression bombs: a 477 KB PNG can claim 120 million pixels. `inspect_image` refuses
 # anything over MAX_IMAGE_PIXELS from the header alone, before decoding; Pillow's own guard
 # (a warning above this, an error at twice it) stays as a backstop above our ceiling.
 DEFAULT_MAX_PIXELS = 50_000_000
+
+
 Image.MAX_IMAGE_PIXELS = 400_000_000
-
-
-class MediaRejected(Exception):
-    def __init__(
-        self,
-        reason: Literal["too_large", "too_many_pixels", "unsupported", "empty"],
-        detail: str = "",
-    ):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -152,110 +143,3 @@ def _dhash(img: Image.Image) -> int:
         for col in range(8):
             bits = (bits << 1) | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
     return bits - (1 << 64) if bits >= 1 << 63 else bits
-
-
-def content_key(prefix: str, kind: str, sha: str, ext: str) -> str:
-    """Content-addressed key: the same bytes always land on the same object."""
-    return f"{prefix}{kind}/{sha[:2]}/{sha}.{ext}"
-
-
-class MediaStore(Protocol):
-    name: str
-
-    def put(self, key: str, data: bytes, content_type: str) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def delete(self, key: str) -> None: ...
-    def url(self, key: str, expires_in: int) -> str | None: ...
-
-
-class UrlSigner:
-    """Signed, expiring tokens for links to local media (`GET /media/{token}`)."""
-
-    def __init__(self, secret: bytes):
-        self.secret = secret
-
-    @classmethod
-    def from_file(cls, path: Path) -> UrlSigner:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-        return cls(path.read_bytes())
-
-    def sign(self, key: str, expires_in: int, now: float | None = None) -> str:
-        expires = int((now or time.time()) + expires_in)
-        payload = f"{expires}:{key}".encode()
-        mac = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(payload + b"." + mac).decode().rstrip("=")
-
-    def verify(self, token: str, now: float | None = None) -> str | None:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            # The MAC is binary and fixed-length: split by length, not by a separator.
-            payload, mac = raw[:-17], raw[-16:]
-            if raw[-17:-16] != b".":
-                return None
-            expected = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
-            if not hmac.compare_digest(mac, expected):
-                return None
-            expires, key = payload.decode().split(":", 1)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if int(expires) < (now or time.time()):
-            return None
-        return key
-
-
-class LocalMediaStore:
-    """Files under a directory; links are signed tokens served by the web app."""
-
-    name = "local"
-
-    def __init__(self, root: Path, signer: UrlSigner, public_base_url: str | None = None):
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.signer = signer
-        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root):
-            raise ValueError(f"key escapes the media directory: {key!r}")
-        return path
-
-    def put(self, key: str, data: bytes, content_type: str) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a crash never leaves a half-written object under the key.
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk must not also fill it with .tmp files
-            raise
-
-    def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
-
-    def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(
-            str(p.relative_to(self.root))
-            for p in self.root.rglob("*")
-            if p.is_file()
-            and not p.name.startswith(".")
-            and str(p.relative_to(self.root)).startswith(prefix)
-        )
-
-    def url(self, key: str, expires_in: int) -> str | None:
-        token = self.signer.sign(key, expires_in)
-        base = self.public_base_url or ""
-        return f"{base}/media/{token}"

@@ -21,8 +21,8 @@ from assistant.catalog import Catalog
 from assistant.config import ConfigError
 from assistant.core import normalize_phone
 from assistant.db import Database
-from assistant.download import Downloader, DownloadError, TooLarge, public_web_rule
 from assistant.media import MediaRejected, MediaStore, inspect_image
+from assistant.media.download import Downloader, DownloadError, TooLarge, public_web_rule
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,17 @@
-"""Turning voice notes into text."""
+"""Voice notes transcribed by OpenAI (or a compatible server) through the official SDK."""
 
 from __future__ import annotations
 
 import logging
-from typing import Protocol
 
 import openai
 from openai import OpenAI
 
 from assistant.errors import ServiceBusy
+from assistant.speech.base import TranscriptionError, UnsupportedAudio
 
 log = logging.getLogger(__name__)
+
 
 # What OpenAI's transcription endpoint accepts (WhatsApp voice notes are OGG/Opus).
 OPENAI_AUDIO = {
@@ -20,21 +21,9 @@ OPENAI_AUDIO = {
     "audio/wav": "wav",
     "audio/webm": "webm",
 }
+
+
 OPENAI_MAX_AUDIO_BYTES = 25 * 1024 * 1024
-
-
-class TranscriptionError(Exception):
-    """The service could not transcribe (it may work on a retry)."""
-
-
-class UnsupportedAudio(Exception):
-    """A format or size the transcriber cannot take: the user is told, nothing retried."""
-
-
-class Transcriber(Protocol):
-    name: str
-
-    def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str: ...
 
 
 class OpenAITranscriber:

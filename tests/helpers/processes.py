@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Variables that would point a test at real services (or the developer's own data).
 OUTSIDE = ("OPENAI_", "TWILIO_", "POSTGRES_", "DATABASE_", "BUCKET")
 

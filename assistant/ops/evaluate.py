@@ -1,4 +1,4 @@
-"""Measure behaviour: `python -m assistant.evaluate dialogues FILE.yaml | search FILE.json`.
+"""Measure behaviour: `python -m assistant.ops.evaluate dialogues FILE.yaml | search FILE.json`.
 
 Both commands run on throw-away databases (a private embedded server unless
 `--database-url` names a server to create them on), never on the user's data.
@@ -18,8 +18,9 @@ import yaml
 from assistant.factory import Services
 from assistant.media import sha256_hex
 from assistant.models import InboundMedia, InboundMessage, Reply
-from assistant.samples import sample_image, sample_wav
-from assistant.sandbox import Sandbox
+from assistant.ops.samples import sample_image, sample_wav
+from assistant.ops.sandbox import Sandbox
+from assistant.search.baseline import baseline_search
 
 DEFAULT_SENDER = "+5511900000001"
 SEARCH_OWNER = "+5511999990000"
@@ -143,7 +144,7 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
         for query in data["queries"]:
             result = services.catalog.search(SEARCH_OWNER, query["q"], limit=5)
             got = [ids[e.id] for e in result.entries]
-            base = [ids[i] for i in services.catalog.baseline_search(SEARCH_OWNER, query["q"])]
+            base = [ids[i] for i in baseline_search(services.db, SEARCH_OWNER, query["q"])]
             ours.append(got)
             naive.append(base)
             wanted.append(query["relevant"])
@@ -165,7 +166,7 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assistant.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m assistant.ops.evaluate", description=__doc__)
     parser.add_argument("kind", choices=["dialogues", "search"])
     parser.add_argument("file", type=Path)
     parser.add_argument("--database-url", help="server to create throw-away databases on")
