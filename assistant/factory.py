@@ -42,7 +42,11 @@ class Services:
 
     def start_indexer(self) -> Indexer | None:
         """Embed new entries in the background (web and worker processes)."""
-        return Indexer(self.semantic).start() if self.semantic else None
+        if self.semantic is None:
+            return None
+        indexer = Indexer(self.semantic)
+        indexer.start()
+        return indexer
 
     def close(self) -> None:
         self.db.close()

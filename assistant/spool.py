@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from assistant.loops import BackgroundLoop
 from assistant.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -91,29 +92,15 @@ class Spool:
         return moved
 
 
-class Replayer:
-    """Replays the spool in the background until it is empty, checking every second."""
+class Replayer(BackgroundLoop):
+    """Replays the spool in the background whenever it holds something (checked every
+    second), until the database takes it all."""
 
     def __init__(self, spool: Spool, enqueue: Any, interval: float = 1.0):
+        super().__init__("spool-replayer", self._replay, interval)
         self.spool = spool
         self.enqueue = enqueue
-        self.interval = interval
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="spool-replayer", daemon=True)
 
-    def start(self) -> Replayer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        while not self.stop_event.wait(self.interval):
-            if not self.spool.pending():
-                continue
-            try:
-                self.spool.replay(self.enqueue)
-            except Exception as exc:  # still away: try again at the next tick
-                log.warning("spool not replayed yet: %s", type(exc).__name__)
+    def _replay(self) -> None:
+        if self.spool.pending():
+            self.spool.replay(self.enqueue)

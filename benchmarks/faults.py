@@ -48,7 +48,7 @@ from assistant.db import embedded_server  # noqa: E402
 from assistant.ops.samples import sample_image  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilio, MediaItem  # noqa: E402
 from tests.helpers import pg  # noqa: E402
-from tests.helpers.processes import clean_env, free_port  # noqa: E402
+from tests.helpers.processes import clean_env, free_port, wait_healthy  # noqa: E402
 from tests.helpers.whatsapp import PUBLIC, sign, webhook_form  # noqa: E402
 
 LEASE = 4
@@ -106,15 +106,7 @@ class Run:
 
     def start(self) -> None:
         self.app = self._spawn([str(ROOT / "webhook.py")], "app")
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            raise SystemExit("the app did not start")
+        wait_healthy(self.base, self.app, timeout=120)
         self.start_worker()
 
     def start_worker(self) -> None:

@@ -10,7 +10,9 @@ from moto.server import ThreadedMotoServer
 
 from assistant.factory import Services
 from assistant.ops.sandbox import Sandbox
+from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
+from tests.helpers.whatsapp import twilio_env, wire_media
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,3 +52,23 @@ def s3(sandbox: Sandbox, moto_url: str) -> Iterator[Services]:
     for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         client.delete_object(Bucket=BUCKET, Key=obj["Key"])
     client.delete_bucket(Bucket=BUCKET)
+
+
+# --- Twilio ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    """The fake Twilio with the account's default settings."""
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wa(sandbox: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
+    """An assistant wired to the fake Twilio (sends, media downloads)."""
+    services = sandbox.fresh(**twilio_env(fake))
+    wire_media(services, fake)
+    yield services
+    services.close()

@@ -16,7 +16,6 @@ from assistant.factory import Services
 from assistant.media import inspect_image
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
-from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 ALICE, BOB = "+5511966660001", "+5511966660002"
 
@@ -28,15 +27,7 @@ def store(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[Services
         yield services
         services.close()
         return
-    url = request.getfixturevalue("moto_url")
-    client = raw_client(url)
-    client.create_bucket(Bucket=BUCKET)
-    services = sandbox.fresh(**s3_env(url))
-    yield services
-    services.close()
-    for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        client.delete_object(Bucket=BUCKET, Key=obj["Key"])
-    client.delete_bucket(Bucket=BUCKET)
+    yield request.getfixturevalue("s3")  # tests/conftest.py: a bucket on moto
 
 
 def save(services: Services, owner: str, data: bytes, text: str) -> int:

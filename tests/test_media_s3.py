@@ -20,7 +20,7 @@ from assistant.config import ConfigError
 from assistant.db import create_database
 from assistant.factory import Services
 from assistant.media import LocalMediaStore, dhash
-from assistant.media.moves import import_legacy, legacy_rows, migrate_media
+from assistant.media.moves import ImportReport, import_legacy, legacy_rows, migrate_media
 from assistant.media.s3 import S3MediaStore
 from assistant.models import InboundMedia, InboundMessage
 from assistant.ops.samples import sample_image
@@ -210,8 +210,9 @@ def test_legacy_import_downloads_assigns_and_resumes(
                     "INSERT INTO table_image_link (image_link, id_descricao) VALUES (%s, %s)",
                     (f"{base}/{link}", desc_id),
                 )
-    try:
-        report = import_legacy(
+
+    def run_import() -> ImportReport:
+        return import_legacy(
             services.db,
             services.catalog,
             legacy_rows(legacy_url),
@@ -219,6 +220,9 @@ def test_legacy_import_downloads_assigns_and_resumes(
             allow_private_hosts=True,  # the test's "website" is on 127.0.0.1
             progress=False,
         )
+
+    try:
+        report = run_import()
         summary = report.summary()
         assert summary["imported"] == 3 and summary["failed"] == 2
         assert summary["failed_by_reason"] == {"HTTPStatusError": 1, "MediaRejected": 1}
@@ -232,14 +236,7 @@ def test_legacy_import_downloads_assigns_and_resumes(
 
         # The missing image appears; a second run imports only it, into the same entry.
         (site / "missing.jpg").write_bytes(sample_image("legacy late"))
-        second = import_legacy(
-            services.db,
-            services.catalog,
-            legacy_rows(legacy_url),
-            max_bytes=5 * 2**20,
-            allow_private_hosts=True,  # the test's "website" is on 127.0.0.1
-            progress=False,
-        )
+        second = run_import()
         assert (second.imported, second.already, len(second.failed)) == (1, 3, 1)
         (bob_entry,) = services.catalog.recent(BOB).entries
         assert len(bob_entry.images) == 2

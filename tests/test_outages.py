@@ -27,13 +27,6 @@ def own_server() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def wa(own_server: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
     services = own_server.fresh(**twilio_env(fake))
     yield services

@@ -113,7 +113,7 @@ def test_a_failing_embedder_never_blocks_saving(
             time.sleep(1.5)
     finally:
         indexer.stop()
-    assert "embedding failed" in caplog.text
+    assert "indexer failed" in caplog.text
     assert services.catalog.count_entries(ALICE) == 1
     assert found(services, "recibo") == ["Recibo do mercado"]  # full-text still works
     assert broken.count_missing() == 1  # and it is still waiting to be embedded

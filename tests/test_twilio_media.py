@@ -12,11 +12,10 @@ import pytest
 from assistant.factory import Services
 from assistant.media import MediaRejected
 from assistant.ops.samples import sample_image
-from assistant.ops.sandbox import Sandbox
 from assistant.twilio import ForeignMediaHost, MediaDownloadError, TwilioMediaFetcher
 from tests.fakes.twilio_server import CDN_HOST, S3_HOST, FakeTwilio, MediaItem
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
+from tests.helpers.whatsapp import PUBLIC, drain, sign, webhook_form
 
 ALICE = "+5511987651111"
 PHOTO = sample_image("cachorro na praia")
@@ -27,14 +26,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeTwilio]:
     server = FakeTwilio(enforce_media_auth=request.param).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def wa(sandbox: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
-    services = sandbox.fresh(**twilio_env(fake))
-    wire_media(services, fake)
-    yield services
-    services.close()
 
 
 def fetcher_for(fake: FakeTwilio, **downloader: object) -> TwilioMediaFetcher:

