@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+import warnings
 from typing import Any
 
-from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
-from pgserver.postgres_server import PostmasterInfo
+with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+    warnings.simplefilter("ignore")
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.postgres_server import PostmasterInfo
 
 
 def _refresh(server: Any) -> None:
