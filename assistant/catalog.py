@@ -374,22 +374,28 @@ class Catalog:
                     values,
                 )
 
-    def _load_entries(self, conn: Conn, owner: str, ids: Sequence[int]) -> list[Entry]:
-        """This owner's entries with their images, in the order of `ids` (one round trip)."""
+    def _load_entries(self, conn: Conn, owner: str | None, ids: Sequence[int]) -> list[Entry]:
+        """Entries with their images, in the order of `ids` (one round trip): this owner's
+        only, or anyone's for `owner=None` (the admin pages, never a user's tools)."""
         if not ids:
             return []
         rows = conn.execute(
             f"SELECT {_ENTRY_COLS}, (SELECT coalesce(json_agg(i ORDER BY i.created_at, i.id),"
             " '[]') FROM (SELECT " + _IMAGE_COLS + " FROM images"
             "  WHERE owner = d.owner AND description_id = d.id) AS i) AS images"
-            " FROM descriptions d WHERE owner = %s AND id = ANY(%s)",
-            (owner, list(ids)),
+            " FROM descriptions d WHERE (%s::text IS NULL OR owner = %s) AND id = ANY(%s)",
+            (owner, owner, list(ids)),
         ).fetchall()
         by_id = {
             r["id"]: Entry(**{**r, "images": [ImageRecord(**img) for img in r["images"]]})
             for r in rows
         }
         return [by_id[i] for i in ids if i in by_id]
+
+    def entries_for_admin(self, ids: Sequence[int]) -> list[Entry]:
+        """Anyone's entries by id, with their images, in one query (the admin report)."""
+        with self.db.connection() as conn:
+            return self._load_entries(conn, None, ids)
 
     # --- search (assistant/search) ----------------------------------------------------
 

@@ -52,6 +52,11 @@ class Services:
         self.db.close()
 
 
+def build_signer(settings: Settings) -> UrlSigner:
+    """The key that signs local media links, kept in DATA_DIR (created on first use)."""
+    return UrlSigner.from_file(settings.data_dir / "secret.key")
+
+
 def build_store(settings: Settings, signer: UrlSigner) -> MediaStore:
     if settings.bucket_name:
         store = S3MediaStore(settings)
@@ -99,7 +104,7 @@ def build_embedder(settings: Settings) -> Embedder | None:
 
 def build_services(settings: Settings, db: Database | None = None) -> Services:
     db = db or Database.from_settings(settings)
-    signer = UrlSigner.from_file(settings.data_dir / "secret.key")
+    signer = build_signer(settings)
     store = build_store(settings, signer)
     embedder = build_embedder(settings)
     semantic = SemanticIndex(db, embedder) if embedder else None

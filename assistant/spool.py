@@ -23,6 +23,8 @@ from typing import Any
 
 from assistant.loops import BackgroundLoop
 from assistant.models import InboundMessage
+from assistant.queue import Inbox
+from assistant.retry import DATABASE_AWAY
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +106,34 @@ class Replayer(BackgroundLoop):
     def _replay(self) -> None:
         if self.spool.pending():
             self.spool.replay(self.enqueue)
+
+
+class Recorder:
+    """Records a webhook durably before it is acknowledged: in the inbox, or, when the
+    database does not answer within `wait` seconds, in the spool (replayed later)."""
+
+    def __init__(self, inbox: Inbox, spool: Spool, wait: float):
+        self.inbox = inbox
+        self.spool = spool
+        self.wait = wait
+
+    def record(self, owner: str, message: InboundMessage, public_base: str | None) -> bool:
+        """False when this MessageSid was already recorded; OSError when neither the
+        database nor the disk took it."""
+        if self.spool.pending():  # keep arrival order behind what is already spooled
+            self.spool.append(owner, message, public_base)
+            return True
+        try:
+            return self.inbox.enqueue(owner, message, public_base, timeout=self.wait)
+        except DATABASE_AWAY as exc:
+            log.warning("database away (%s): webhook spooled to disk", type(exc).__name__)
+            self.spool.append(owner, message, public_base)
+            return True
+
+    def replayer(self) -> Replayer:
+        def enqueue(
+            owner: str, message: InboundMessage, base: str | None, received_at: float
+        ) -> bool:
+            return self.inbox.enqueue(owner, message, base, received_at)
+
+        return Replayer(self.spool, enqueue)

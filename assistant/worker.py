@@ -10,17 +10,17 @@ may share one database); the web process runs `WORKER_THREADS` of them by defaul
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from assistant.config import ConfigError, exit_on_config_error, get_settings
+from assistant.config import Settings
 from assistant.factory import Services, build_services
 from assistant.models import Reply
 from assistant.phrases import say
@@ -318,34 +318,15 @@ class WorkerPool:
             thread.join(timeout)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m assistant.worker", description="Answer queued WhatsApp messages."
-    )
-    parser.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        help="lower this process's CPU priority (e.g. 10) so web processes on the same"
-        " machine keep answering webhooks in milliseconds",
-    )
-    args = parser.parse_args(argv)
-    if args.nice:
-        os.nice(args.nice)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The Twilio SDK logs every request's headers at INFO: numbers and bodies in the log.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-    try:
-        services = build_services(get_settings())
-    except ConfigError as exc:
-        exit_on_config_error(exc)
-        return
+def run_workers(settings: Settings, threads: int = 2) -> None:
+    """Worker threads in this process until SIGTERM or Ctrl-C (`assistant worker`)."""
+    from assistant.web.server import configure_logging
+
+    configure_logging()
+    services = build_services(settings)
     if services.sender is None:
         log.warning("Twilio is not configured: replies cannot be sent")
-    pool = WorkerPool(services, services.sender, max(1, args.threads)).start()
+    pool = WorkerPool(services, services.sender, max(1, threads)).start()
     indexer = services.start_indexer()
     stopping = threading.Event()
 
@@ -363,5 +344,12 @@ def main(argv: list[str] | None = None) -> None:
     services.close()
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m assistant.worker [--threads N] [--nice N]`, as `assistant worker`."""
+    from assistant.cli import main as cli
+
+    return cli(["worker", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -6,7 +6,6 @@ Both commands run on throw-away databases (a private embedded server unless
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -165,25 +164,22 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assistant.ops.evaluate", description=__doc__)
-    parser.add_argument("kind", choices=["dialogues", "search"])
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--database-url", help="server to create throw-away databases on")
-    parser.add_argument("--verbose", action="store_true", help="per-query results (search)")
-    args = parser.parse_args(argv)
-    with Sandbox(admin_url=args.database_url) as sandbox:
-        if args.kind == "dialogues":
-            _, failed = evaluate_dialogues(args.file, sandbox)
+def run(kind: str, file: Path, database_url: str | None = None, verbose: bool = False) -> int:
+    """`assistant evaluate KIND FILE`: prints the results; 1 when a dialogue failed."""
+    with Sandbox(admin_url=database_url) as sandbox:
+        if kind == "dialogues":
+            _, failed = evaluate_dialogues(file, sandbox)
             return 1 if failed else 0
-        print(
-            json.dumps(
-                evaluate_search(args.file, sandbox, args.verbose),
-                ensure_ascii=False,
-                indent=None if not args.verbose else 2,
-            )
-        )
+        result = evaluate_search(file, sandbox, verbose)
+        print(json.dumps(result, ensure_ascii=False, indent=None if not verbose else 2))
         return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m assistant.ops.evaluate ...`, as `assistant evaluate ...`."""
+    from assistant.cli import main as cli
+
+    return cli(["evaluate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from assistant.search.text import damerau_levenshtein, query_groups, strip_reque
 
 log = logging.getLogger(__name__)
 
-LoadEntries = Callable[[Conn, str, Sequence[int]], list[Entry]]
+LoadEntries = Callable[[Conn, str | None, Sequence[int]], list[Entry]]
 
 
 def _query_lexemes(form: str, pt: list[str], en: list[str]) -> list[str]:

@@ -1,16 +1,16 @@
 """The admin report: entries with their images, message log, memory; as data and as HTML.
 
-Every piece of user text goes through `html.escape` (a description saying `<script>`
-is shown as text); pages need no JavaScript.
+The HTML comes from Jinja2 templates (`assistant/web/templates`) with autoescaping, so a
+description saying `<script>` is shown as text; pages need no JavaScript.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from pydantic import BaseModel, Field
 
 from assistant.catalog import Catalog
@@ -74,12 +74,12 @@ def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[li
     cond = " AND ".join(where)
     total = int(db.scalar(f"SELECT count(*) FROM descriptions WHERE {cond}", params))
     rows = db.fetchall(
-        f"SELECT id, owner FROM descriptions WHERE {cond}"
+        f"SELECT id FROM descriptions WHERE {cond}"
         " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
         [*params, query.per_page, offset],
     )
-    entries = [e for r in rows if (e := catalog.get_entry(r["owner"], r["id"])) is not None]
-    return entries, total
+    # One query for the page's entries and their images (it was one per row).
+    return catalog.entries_for_admin([r["id"] for r in rows]), total
 
 
 def report_data(
@@ -140,134 +140,41 @@ def message_log(
     return rows
 
 
-# --- HTML -------------------------------------------------------------------------------
+# --- HTML (Jinja2 templates, autoescaped: user text is always shown as text) ----------------
 
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:0;background:#f0f2f5;color:#111}
-header{background:#075e54;color:#fff;padding:12px 20px;display:flex;gap:20px;align-items:center}
-header a{color:#dcf8c6} main{padding:16px 20px}
-form.search{display:flex;gap:8px;flex-wrap:wrap;margin:8px 0 16px}
-input,select,button{font-size:15px;padding:6px 8px}
-table{border-collapse:collapse;width:100%;background:#fff}
-td,th{border-bottom:1px solid #ddd;padding:8px;text-align:left;vertical-align:top}
-img.thumb{width:96px;height:96px;object-fit:cover;border-radius:6px;margin:2px}
-.muted{color:#667} .pager a{margin-right:8px} svg{background:#fff;border-radius:6px}
-.box{background:#fff;padding:20px;border-radius:8px;max-width:360px;margin:60px auto}
-pre{white-space:pre-wrap;margin:0}
-"""
+_templates = Environment(
+    loader=PackageLoader("assistant.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        "<header><strong>📷 Image assistant</strong><a href='/report'>Report</a>"
-        "<a href='/agent-messages'>Messages</a><a href='/ui/'>Simulator</a>"
-        "<form method='post' action='/logout' style='margin-left:auto'>"
-        "<button>Log out</button></form></header>"
-        f"<main>{body}</main></body></html>"
-    )
-
-
-def _chart(days: list[dict[str, Any]]) -> str:
-    width, height, bar = 600, 80, 600 // max(1, len(days))
-    peak = max((d["entries"] for d in days), default=0) or 1
-    bars = "".join(
-        f"<rect x='{i * bar + 1}' y='{height - d['entries'] * (height - 10) / peak:.1f}'"
-        f" width='{bar - 2}' height='{d['entries'] * (height - 10) / peak:.1f}' fill='#25d366'>"
-        f"<title>{escape(d['day'])}: {d['entries']}</title></rect>"
-        for i, d in enumerate(days)
-    )
-    return (
-        f"<svg role='img' aria-label='entries per day' width='{width}' height='{height}'>"
-        f"{bars}</svg><div class='muted'>Entries per day, last {len(days)} days</div>"
-    )
+def _render(name: str, **values: Any) -> str:
+    return _templates.get_template(name).render(**values)
 
 
 def render_report(data: dict[str, Any]) -> str:
     query = data["query"]
-    totals = data["totals"] or {}
-    chosen = normalize_phone(query["user"]) if query["user"] else None
-    options = "".join(
-        f"<option value='{escape(u['user'])}'{' selected' if u['user'] == chosen else ''}>"
-        f"{escape(u['user'])} ({u['entries']})</option>"
-        for u in data["users"]
-    )
-    rows = []
-    for entry in data["entries"]:
-        thumbs = "".join(
-            f"<a href='{escape(img['url'] or '')}' target='_blank' rel='noopener'>"
-            f"<img class='thumb' loading='lazy' src='{escape(img['thumb'] or '')}'"
-            f" alt='{escape(entry['description'][:80])}'></a>"
-            for img in entry["images"]
-        )
-        caption = f"<div class='muted'>{escape(entry['caption'])}</div>" if entry["caption"] else ""
-        rows.append(
-            f"<tr><td>{entry['id']}</td><td>{escape(entry['user'])}</td>"
-            f"<td class='description'>{escape(entry['description'])}{caption}</td>"
-            f"<td>{thumbs or '<span class=muted>no image</span>'}</td>"
-            f"<td>{escape(entry['created_at'][:16].replace('T', ' '))}</td></tr>"
-        )
+    days = data["per_day"]
+    peak = max((d["entries"] for d in days), default=0) or 1
     params = {k: v for k, v in query.items() if v and k != "page"}
-
-    def link(page: int, label: str) -> str:
-        return f"<a href='/report?{escape(urlencode({**params, 'page': page}))}'>{label}</a>"
-
-    pager = []
-    if query["page"] > 1:
-        pager.append(link(query["page"] - 1, "‹ newer"))
-    pager.append(f"<span>page {query['page']} of {data['pages']}</span>")
-    if query["page"] < data["pages"]:
-        pager.append(link(query["page"] + 1, "older ›"))
-    body = (
-        f"<p class='muted'>{totals.get('entries', 0)} entries · {totals.get('images', 0)} images"
-        f" · {totals.get('users', 0)} users · {totals.get('messages', 0)} messages</p>"
-        f"{_chart(data['per_day'])}"
-        "<form class='search' method='get' action='/report'>"
-        f"<select name='user'><option value=''>all users</option>{options}</select>"
-        f"<input name='q' placeholder='search descriptions' value='{escape(query['q'])}'>"
-        "<button>Search</button></form>"
-        f"<p class='muted'>{data['total']} entries found</p>"
-        "<table><thead><tr><th>#</th><th>User</th><th>Description</th><th>Images</th>"
-        f"<th>Saved (UTC)</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"<p class='pager'>{' '.join(pager)}</p>"
+    return _render(
+        "report.html",
+        data=data,
+        query=query,
+        chosen=normalize_phone(query["user"]) if query["user"] else None,
+        totals=data["totals"] or {},
+        bar=600 // max(1, len(days)),
+        scale=(80 - 10) / peak,
+        page_link=lambda page: "/report?" + urlencode({**params, "page": page}),
     )
-    return _page("Report", body)
-
-
-def _tokens(meta: dict[str, Any]) -> str:
-    total = (meta.get("usage") or {}).get("total_tokens")
-    return f"<br>{int(total)} tokens" if total else ""
 
 
 def render_messages(rows: list[dict[str, Any]], user: str | None) -> str:
-    lines = "".join(
-        f"<tr><td>{escape(r['created_at'][:19].replace('T', ' '))}</td>"
-        f"<td>{escape(r['user'])}</td><td>{'→' if r['direction'] == 'in' else '←'}"
-        f" {escape(r['direction'])}</td><td><pre>{escape(r['body'])}</pre>"
-        f"{'<span class=muted>' + str(len(r['media'])) + ' media</span>' if r['media'] else ''}"
-        f"</td><td class='muted'>{escape(str(r['meta'].get('brain') or ''))}"
-        f"{_tokens(r['meta'])}</td></tr>"
-        for r in rows
-    )
-    title = f"Messages of {user}" if user else "Messages (newest first)"
-    return _page(
-        "Messages",
-        f"<h2>{escape(title)}</h2><table><thead><tr><th>When (UTC)</th><th>User</th>"
-        f"<th>Dir</th><th>Text</th><th>Brain</th></tr></thead><tbody>{lines}</tbody></table>",
-    )
+    return _render("messages.html", rows=rows, user=user)
 
 
 def render_login(next_url: str, failed: bool = False) -> str:
-    error = "<p style='color:#b00'>Wrong token.</p>" if failed else ""
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Admin login</title>"
-        f"<style>{_STYLE}</style></head><body><div class='box'><h2>Admin login</h2>{error}"
-        "<form method='post' action='/login'>"
-        f"<input type='hidden' name='next' value='{escape(next_url)}'>"
-        "<p><input type='password' name='token' placeholder='ADMIN_TOKEN' autofocus"
-        " style='width:100%'></p><button>Log in</button></form>"
-        "<p class='muted'>The token is ADMIN_TOKEN, or the one printed in the log at start."
-        "</p></div></body></html>"
-    )
+    return _render("login.html", next_url=next_url, failed=failed)

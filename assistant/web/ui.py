@@ -500,9 +500,9 @@ def build_ui(services: Services) -> gr.Blocks:
 def main() -> None:
     """The UI alone is the whole web app: the same login, hosts and limits as `make run`
     (a second server with its own rules would be a second door)."""
-    from webhook import main as run_web_app
+    from assistant.cli import main as cli
 
-    run_web_app()
+    raise SystemExit(cli(["run"]))
 
 
 if __name__ == "__main__":

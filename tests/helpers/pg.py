@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 import warnings
+from pathlib import Path
 from typing import Any
 
 with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset

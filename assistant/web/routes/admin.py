@@ -1,0 +1,77 @@
+"""The admin's pages and endpoints (the seed's paths). `AdminGate` lets only the admin
+reach them, so no route here checks credentials itself."""
+
+# No "from __future__ import annotations": FastAPI resolves these annotations at runtime.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from assistant.core import normalize_phone
+from assistant.web.report import (
+    ReportQuery,
+    message_log,
+    render_messages,
+    render_report,
+    report_data,
+)
+from assistant.web.routes import Web
+
+
+def router(web: Web) -> APIRouter:
+    routes = APIRouter()
+
+    @routes.get("/report", response_class=HTMLResponse)
+    def report(query: Annotated[ReportQuery, Query()]) -> Response:
+        data = report_data(
+            web.services.db,
+            web.services.catalog,
+            web.services.store,
+            query,
+            web.settings.media_url_ttl_seconds,
+        )
+        return HTMLResponse(render_report(data))
+
+    @routes.get("/get-report-data")
+    def get_report_data(query: Annotated[ReportQuery, Query()]) -> dict[str, Any]:
+        return report_data(
+            web.services.db,
+            web.services.catalog,
+            web.services.store,
+            query,
+            web.settings.media_url_ttl_seconds,
+        )
+
+    @routes.get("/agent-messages")
+    def agent_messages(
+        request: Request,
+        user: Annotated[str | None, Query(max_length=40)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ) -> Response:
+        rows = message_log(web.services.db, user, limit, offset)
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(render_messages(rows, user))
+        return JSONResponse({"messages": rows, "limit": limit, "offset": offset})
+
+    @routes.get("/memory-content")
+    def memory_content(user: Annotated[str | None, Query(max_length=40)] = None) -> dict[str, Any]:
+        if user:
+            return web.services.memory.content(normalize_phone(user))
+        return {"users": web.services.memory.all_content()}
+
+    @routes.get("/memory-status/{number}")
+    def memory_status(number: str) -> dict[str, Any]:
+        return web.services.memory.status(normalize_phone(number))
+
+    @routes.post("/clear-memory")
+    def clear_memory() -> dict[str, Any]:
+        return {"cleared": web.services.memory.clear_all()}
+
+    @routes.post("/clear-user-memory/{number}")
+    def clear_user_memory(number: str) -> dict[str, Any]:
+        user = normalize_phone(number)
+        return {"user": user, "cleared": web.services.memory.clear(user)}
+
+    return routes

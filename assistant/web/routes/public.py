@@ -1,0 +1,56 @@
+"""What anyone may call: the root redirect, a bare health answer, signed media links."""
+
+# No "from __future__ import annotations": FastAPI resolves these annotations at runtime.
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from assistant.web.routes import Web
+
+
+def router(web: Web) -> APIRouter:
+    routes = APIRouter()
+
+    @routes.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(web.home, status_code=303)
+
+    @routes.get("/healthz")
+    def healthz(request: Request) -> JSONResponse:
+        """`ok`/`degraded` for anyone (a load balancer); the details for the admin."""
+        admin = bool(request.scope.get("state", {}).get("admin"))
+        try:
+            depth = web.services.inbox.depth(timeout=1.0) if admin else None
+            if depth is None:
+                web.services.db.ping(timeout=1.0)
+        except Exception as exc:
+            body: dict[str, Any] = {"status": "degraded"}
+            if admin:
+                body["error"] = f"database unreachable: {type(exc).__name__}"
+            return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
+        body = {"status": "ok"}
+        if admin:
+            body.update(
+                brain=web.services.assistant.brain.name,
+                media=web.services.store.name,
+                twilio=web.services.sender is not None,
+                queue=depth,
+            )
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    @routes.get("/media/{token}")
+    def media(token: str) -> Response:
+        """Signed, expiring links to locally stored media (what Twilio fetches)."""
+        key = web.services.signer.verify(token)
+        if key is None or not web.services.store.exists(key):
+            raise HTTPException(404, "link expired or unknown")
+        content_type = web.services.catalog.content_type_of(key) or "application/octet-stream"
+        return Response(
+            web.services.store.get(key),
+            media_type=content_type,
+            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return routes

@@ -1,0 +1,73 @@
+"""Twilio's webhooks: verify the signature, record the message durably, acknowledge.
+
+Nothing slow happens here: workers do the rest (`assistant/worker.py`)."""
+
+# No "from __future__ import annotations": FastAPI resolves these annotations at runtime,
+# and they name a dependency local to `router`.
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from assistant.core import normalize_phone
+from assistant.twilio import parse_form, public_base, public_url, signature_valid
+from assistant.web.routes import Web
+
+log = logging.getLogger("webhook")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def router(web: Web) -> APIRouter:
+    routes = APIRouter()
+    settings = web.settings
+
+    async def twilio_form(request: Request) -> dict[str, str]:
+        """The form, after the signature check (403 when missing or wrong)."""
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        if settings.twilio_validate:
+            auth_token = settings.twilio_auth_token
+            if not auth_token:
+                raise HTTPException(503, "TWILIO_AUTH_TOKEN is not set")
+            # request.url is what the peer asked for, with the scheme and host of a
+            # trusted proxy applied (ForwardedHeaders); PUBLIC_BASE_URL overrides both.
+            url = public_url(str(request.url), settings.public_base_url)
+            signature = request.headers.get("x-twilio-signature")
+            if not signature_valid(auth_token, url, form, signature):
+                log.warning("bad Twilio signature for %s", url)
+                raise HTTPException(403, "invalid signature")
+        return form
+
+    Form = Annotated[dict[str, str], Depends(twilio_form)]
+
+    @routes.post("/whatsapp")
+    async def whatsapp(request: Request, form: Form) -> Response:
+        try:
+            message = parse_form(form)
+        except ValueError:
+            raise HTTPException(400, "not a WhatsApp message (From/MessageSid missing)") from None
+        if not message.message_id:
+            raise HTTPException(400, "MessageSid missing")
+        base = public_base(str(request.url), settings.public_base_url)
+        owner = normalize_phone(message.sender)
+        try:
+            new = await run_in_threadpool(web.recorder.record, owner, message, base)
+        except OSError:
+            # Neither the database nor the disk took it: refuse, so Twilio retries it
+            # (with the connection overrides the README describes).
+            log.exception("webhook %s could not be recorded", message.message_id)
+            raise HTTPException(503, "temporarily unable to record the message") from None
+        if not new:
+            log.info("duplicate webhook for %s ignored", message.message_id)
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    @routes.post("/twilio/status", include_in_schema=False)
+    async def twilio_status(form: Form) -> Response:
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        if sid and status:
+            await run_in_threadpool(web.services.outbox.update_status, sid, status)
+        return Response(status_code=204)
+
+    return routes
