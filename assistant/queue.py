@@ -134,7 +134,8 @@ class Inbox:
         spooled webhook really arrived; `timeout` bounds the wait for a connection."""
         payload = message.model_dump(mode="json", exclude={"received_at"})
         payload["public_base"] = public_base
-        with self.db.connection(timeout=timeout) as conn:
+        # One statement, one round trip (autocommit): the webhook answers in milliseconds.
+        with self.db.statement(timeout=timeout) as conn:
             row = conn.execute(
                 "INSERT INTO inbox (message_sid, sender, payload, received_at)"
                 " VALUES (%s, %s, %s, coalesce(to_timestamp(%s), now()))"

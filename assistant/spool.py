@@ -34,12 +34,17 @@ class Spool:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # Whether files may be waiting, without listing the directory on every webhook:
+        # set when this process spools, refreshed by `pending()` (the replayer's tick).
+        self.maybe_pending = self.pending()
 
     def files(self) -> list[Path]:
         return sorted(self.directory.glob("*.json"))
 
     def pending(self) -> bool:
-        return any(True for _ in self.directory.glob("*.json"))
+        """Whether files are waiting (reads the directory)."""
+        self.maybe_pending = any(True for _ in self.directory.glob("*.json"))
+        return self.maybe_pending
 
     def append(self, sender: str, message: InboundMessage, public_base: str | None) -> Path:
         """Durably keep one webhook; raises OSError if the disk cannot take it."""
@@ -49,6 +54,7 @@ class Spool:
             "received_at": time.time(),
             "message": message.model_dump(mode="json", exclude={"received_at"}),
         }
+        self.maybe_pending = True
         # Names sort by arrival: nanoseconds, then a random part for ties.
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         final = self.directory / f"{name}.json"
@@ -120,15 +126,20 @@ class Recorder:
     def record(self, owner: str, message: InboundMessage, public_base: str | None) -> bool:
         """False when this MessageSid was already recorded; OSError when neither the
         database nor the disk took it."""
-        if self.spool.pending():  # keep arrival order behind what is already spooled
+        # Keep arrival order behind what is already spooled.
+        if self.spool.maybe_pending and self.spool.pending():
             self.spool.append(owner, message, public_base)
             return True
-        try:
-            return self.inbox.enqueue(owner, message, public_base, timeout=self.wait)
-        except DATABASE_AWAY as exc:
-            log.warning("database away (%s): webhook spooled to disk", type(exc).__name__)
-            self.spool.append(owner, message, public_base)
-            return True
+        for attempt in (1, 2):
+            try:
+                return self.inbox.enqueue(owner, message, public_base, timeout=self.wait)
+            except DATABASE_AWAY as exc:
+                # A first failure may be a connection the server closed in a restart (the
+                # pool drops those on that failure): one more try on a fresh one.
+                if attempt == 2:
+                    log.warning("database away (%s): webhook spooled", type(exc).__name__)
+        self.spool.append(owner, message, public_base)
+        return True
 
     def replayer(self) -> Replayer:
         def enqueue(

@@ -107,5 +107,8 @@ def serve(settings: Settings | None = None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        # One log line per webhook costs the event loop more than answering it does;
+        # errors and our own warnings are still logged.
+        access_log=False,
         proxy_headers=False,
     )
