@@ -10,6 +10,8 @@ from urllib.parse import quote, urlsplit
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.models import Language
+
 
 class ConfigError(RuntimeError):
     """A configuration problem, reported to the user as one clear line."""
@@ -128,7 +130,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         default=50_000_000, alias="MAX_IMAGE_PIXELS", ge=100_000, le=400_000_000
     )
-    default_language: str = Field(default="pt", alias="DEFAULT_LANGUAGE", pattern="^(pt|en)$")
+    default_language: Language = Field(default="pt", alias="DEFAULT_LANGUAGE")
     system_prompt_file: Path | None = Field(default=None, alias="SYSTEM_PROMPT_FILE")
     # A prompt saved in the prompt lab (DATA_DIR/prompts/NAME.md), used when no file is set.
     system_prompt_name: str | None = Field(

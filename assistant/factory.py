@@ -109,7 +109,7 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     embedder = build_embedder(settings)
     semantic = SemanticIndex(db, embedder) if embedder else None
     catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px, semantic)
-    memory = Memory(db, settings.memory_exchanges)
+    memory = Memory(db, settings.memory_exchanges, settings.default_language)
     brain = build_brain(settings)
     assistant = Assistant(
         settings, catalog, memory, brain, build_transcriber(settings), build_fetcher(settings)

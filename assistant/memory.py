@@ -1,4 +1,7 @@
-"""Per-user memory: the message log, the last exchanges, remembered facts, language."""
+"""Per-user memory: the message log, the last exchanges, remembered facts, language.
+
+The owner (the user key everywhere) is the normalised phone number, stored in
+`users.phone`."""
 
 from __future__ import annotations
 
@@ -11,33 +14,35 @@ from assistant.models import Exchange, Language
 
 
 class Memory:
-    def __init__(self, db: Database, exchanges: int = 5):
+    def __init__(self, db: Database, exchanges: int = 5, default_language: Language = "pt"):
         self.db = db
         self.exchanges = exchanges
+        self.default_language = default_language
 
     # --- users ------------------------------------------------------------------------
 
-    def touch_user(self, phone: str, profile_name: str | None = None) -> Language:
-        """Record that the user was seen; returns their language preference."""
+    def touch_user(self, owner: str, profile_name: str | None = None) -> Language:
+        """Record that the user was seen; returns their language preference (a new user
+        starts with DEFAULT_LANGUAGE until they write something)."""
         row = self.db.fetchone(
-            "INSERT INTO users (phone, profile_name) VALUES (%s, %s)"
+            "INSERT INTO users (phone, profile_name, language) VALUES (%s, %s, %s)"
             " ON CONFLICT (phone) DO UPDATE SET last_seen_at = now(),"
             " profile_name = COALESCE(EXCLUDED.profile_name, users.profile_name)"
             " RETURNING language",
-            (phone, profile_name),
+            (owner, profile_name, self.default_language),
         )
         assert row is not None
         lang: Language = row["language"]
         return lang
 
-    def language_of(self, phone: str, default: Language = "pt") -> Language:
+    def language_of(self, owner: str) -> Language:
         """The user's language preference, without recording a visit."""
-        value = self.db.scalar("SELECT language FROM users WHERE phone = %s", (phone,))
-        lang: Language = value if value in ("pt", "en") else default
+        value = self.db.scalar("SELECT language FROM users WHERE phone = %s", (owner,))
+        lang: Language = value if value in ("pt", "en") else self.default_language
         return lang
 
-    def set_language(self, phone: str, language: Language) -> None:
-        self.db.execute("UPDATE users SET language = %s WHERE phone = %s", (language, phone))
+    def set_language(self, owner: str, language: Language) -> None:
+        self.db.execute("UPDATE users SET language = %s WHERE phone = %s", (language, owner))
 
     # --- message log ------------------------------------------------------------------
 

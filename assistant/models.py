@@ -20,7 +20,6 @@ class InboundMedia(BaseModel):
     content_type: str | None = None
     data: bytes | None = Field(default=None, repr=False)
     url: str | None = None
-    filename: str | None = None
 
 
 class InboundMessage(BaseModel):

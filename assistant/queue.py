@@ -21,7 +21,7 @@ from assistant.retry import Backoff
 log = logging.getLogger(__name__)
 
 # A row may be claimed when it is due, or when the worker holding it stopped renewing.
-# Rows of one sender wait for that sender's earlier open rows: per-user arrival order.
+# Rows of one owner wait for that owner's earlier open rows: per-user arrival order.
 # (A correlated min() rather than NOT EXISTS: the planner must not turn it into a hash
 # anti-join over every open row, which made each claim cost O(queue length).)
 _CLAIM_INBOX = """
@@ -32,7 +32,7 @@ WITH next AS (
            OR (status = 'processing' AND lease_until < now()))
       AND i.id = (
           SELECT min(j.id) FROM inbox j
-          WHERE j.sender = i.sender AND j.status IN ('pending', 'processing'))
+          WHERE j.owner = i.owner AND j.status IN ('pending', 'processing'))
     ORDER BY id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -41,8 +41,8 @@ UPDATE inbox SET status = 'processing', attempts = attempts + 1,
        lease_until = now() + make_interval(secs => %(lease)s),
        claim_token = %(token)s, worker = %(worker)s
 FROM next WHERE inbox.id = next.id
-RETURNING inbox.id, inbox.sender, inbox.payload, inbox.attempts, inbox.received_at,
-          inbox.last_error
+RETURNING inbox.id, inbox.owner, inbox.payload, inbox.attempts, inbox.received_at,
+          inbox.last_error, inbox.last_error_kind
 """
 
 _CLAIM_OUTBOX = """
@@ -79,11 +79,12 @@ def _walk_in_order(conn: Conn) -> None:
 class InboxClaim:
     id: int
     token: uuid.UUID
-    sender: str
+    owner: str
     message: InboundMessage
     public_base: str | None
     attempts: int
     last_error: str | None = None
+    last_error_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Inbox:
 
     def enqueue(
         self,
-        sender: str,
+        owner: str,
         message: InboundMessage,
         public_base: str | None,
         received_at: float | None = None,
@@ -137,10 +138,10 @@ class Inbox:
         # One statement, one round trip (autocommit): the webhook answers in milliseconds.
         with self.db.statement(timeout=timeout) as conn:
             row = conn.execute(
-                "INSERT INTO inbox (message_sid, sender, payload, received_at)"
+                "INSERT INTO inbox (message_sid, owner, payload, received_at)"
                 " VALUES (%s, %s, %s, coalesce(to_timestamp(%s), now()))"
                 " ON CONFLICT (message_sid) DO NOTHING RETURNING id",
-                (message.message_id, sender, Jsonb(payload), received_at),
+                (message.message_id, owner, Jsonb(payload), received_at),
             ).fetchone()
         return row is not None
 
@@ -159,11 +160,12 @@ class Inbox:
         return InboxClaim(
             row["id"],
             token,
-            row["sender"],
+            row["owner"],
             message,
             public_base,
             row["attempts"],
             row["last_error"],
+            row["last_error_kind"],
         )
 
     def finish(self, claim: InboxClaim, status: str = "done") -> None:
@@ -197,31 +199,40 @@ class Inbox:
         if done != 1:
             raise LeaseLost(claim.id)
 
-    def fail(self, claim: InboxClaim, error: str) -> bool:
-        """Record a failure: back off and retry, or park the row. True when parked (dead)."""
+    def fail(self, claim: InboxClaim, error: str, kind: str | None = None) -> bool:
+        """Record a failure (`kind`: the exception's class): back off and retry, or park
+        the row. True when parked (dead)."""
         dead = claim.attempts >= self.max_attempts
         delay = self.backoff.delay(claim.attempts)
         changed = self.db.execute(
-            "UPDATE inbox SET status = %s, last_error = %s, lease_until = NULL,"
-            " available_at = now() + make_interval(secs => %s),"
+            "UPDATE inbox SET status = %s, last_error = %s, last_error_kind = %s,"
+            " lease_until = NULL, available_at = now() + make_interval(secs => %s),"
             " finished_at = CASE WHEN %s THEN now() END"
             " WHERE id = %s AND claim_token = %s AND status = 'processing'",
-            ("dead" if dead else "pending", error[:2000], delay, dead, claim.id, claim.token),
+            (
+                "dead" if dead else "pending",
+                error[:2000],
+                kind,
+                delay,
+                dead,
+                claim.id,
+                claim.token,
+            ),
         )
         if changed != 1:
             raise LeaseLost(claim.id)
         return dead
 
     def over_rate_limit(self, claim: InboxClaim) -> tuple[bool, bool]:
-        """(throttled, first throttled one in the window): counts the sender's messages
+        """(throttled, first throttled one in the window): counts the owner's messages
         received in the minute up to this one, throttled ones included."""
         if self.rate_limit_per_minute <= 0:
             return False, False
         row = self.db.fetchone(
             "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'throttled') AS throttled"
-            " FROM inbox WHERE sender = %s AND id <= %s"
+            " FROM inbox WHERE owner = %s AND id <= %s"
             " AND received_at > (SELECT received_at FROM inbox WHERE id = %s) - interval '60 s'",
-            (claim.sender, claim.id, claim.id),
+            (claim.owner, claim.id, claim.id),
         )
         assert row is not None
         over = int(row["n"]) > self.rate_limit_per_minute

@@ -46,10 +46,10 @@ class Spool:
         self.maybe_pending = any(True for _ in self.directory.glob("*.json"))
         return self.maybe_pending
 
-    def append(self, sender: str, message: InboundMessage, public_base: str | None) -> Path:
+    def append(self, owner: str, message: InboundMessage, public_base: str | None) -> Path:
         """Durably keep one webhook; raises OSError if the disk cannot take it."""
         record = {
-            "sender": sender,
+            "owner": owner,
             "public_base": public_base,
             "received_at": time.time(),
             "message": message.model_dump(mode="json", exclude={"received_at"}),
@@ -78,7 +78,7 @@ class Spool:
         return final
 
     def replay(self, enqueue: Any) -> int:
-        """Move spooled webhooks into the inbox with `enqueue(sender, message, base,
+        """Move spooled webhooks into the inbox with `enqueue(owner, message, base,
         received_at)`; stops at the first failure (the database went away again)."""
         moved = 0
         with self._lock:
@@ -92,7 +92,7 @@ class Spool:
                     path.rename(path.with_suffix(".bad"))
                     continue
                 message = InboundMessage.model_validate(record["message"])
-                enqueue(record["sender"], message, record["public_base"], record["received_at"])
+                enqueue(record["owner"], message, record["public_base"], record["received_at"])
                 path.unlink(missing_ok=True)
                 moved += 1
         if moved:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -210,7 +210,6 @@ class ToolSpec:
     name: str
     args: type[BaseModel]
     run: Callable[[Toolbox, Any], ToolResult]
-    audience: Literal["all", "model"] = "all"
 
     @property
     def description(self) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from assistant.config import Settings
+from assistant.errors import ServiceBusy
 from assistant.factory import Services, build_services
 from assistant.models import Reply
 from assistant.phrases import say
@@ -111,7 +112,7 @@ class Worker:
 
     def process(self, claim: InboxClaim) -> None:
         services = self.services
-        recipient = f"whatsapp:{claim.sender}"
+        recipient = f"whatsapp:{claim.owner}"
         if claim.attempts > services.inbox.max_attempts:
             # Every earlier attempt died without recording a failure (the worker was
             # killed, or the message crashes its process): stop here, once.
@@ -121,11 +122,11 @@ class Worker:
             with Heartbeat(services.inbox, claim) as beat, services.db.transaction():
                 throttled, notify = services.inbox.over_rate_limit(claim)
                 if throttled:
-                    log.warning("rate limit: %s message %s kept unanswered", claim.sender, claim.id)
+                    log.warning("rate limit: %s message %s kept unanswered", claim.owner, claim.id)
                     if notify:
                         text = say(
                             "throttled",
-                            services.memory.language_of(claim.sender),
+                            services.memory.language_of(claim.owner),
                             limit=services.settings.rate_limit_per_minute,
                         )
                         services.outbox.add(
@@ -134,9 +135,10 @@ class Worker:
                     services.inbox.finish(claim, "throttled")
                 else:
                     # Last attempt after the AI services kept failing: answer without them.
-                    degraded = claim.attempts >= services.inbox.max_attempts and (
-                        claim.last_error or ""
-                    ).startswith("ServiceBusy")
+                    degraded = (
+                        claim.attempts >= services.inbox.max_attempts
+                        and claim.last_error_kind == ServiceBusy.__name__
+                    )
                     replies = services.assistant.handle(claim.message, degraded=degraded)
                     if beat.lost:
                         raise LeaseLost(claim.id)
@@ -147,7 +149,7 @@ class Worker:
             return
         except Exception as exc:
             log.exception("message %s failed (attempt %d)", claim.id, claim.attempts)
-            self._failed(claim, f"{type(exc).__name__}: {exc}")
+            self._failed(claim, f"{type(exc).__name__}: {exc}", type(exc).__name__)
             return
         if self.on_processed:
             self.on_processed(claim)
@@ -157,24 +159,24 @@ class Worker:
         try:
             with services.db.transaction():
                 services.inbox.park(claim, error)
-                text = say("error", services.memory.language_of(claim.sender))
+                text = say("error", services.memory.language_of(claim.owner))
                 services.outbox.add(
-                    claim.id, f"whatsapp:{claim.sender}", [Reply(text=text)], kind="apology"
+                    claim.id, f"whatsapp:{claim.owner}", [Reply(text=text)], kind="apology"
                 )
             log.error("message %s parked: %s", claim.id, error)
         except LeaseLost:
             log.warning("message %s was taken over while being parked", claim.id)
 
-    def _failed(self, claim: InboxClaim, error: str) -> None:
+    def _failed(self, claim: InboxClaim, error: str, kind: str | None = None) -> None:
         services = self.services
 
         def record() -> None:
             with services.db.transaction():
-                if services.inbox.fail(claim, error):
+                if services.inbox.fail(claim, error, kind):
                     log.error("message %s parked after %d attempts", claim.id, claim.attempts)
-                    text = say("error", services.memory.language_of(claim.sender))
+                    text = say("error", services.memory.language_of(claim.owner))
                     services.outbox.add(
-                        claim.id, f"whatsapp:{claim.sender}", [Reply(text=text)], kind="apology"
+                        claim.id, f"whatsapp:{claim.owner}", [Reply(text=text)], kind="apology"
                     )
 
         try:

@@ -117,7 +117,7 @@ def test_a_reply_waiting_to_be_sent_keeps_its_image(store: Services) -> None:
     entry_id = save(store, ALICE, data, "Foto enviada")
     keys = keys_of(store, ALICE, entry_id)
     store.db.execute(
-        "INSERT INTO inbox (message_sid, sender, payload) VALUES ('SMx', %s, '{}')", (ALICE,)
+        "INSERT INTO inbox (message_sid, owner, payload) VALUES ('SMx', %s, '{}')", (ALICE,)
     )
     inbox_id = store.db.scalar("SELECT id FROM inbox")
     store.db.execute(

@@ -236,7 +236,7 @@ def test_health_says_little_to_outsiders_and_stays_fast(
     # Regression: the queue depth was a sequential scan of the whole history (143 ms at 1M
     # finished rows). With a long history the counts must read partial indexes only.
     services.db.execute(
-        "INSERT INTO inbox (message_sid, sender, payload, status, finished_at)"
+        "INSERT INTO inbox (message_sid, owner, payload, status, finished_at)"
         " SELECT 'SMold' || g, '+55119' || (g % 1000), '{}', 'done', now()"
         " FROM generate_series(1, 200000) g"
     )

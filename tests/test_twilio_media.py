@@ -12,6 +12,7 @@ import pytest
 from assistant.factory import Services
 from assistant.media import MediaRejected
 from assistant.ops.samples import sample_image
+from assistant.retry import Backoff
 from assistant.twilio import ForeignMediaHost, MediaDownloadError, TwilioMediaFetcher
 from tests.fakes.twilio_server import CDN_HOST, S3_HOST, FakeTwilio, MediaItem
 from tests.helpers.web import app_client
@@ -35,7 +36,7 @@ def fetcher_for(fake: FakeTwilio, **downloader: object) -> TwilioMediaFetcher:
         api_url=fake.url,
         max_image_bytes=5 * 2**20,
         max_audio_bytes=16 * 2**20,
-        retry_delays=(0.05,),
+        not_ready=Backoff(base=0.05),
     )
     from assistant.media.download import Downloader
 

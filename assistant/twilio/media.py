@@ -19,6 +19,7 @@ from assistant.media.download import (
     host_matches,
     origin,
 )
+from assistant.retry import Backoff
 from assistant.twilio.sender import TWILIO_API, twilio_configured
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 # Where Twilio's media redirects go (its help article on HTTP auth for media URLs): its CDN
 # when the account enforces HTTP auth on media, S3 when it does not (the default).
+# Twilio may not have the media ready right after the webhook: 404, then 200. Retried
+# after 1 s, then 3 s.
+NOT_READY = Backoff(base=1.0, factor=3.0)
 TWILIO_MEDIA_HOSTS = ("*.twiliocdn.com", "s3-external-1.amazonaws.com")
 
 
@@ -59,7 +63,8 @@ class TwilioMediaFetcher:
         media_hosts: Sequence[str] = TWILIO_MEDIA_HOSTS,
         max_image_bytes: int,
         max_audio_bytes: int,
-        retry_delays: Sequence[float] = (1.0, 3.0),
+        not_ready: Backoff = NOT_READY,
+        not_ready_attempts: int = 3,
         timeout: float = 30.0,
         downloader: Downloader | None = None,
     ):
@@ -70,7 +75,8 @@ class TwilioMediaFetcher:
         self.media_hosts = [h.lower() for h in media_hosts]
         self.max_image_bytes = max_image_bytes
         self.max_audio_bytes = max_audio_bytes
-        self.retry_delays = tuple(retry_delays)
+        self.not_ready = not_ready
+        self.not_ready_attempts = not_ready_attempts
         self.downloader = downloader or Downloader(timeout=timeout)
 
     def rule(self, hop: int, url: str) -> Hop:
@@ -91,7 +97,7 @@ class TwilioMediaFetcher:
         raise MediaRejected("unsupported", content_type or "no content type")
 
     def __call__(self, url: str) -> tuple[bytes, str | None]:
-        for attempt, delay in enumerate((*self.retry_delays, None)):
+        for attempt in range(1, self.not_ready_attempts + 1):
             try:
                 fetched = self.downloader.fetch(url, self.rule, self.limit_for)
             except RefusedURL as exc:
@@ -101,8 +107,9 @@ class TwilioMediaFetcher:
                 raise MediaRejected("too_large", exc.detail) from exc
             except HTTPStatusError as exc:
                 # Twilio may not have the media ready right after the webhook: 404, then 200.
-                if exc.status == 404 and delay is not None:
-                    log.info("media 404 (attempt %d), retrying in %.1f s", attempt + 1, delay)
+                if exc.status == 404 and attempt < self.not_ready_attempts:
+                    delay = self.not_ready.delay(attempt)
+                    log.info("media 404 (attempt %d), retrying in %.1f s", attempt, delay)
                     time.sleep(delay)
                     continue
                 raise MediaDownloadError(str(exc)) from exc

@@ -99,7 +99,6 @@ def _message(
         media.append(
             InboundMedia(
                 data=path.read_bytes(),
-                filename=path.name,
                 content_type=mimetypes.guess_type(path.name)[0],
             )
         )
