@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import gc
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.ops.sandbox import Sandbox  # noqa: E402
+from tests.helpers.processes import free_port  # noqa: E402
 from tests.helpers.whatsapp import sign, webhook_form  # noqa: E402
 
 TEXTS = [
@@ -38,12 +38,6 @@ TEXTS = [
     "ajuda",
     "últimas fotos",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

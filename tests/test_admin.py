@@ -9,10 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.factory import Services
-from assistant.media import inspect_image
 from assistant.models import InboundMessage
-from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
+from tests.helpers.catalog import save_entry as add_entry
 from tests.helpers.web import app_client
 
 ALICE, BOB = "+5511911110001", "+5511911110002"
@@ -24,12 +23,6 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
 def admin(sandbox: Sandbox) -> tuple[Services, TestClient]:
     services = sandbox.fresh(ADMIN_TOKEN=TOKEN)
     return services, app_client(services)
-
-
-def add_entry(services: Services, owner: str, text: str) -> None:
-    data = sample_image(text)
-    image = services.catalog.store_image(owner, data, inspect_image(data, 10**7)).image
-    services.catalog.create_entry(owner, text, [image.id])
 
 
 ADMIN_GETS = [

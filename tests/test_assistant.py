@@ -10,18 +10,9 @@ from assistant.factory import Services
 from assistant.models import InboundMedia, InboundMessage, Reply
 from assistant.ops.samples import sample_image, sample_wav
 from assistant.search.text import split_message
+from tests.helpers.catalog import joined, send
 
 ALICE, BOB = "+5511900000001", "+5511900000002"
-
-
-def send(services: Services, sender: str, text: str = "", *media: bytes) -> list[Reply]:
-    return services.assistant.handle(
-        InboundMessage(sender=sender, text=text, media=[InboundMedia(data=m) for m in media])
-    )
-
-
-def joined(replies: list[Reply]) -> str:
-    return "\n".join(r.text for r in replies)
 
 
 def images_of(replies: list[Reply]) -> list[str]:

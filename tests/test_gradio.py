@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.web import ui
 from tests.fakes.openai_server import Call, FakeOpenAI, Say
+from tests.helpers.processes import free_port
 
 ALICE, BOB = "+5511933330001", "+5511933330002"
 
@@ -140,9 +140,7 @@ def test_prompt_lab_with_a_model_and_a_saved_prompt(sandbox: Sandbox, tmp_path: 
 
 @pytest.fixture
 def launched(services: Services) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     app = ui.build_ui(services)
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

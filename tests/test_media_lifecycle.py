@@ -16,6 +16,7 @@ from assistant.factory import Services
 from assistant.media import inspect_image
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
+from tests.helpers.catalog import save_entry
 
 ALICE, BOB = "+5511966660001", "+5511966660002"
 
@@ -31,8 +32,7 @@ def store(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[Services
 
 
 def save(services: Services, owner: str, data: bytes, text: str) -> int:
-    image = services.catalog.store_image(owner, data, inspect_image(data, 10**7)).image
-    return services.catalog.create_entry(owner, text, [image.id]).id
+    return save_entry(services, owner, text, data)
 
 
 def keys_of(services: Services, owner: str, entry_id: int) -> list[str]:

@@ -22,19 +22,17 @@ from assistant.factory import Services
 from assistant.media import LocalMediaStore, dhash
 from assistant.media.moves import ImportReport, import_legacy, legacy_rows, migrate_media
 from assistant.media.s3 import S3MediaStore
-from assistant.models import InboundMedia, InboundMessage
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
+from tests.helpers import catalog as helpers
+from tests.helpers.catalog import joined
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
 
 ALICE, BOB = "+5511944440001", "+5511944440002"
 
 
 def send(services: Services, sender: str, text: str, *media: bytes) -> str:
-    replies = services.assistant.handle(
-        InboundMessage(sender=sender, text=text, media=[InboundMedia(data=m) for m in media])
-    )
-    return "\n".join(r.text for r in replies)
+    return joined(helpers.send(services, sender, text, *media))
 
 
 def test_photos_live_in_a_private_bucket_behind_presigned_links(

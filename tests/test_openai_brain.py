@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from assistant.factory import Services, build_embedder
-from assistant.media import inspect_image
-from assistant.models import InboundMedia, InboundMessage, Reply
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.search.embeddings import OpenAIEmbedder
 from tests.fakes.openai_server import Call, FakeOpenAI, Say, fake_vector
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.catalog import save_entry as add_entry
+from tests.helpers.catalog import send
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
 
@@ -49,18 +49,6 @@ def svc(sandbox: Sandbox, ai: FakeOpenAI) -> Iterator[Services]:
     services = sandbox.fresh(**ai_env(ai))
     yield services
     services.close()
-
-
-def send(services: Services, sender: str, text: str = "", *media: bytes) -> list[Reply]:
-    return services.assistant.handle(
-        InboundMessage(sender=sender, text=text, media=[InboundMedia(data=m) for m in media])
-    )
-
-
-def add_entry(services: Services, owner: str, text: str) -> int:
-    data = sample_image(text)
-    image = services.catalog.store_image(owner, data, inspect_image(data, 10**7)).image
-    return services.catalog.create_entry(owner, text, [image.id]).id
 
 
 def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
