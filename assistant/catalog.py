@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 
 _IMAGE_COLS = (
     "id, owner, description_id, sha256, storage_key, content_type, byte_size, width, height,"
-    " thumb_key, phash, created_at"
+    " thumb_key, phash, created_at, ocr_text, ocr_confidence"
 )
 # Bits that may differ between two perceptual hashes of "the same photo" (of 64).
 NEAR_DUPLICATE_BITS = 6
-_ENTRY_COLS = "id, owner, description, caption, tags, created_at"
+_ENTRY_COLS = "id, owner, description, caption, tags, created_at, photo_text, auto_described"
 # Whether rows still use a media object. `owned`: an image or its thumbnail, or a voice
 # note in the message log (deleting that row queues the key again). `waiting`: a reply
 # not yet sent with it (nothing queues the key when it is sent, so the key stays queued).
@@ -227,19 +227,41 @@ class Catalog:
         image_ids: Sequence[int],
         caption: str | None = None,
         tags: Sequence[str] = (),
+        *,
+        auto: bool = False,
     ) -> Entry:
-        """One description for the given images of this owner that still wait for one."""
+        """One description for the given images of this owner that still wait for one.
+        `auto`: written by the assistant from the photo's text (the user's next
+        description replaces it). The text already read in the images comes along."""
         forms = search_forms(" ".join([description, caption or "", " ".join(tags)]))
         with self.db.connection() as conn:
+            photo = conn.execute(
+                "SELECT coalesce(string_agg(ocr_text, E'\\n' ORDER BY id), '') AS text"
+                " FROM images WHERE owner = %s AND id = ANY(%s) AND description_id IS NULL"
+                " AND ocr_text <> ''",
+                (owner, list(image_ids)),
+            ).fetchone()
+            photo_text = photo["text"] if photo else ""
             row = conn.execute(
                 # The image count is written with the row (the images trigger then finds
                 # nothing to change), so the postings are written once.
-                "INSERT INTO descriptions"
-                " (owner, description, caption, tags, search_forms, image_count)"
-                " VALUES (%s, %s, %s, %s, %s, (SELECT count(*) FROM images"
+                "INSERT INTO descriptions (owner, description, caption, tags, search_forms,"
+                " photo_text, photo_forms, auto_described, image_count)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, (SELECT count(*) FROM images"
                 "  WHERE owner = %s AND id = ANY(%s) AND description_id IS NULL))"
                 f" RETURNING {_ENTRY_COLS}",
-                (owner, description, caption, list(tags), forms, owner, list(image_ids)),
+                (
+                    owner,
+                    description,
+                    caption,
+                    list(tags),
+                    forms,
+                    photo_text,
+                    search_forms(photo_text) if photo_text else "",
+                    auto,
+                    owner,
+                    list(image_ids),
+                ),
             ).fetchone()
             assert row is not None
             conn.execute(
@@ -268,8 +290,8 @@ class Catalog:
                 return None
             forms = search_forms(" ".join([description, row["caption"] or "", *row["tags"]]))
             conn.execute(
-                "UPDATE descriptions SET description = %s, search_forms = %s"
-                " WHERE owner = %s AND id = %s",
+                "UPDATE descriptions SET description = %s, search_forms = %s,"
+                " auto_described = false WHERE owner = %s AND id = %s",
                 (description, forms, owner, entry_id),
             )
             # Search by meaning must not keep finding the entry by its old text.
@@ -342,6 +364,20 @@ class Catalog:
             self._queue_garbage(conn, [image])
             self.db.after_commit(self.sweep)
         return image
+
+    def latest_auto_entry(self, owner: str, minutes: float = 30) -> Entry | None:
+        """The owner's newest item, if it is an entry the assistant described from the
+        photo's text in the last `minutes` (the user's next description replaces it)."""
+        latest = self.latest_item(owner)
+        if latest is None or latest[0] != "entry":
+            return None
+        entry = self.get_entry(owner, latest[1])
+        if entry is None or not entry.auto_described:
+            return None
+        age = self.db.scalar(
+            "SELECT extract(epoch FROM now() - %s::timestamptz)", (entry.created_at,)
+        )
+        return entry if float(age) <= minutes * 60 else None
 
     def latest_item(self, owner: str) -> tuple[str, int] | None:
         """The newest thing the owner saved: ("entry", id) or a waiting ("image", id)."""

@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     max_images_per_reply: int = Field(default=5, alias="MAX_IMAGES_PER_REPLY", ge=1, le=20)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, alias="MAX_IMAGE_BYTES", ge=1024)
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_AUDIO_BYTES", ge=1024)
+    # Text in photos (OCR): "auto" reads with rapidocr when it is installed, "none" never.
+    text_reader: str = Field(default="auto", alias="TEXT_READER", pattern="^(auto|rapidocr|none)$")
+    ocr_max_side: int = Field(default=1280, alias="OCR_MAX_SIDE", ge=320, le=4096)
+    # How long a photo sent alone may be read while its message is answered; past it, the
+    # user is asked for a description and the text is read in the background.
+    ocr_time_budget_seconds: float = Field(
+        default=4.0, alias="OCR_TIME_BUDGET_SECONDS", ge=0, le=60
+    )
     # Pixels an image may have: refused before it is decoded (a small PNG can claim billions).
     max_image_pixels: int = Field(
         default=50_000_000, alias="MAX_IMAGE_PIXELS", ge=100_000, le=400_000_000

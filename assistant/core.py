@@ -24,6 +24,8 @@ from assistant.media import (
 from assistant.memory import Memory
 from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
 from assistant.phrases import format_date, say
+from assistant.search.photo_index import PhotoTexts
+from assistant.search.photo_text import describe
 from assistant.search.text import detect_language, split_message
 from assistant.speech import Transcriber, TranscriptionError, UnsupportedAudio
 from assistant.tools import Toolbox, ToolCall
@@ -60,6 +62,7 @@ class Assistant:
         brain: Brain,
         transcriber: Transcriber | None = None,
         fetch_media: MediaFetcher | None = None,
+        photos: PhotoTexts | None = None,
     ):
         self.settings = settings
         self.catalog = catalog
@@ -67,6 +70,7 @@ class Assistant:
         self.brain = brain
         self.transcriber = transcriber
         self.fetch_media = fetch_media
+        self.photos = photos
 
     def handle(self, message: InboundMessage, *, degraded: bool = False) -> list[Reply]:
         """Store what came in, let the brain act, log and return the replies.
@@ -185,6 +189,12 @@ class Assistant:
                 text = f"{text}\n{transcript}".strip() if text else transcript
                 language = detect_language(transcript) or language
 
+        photo_texts: dict[int, str] = {}
+        if stored and not text and self.photos is not None:
+            stored, photo_texts = self._read_photos_alone(
+                owner, stored, image_bytes, language, brain, notices
+            )
+
         lines = [say(key, language, **values) for key, values in notices]
         reply = BrainReply(text="")
         if text or stored:
@@ -199,6 +209,7 @@ class Assistant:
                 profile_name=message.profile_name,
                 history=self.memory.recent_exchanges(owner)[:-1] if text else [],
                 facts=self.memory.facts(owner),
+                photo_texts=photo_texts,
             )
             reply = brain.respond(turn, toolbox)
         if transcript:
@@ -227,6 +238,40 @@ class Assistant:
         return Outcome(replies, reply, elapsed_ms)
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _read_photos_alone(
+        self,
+        owner: str,
+        stored: list[StoredImage],
+        image_bytes: dict[int, bytes],
+        language: Language,
+        brain: Brain,
+        notices: list[tuple[str, dict[str, Any]]],
+    ) -> tuple[list[StoredImage], dict[int, str]]:
+        """Photos sent without a caption are read (within the time budget). Offline, a
+        photo with readable text is saved at once with a description made from it (the
+        user's next description replaces it); a model gets the text as a hint for its
+        caption. Returns the photos still waiting for a description, and the hints."""
+        assert self.photos is not None
+        waiting: list[StoredImage] = []
+        hints: dict[int, str] = {}
+        for saved in stored:
+            if not saved.is_new or saved.image.description_id is not None:
+                waiting.append(saved)
+                continue
+            found = self.photos.read_within(
+                saved.image, image_bytes[saved.image.id], self.settings.ocr_time_budget_seconds
+            )
+            if found is None or not found.readable():
+                waiting.append(saved)  # no text, or not in time: the user is asked
+            elif isinstance(brain, OfflineBrain):
+                description = describe(found, language)
+                self.catalog.create_entry(owner, description, [saved.image.id], auto=True)
+                notices.append(("ocr_saved", {"description": description}))
+            else:
+                hints[saved.image.id] = found.text
+                waiting.append(saved)
+        return waiting, hints
 
     def _media_bytes(self, item: InboundMedia) -> tuple[bytes, str | None]:
         if item.data is not None:

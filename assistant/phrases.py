@@ -138,6 +138,19 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "⚠️ Esse arquivo tem {mb} MB e o limite é {limit} MB. Envie uma versão menor.",
         "en": "⚠️ That file is {mb} MB and the limit is {limit} MB. Please send a smaller one.",
     },
+    "not_found_maybe": {
+        "pt": "🔎 Nenhuma foto tem *{query}* na descrição ou no texto. Talvez estas:",
+        "en": "🔎 No photo has *{query}* in its description or text. Maybe these:",
+    },
+    "ocr_saved": {
+        "pt": "📄 Li na foto: *{description}*. Salvei assim; mande outra descrição se quiser.",
+        "en": "📄 I read in the photo: *{description}*. Saved it like that; send another"
+        " description if you like.",
+    },
+    "ocr_corrected": {
+        "pt": "✏️ Corrigido: a foto agora está salva como *{description}*.",
+        "en": "✏️ Corrected: the photo is now saved as *{description}*.",
+    },
     "too_many_pixels": {
         "pt": "⚠️ Essa imagem tem {mp} megapixels e o limite é {limit}. "
         "Envie uma versão menor (uma foto normal do WhatsApp serve).",

@@ -75,6 +75,10 @@ class EntrySummary(BaseModel):
     caption: str | None = None
     created_at: str
     images: int
+    # How a search found it: "words", "photo_text" (with the line), or "meaning" (a
+    # guess: say it is only a suggestion).
+    matched_by: str | None = None
+    photo_text_line: str | None = None
 
     @classmethod
     def of(cls, entry: Entry) -> EntrySummary:
@@ -84,6 +88,8 @@ class EntrySummary(BaseModel):
             caption=entry.caption,
             created_at=entry.created_at.date().isoformat(),
             images=len(entry.images),
+            matched_by=entry.matched_by,
+            photo_text_line=entry.snippet,
         )
 
 
@@ -172,16 +178,23 @@ class Toolbox:
         self, kind: str, query: str, entries: list[Entry], total_images: int, total_entries: int
     ) -> ToolResult:
         send: list[tuple[ImageRecord, str]] = []
-        for entry in entries:
+        matches = [e for e in entries if e.matched_by != "meaning"]
+        guesses = [e for e in entries if e.matched_by == "meaning"]
+        # Guesses are sent only when nothing matched the words (worded as suggestions).
+        for entry in matches or guesses:
+            caption = entry.description
+            if entry.snippet:
+                caption += f" — …*{entry.snippet}*…"
             for img in entry.images:
                 if len(send) < self.max_images:
-                    send.append((img, entry.description))
+                    send.append((img, caption))
         return ToolResult(
             kind=kind,
             data={
                 "query": query,
                 "total_photos": total_images,
                 "total_entries": total_entries,
+                "guessed_entries": len(guesses),
                 "photos_sent": len(send),
                 "entries": [EntrySummary.of(e).model_dump() for e in entries],
             },

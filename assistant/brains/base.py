@@ -23,6 +23,9 @@ class Turn:
     profile_name: str | None = None
     history: list[Exchange] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
+    # Text the OCR read in photos that came without a caption (image id -> text): a hint
+    # for a model's caption.
+    photo_texts: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -63,6 +63,7 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("search", _SEARCH),
 ]
+_CODE = re.compile(r"[\d\s.,:/#$%R\-]*\d[\d\s.,:/#$%R\-]*", re.IGNORECASE)
 _OTHER_USERS = re.compile(
     r"\b(todos os usuarios|outros usuarios|outras pessoas|todo mundo|de todos|all users"
     r"|other users|everyone|everybody|other people)\b"
@@ -76,6 +77,10 @@ def _has_verb(match: re.Match[str] | None) -> bool:
 
 def classify(text: str) -> tuple[str, re.Match[str] | None]:
     folded = fold(text).strip()
+    if _CODE.fullmatch(folded):
+        # Only numbers and symbols ("34,89", "702", "#4471"): an amount or a code to
+        # look up, never a description.
+        return "search", _SEARCH.match("find")
     for name, pattern in _INTENTS:
         match = pattern.search(folded)
         if match:
@@ -109,16 +114,28 @@ class OfflineBrain:
 
         # "Foto do meu cachorro" is a description; "mostre fotos do cachorro" a search.
         descriptive = intent == "other" or (intent == "search" and not _has_verb(match))
-        if text and descriptive and (waiting_now or tools.catalog.pending_images(tools.owner)):
+        pending = bool(waiting_now or tools.catalog.pending_images(tools.owner))
+        auto = (
+            tools.catalog.latest_auto_entry(tools.owner)
+            if text and descriptive and not pending
+            else None
+        )
+        if text and descriptive and pending:
             result = tools.call("save_description", {"description": text})
             lines.append(self._saved(result, lang, pending_before=not waiting_now))
+        elif auto is not None:
+            # The photo sent alone was described from its text: this is the user's own.
+            result = tools.call("update_description", {"entry_id": auto.id, "description": text})
+            lines.append(
+                say("ocr_corrected", lang, description=text) if result.ok else say("error", lang)
+            )
         else:
             if text:
                 lines.extend(self._command(intent, match, text, turn, tools, images))
             if waiting_now:
-                pending = len(tools.catalog.pending_images(tools.owner))
-                key = "ask_description" if pending == 1 else "ask_description_many"
-                lines.append(say(key, lang, n=pending))
+                n = len(tools.catalog.pending_images(tools.owner))
+                key = "ask_description" if n == 1 else "ask_description_many"
+                lines.append(say(key, lang, n=n))
         return BrainReply(
             text="\n\n".join(x for x in lines if x),
             images=images,
@@ -201,6 +218,8 @@ class OfflineBrain:
         total, sent = data["total_photos"], len(result.send)
         if result.kind == "recent":
             return say("recent", lang, k=sent, n=total) if total else say("empty_catalog", lang)
+        if total == 0 and data.get("guessed_entries") and sent:
+            return say("not_found_maybe", lang, query=data["query"], k=sent)
         if total == 0:
             return say("not_found", lang, query=data["query"])
         if total > sent:

@@ -273,6 +273,11 @@ class OpenAIBrain:
             return None, []
         if turn.text:
             parts.append({"type": "text", "text": f"The user wrote: {turn.text}"})
+        read = [turn.photo_texts[img.id] for img in images if turn.photo_texts.get(img.id)]
+        if read:
+            # OCR of the same photo(s): exact names, amounts and dates a model may misread.
+            hint = "\n---\n".join(text[:1500] for text in read)
+            parts.append({"type": "text", "text": f"Text read in the photo (OCR):\n{hint}"})
         response = self._complete(
             messages=[
                 {

@@ -16,7 +16,13 @@ from typing import Any
 from assistant.db import Conn, Database
 from assistant.models import Entry, SearchResult
 from assistant.search.semantic import SemanticIndex
-from assistant.search.text import damerau_levenshtein, query_groups, strip_request, typo_budget
+from assistant.search.text import (
+    damerau_levenshtein,
+    query_groups,
+    search_forms,
+    strip_request,
+    typo_budget,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,18 @@ def _query_lexemes(form: str, pt: list[str], en: list[str]) -> list[str]:
     if pt and en == [form] and pt != [form]:
         return pt
     return sorted(set(pt) | set(en))
+
+
+def _has_forms(text: str, forms: set[str]) -> bool:
+    return bool(forms & set(search_forms(text).split()))
+
+
+def _snippet(photo_text: str, forms: set[str]) -> str | None:
+    """The line of a photo's text where the query's words were found."""
+    for line in photo_text.splitlines():
+        if _has_forms(line, forms):
+            return line.strip()[:120]
+    return None
 
 
 class Search:
@@ -96,22 +114,9 @@ class Search:
             except Exception:  # the embedder failing must not break search
                 log.exception("semantic search failed; full-text results only")
                 found = []
+            # The page was not filled by the words, so every entry matching them is on it:
+            # entries found by meaning are guesses, offered apart and never counted.
             extra = [f.description_id for f in found if f.description_id not in scores]
-            if extra:
-                # Entries that also match the words (beyond the page) are already counted.
-                new = self.db.fetchone(
-                    "WITH n AS (SELECT d.id FROM descriptions d"
-                    " WHERE d.owner = %(owner)s AND d.id = ANY(%(ids)s)"
-                    " AND NOT EXISTS (SELECT 1 FROM entry_terms e WHERE e.owner = %(owner)s"
-                    "  AND e.term = ANY(%(terms)s) AND e.description_id = d.id))"
-                    " SELECT (SELECT count(*) FROM n) AS entries,"
-                    " (SELECT coalesce(sum(image_count), 0) FROM descriptions"
-                    "  WHERE id IN (SELECT id FROM n)) AS images",
-                    {"owner": owner, "ids": extra, "terms": terms},
-                )
-                assert new is not None
-                total_entries += int(new["entries"])
-                total_images += int(new["images"])
             for f in found:
                 # Shown as Entry.score: kept below any full-text score (>= 1 word matched).
                 scores.setdefault(f.description_id, f.score / 100)
@@ -120,8 +125,20 @@ class Search:
             ids = [r["id"] for r in rows] + extra
             with self.db.connection() as conn:
                 entries = self._load_entries(conn, owner, ids[:limit])
+        by_words = {r["id"] for r in rows}
+        query_forms = {form for group in query_groups(subject) for form in group}
         for entry in entries:
             entry.score = scores.get(entry.id)
+            if entry.id not in by_words:
+                entry.matched_by = "meaning"
+                continue
+            own = " ".join([entry.description, entry.caption or "", *entry.tags])
+            snippet = (
+                None if _has_forms(own, query_forms) else _snippet(entry.photo_text, query_forms)
+            )
+            # A typo-corrected or stemmed match of the user's own words has no snippet.
+            entry.matched_by = "photo_text" if snippet else "words"
+            entry.snippet = snippet
         return SearchResult(
             query=subject,
             entries=entries,

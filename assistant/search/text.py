@@ -8,6 +8,7 @@ import unicodedata
 from assistant.models import Language
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_DIGITS = re.compile(r"\d+")
 
 # Words that carry no subject in a photo catalog: function words of both languages and
 # the words every entry would share ("foto", "photo"). Compared after accent folding.
@@ -170,8 +171,13 @@ def word_forms(word: str) -> list[str]:
     """The folded word and its singular/non-diminutive form (both kept: the rules are
     Portuguese, and keeping the surface form protects English and unusual words)."""
     lowered = word.lower()
-    reduced = _reduce_diminutive(_reduce_plural(lowered))
     forms = [fold(lowered)]
+    if any(ch.isdigit() for ch in lowered):
+        # Codes mix digits and letters ("702u", "4471a"): the number alone is what people
+        # type ("linha 702"), so it is a form too.
+        forms += [n for n in _DIGITS.findall(lowered) if len(n) >= 2 and n != forms[0]]
+        return forms
+    reduced = _reduce_diminutive(_reduce_plural(lowered))
     folded_reduced = fold(reduced)
     if folded_reduced != forms[0]:
         forms.append(folded_reduced)

@@ -1,0 +1,230 @@
+"""Text in photos (OCR): read offline, kept per image, searchable, and used to describe a
+photo that came without a caption.
+
+`TextReader` is the interface (like `Embedder`); `RapidTextReader` is the offline default:
+`rapidocr` 3.x on onnxruntime with the PP-OCRv6 detection and recognition models that ship
+inside its wheel (Apache-2.0, code and models), which keep Portuguese accents. Images are
+reduced to `max_side` pixels before reading (a 12 MP phone photo would cost seconds more
+and read no better), and the models load once per process, on first use.
+
+`describe()` turns what was read into the description a person would have typed: the
+kind of document (recibo, boleto, conta, receita, cardápio, horário, senha, receipt,
+invoice, menu...) and its most telling lines (the issuer, a total, a date).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from PIL import Image, ImageOps
+
+from assistant.models import Language
+from assistant.search.text import fold
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhotoText:
+    """What a reader found in one image."""
+
+    lines: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    engine: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def confidence(self) -> float:
+        """Mean line score weighted by length (0 when nothing was read)."""
+        total = sum(len(line) for line in self.lines)
+        if not total:
+            return 0.0
+        return sum(len(line) * s for line, s in zip(self.lines, self.scores, strict=True)) / total
+
+    def readable(
+        self, min_chars: int = 10, min_confidence: float = 0.6, min_lines: int = 2
+    ) -> bool:
+        """Enough text, read confidently enough, to describe the photo by it: at least
+        `min_lines` lines with a word in them (a photo of a person wearing a name tag
+        is not a document)."""
+        worded = [line for line in self.lines if sum(ch.isalpha() for ch in line) >= 3]
+        letters = sum(ch.isalnum() for ch in self.text)
+        return (
+            len(worded) >= min_lines and letters >= min_chars and self.confidence >= min_confidence
+        )
+
+
+class TextReader(Protocol):
+    name: str
+
+    def read(self, data: bytes) -> PhotoText: ...
+
+
+class ReadFailed(Exception):
+    """The reader could not read this image (corrupt, or the engine failed)."""
+
+
+def reduced(data: bytes, max_side: int) -> Image.Image:
+    """The image upright, in RGB, at most `max_side` pixels on its longer side (JPEGs are
+    decoded at reduced size directly)."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.draft("RGB", (max_side, max_side))
+        upright = ImageOps.exif_transpose(img)
+        upright.thumbnail((max_side, max_side))
+        return upright.convert("RGB")
+
+
+class RapidTextReader:
+    name = "rapidocr-3"
+    _engine: Any = None
+    _load_lock = threading.Lock()
+    _run_lock = threading.Lock()  # the engine keeps per-call state: one read at a time
+
+    def __init__(self, max_side: int = 1280, min_score: float = 0.5, threads: int = 0):
+        self.max_side = max_side
+        self.min_score = min_score
+        self.threads = threads
+
+    @classmethod
+    def available(cls) -> bool:
+        try:
+            import rapidocr  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def _load(self) -> Any:
+        with RapidTextReader._load_lock:
+            if RapidTextReader._engine is None:
+                from rapidocr import RapidOCR
+
+                params: dict[str, Any] = {"Global.log_level": "warning"}
+                if self.threads:
+                    params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
+                RapidTextReader._engine = RapidOCR(params=params)
+                logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+            return RapidTextReader._engine
+
+    def read(self, data: bytes) -> PhotoText:
+        try:
+            import numpy as np
+
+            pixels = np.asarray(reduced(data, self.max_side))
+            engine = self._load()
+            with RapidTextReader._run_lock:
+                result = engine(pixels)
+        except Exception as exc:  # a corrupt image, an engine error: the caller goes on
+            raise ReadFailed(f"{type(exc).__name__}: {exc}") from exc
+        found = PhotoText(engine=self.name)
+        for text, score in zip(result.txts or (), result.scores or (), strict=False):
+            text = " ".join(str(text).split())
+            if text and float(score) >= self.min_score:
+                found.lines.append(text)
+                found.scores.append(round(float(score), 4))
+        return found
+
+
+# --- an automatic description ---------------------------------------------------------------
+
+# Words that tell what a document is, in the order they are tried (the first found wins),
+# with how to call it in each language.
+KINDS: list[tuple[tuple[str, ...], dict[str, str]]] = [
+    (("boleto",), {"pt": "Boleto", "en": "Bank slip (boleto)"}),
+    (("cupom fiscal", "nota fiscal"), {"pt": "Nota fiscal", "en": "Receipt"}),
+    (("recibo", "receipt"), {"pt": "Recibo", "en": "Receipt"}),
+    (("invoice", "fatura"), {"pt": "Fatura", "en": "Invoice"}),
+    (
+        ("conta de energia", "conta de luz", "energia eletrica", "electricity bill"),
+        {"pt": "Conta de luz", "en": "Electricity bill"},
+    ),
+    (("conta de agua", "agua e esgoto", "water bill"), {"pt": "Conta de água", "en": "Water bill"}),
+    (("conta", "bill"), {"pt": "Conta", "en": "Bill"}),
+    (
+        ("receituario", "receita medica", "prescription"),
+        {"pt": "Receita médica", "en": "Prescription"},
+    ),
+    (("cardapio", "menu"), {"pt": "Cardápio", "en": "Menu"}),
+    (("horario", "timetable", "schedule"), {"pt": "Horário", "en": "Timetable"}),
+    (("wi-fi", "wifi", "senha", "password"), {"pt": "Senha do Wi-Fi", "en": "Wi-Fi password"}),
+    (("orcamento", "quote"), {"pt": "Orçamento", "en": "Quote"}),
+    (("ingresso", "ticket", "boarding pass"), {"pt": "Ingresso", "en": "Ticket"}),
+    (("carteira", "identidade", "card"), {"pt": "Documento", "en": "Card"}),
+    (("garantia", "warranty"), {"pt": "Garantia", "en": "Warranty"}),
+]
+_MONEY = re.compile(r"(R\$|\$|US\$|€)\s?\d[\d.,]*\d")
+_DATE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
+_TOTAL = re.compile(r"\b(total|valor|amount due|total a pagar|total due)\b", re.IGNORECASE)
+
+
+def document_kind(text: str, language: Language) -> str | None:
+    folded = fold(text)
+    for words, names in KINDS:
+        if any(re.search(rf"\b{re.escape(w)}\b", folded) for w in words):
+            return names[language]
+    return None
+
+
+_KIND_WORDS = re.compile(
+    r"\b(" + "|".join(re.escape(w) for words, _ in KINDS for w in words) + r")\b"
+)
+# Lines whose value is what people look the document up by.
+_LABELLED = re.compile(
+    r"^(beneficiario|beneficiary|rede|network|senha|password|nome|name|paciente|patient)\s*:",
+)
+
+
+def _issuer(lines: list[str]) -> str | None:
+    """Who issued it: a "Beneficiário:" line's value, else the first line that names
+    someone (mostly letters, no amount, not the document's kind)."""
+    for line in lines:
+        if fold(line).startswith(("beneficiario:", "beneficiary:")):
+            return line.split(":", 1)[1].strip()
+    for line in lines[:4]:
+        letters = sum(ch.isalpha() for ch in line)
+        if letters < 4 or letters < len(line) * 0.6 or _MONEY.search(line):
+            continue
+        if _KIND_WORDS.search(fold(line)):
+            continue
+        return line.strip()
+    return None
+
+
+def describe(found: PhotoText, language: Language) -> str:
+    """An automatic description from the photo's text, e.g.
+    "Recibo — PADARIA SÃO JOÃO LTDA — TOTAL R$ 34,89 — 12/03/2025"."""
+    lines = found.lines
+    kind = document_kind(found.text, language)
+    parts = [kind] if kind else []
+    # The line naming the kind says more when it carries a number ("HORÁRIO DA LINHA 702U").
+    kind_line = next((line for line in lines if _KIND_WORDS.search(fold(line))), None)
+    if kind_line and any(ch.isdigit() for ch in kind_line) and not _MONEY.search(kind_line):
+        parts.append(kind_line)
+    issuer = _issuer(lines)
+    if issuer and issuer not in parts:
+        parts.append(issuer)
+    for line in lines:  # a network's name and password, a patient's name...
+        if (
+            _LABELLED.search(fold(line))
+            and line not in parts
+            and not line.startswith(issuer or "\0")
+        ):
+            parts.append(line)
+    total = next((line for line in lines if _TOTAL.search(line) and _MONEY.search(line)), None)
+    if total is None:
+        total = next((line for line in lines if _MONEY.search(line)), None)
+    if total and total not in parts:
+        parts.append(total)
+    date = next((m.group(0) for line in lines if (m := _DATE.search(line))), None)
+    if date and not any(date in p for p in parts):
+        parts.append(date)
+    if len(parts) < 2:  # no structure found: the first lines say what it is
+        parts += [line for line in lines[:3] if line not in parts]
+    return " — ".join(parts)[:300]
