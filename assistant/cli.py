@@ -10,6 +10,7 @@ needs no database).
     assistant import-legacy --database-url URL    the reference deployment's catalog
     assistant media migrate --to s3     copy media between the local store and S3
     assistant embeddings backfill       embed entries that have no vector yet
+    assistant photos read               read the text of photos not read yet (OCR)
     assistant evaluate search FILE      search quality (recall@5, MRR) on a data set
 """
 
@@ -155,6 +156,28 @@ def cmd_embeddings_backfill(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_photos_read(_args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from assistant.factory import build_services
+
+    settings = get_settings()
+    services = build_services(settings)
+    try:
+        if services.photos is None:
+            raise ConfigError("no text reader (TEXT_READER=none, or rapidocr is missing)")
+        total = services.photos.count_missing()
+        with tqdm(total=total, desc="reading photos", unit="photo") as bar:
+            while done := services.photos.read_missing(8):
+                bar.update(done)
+        if services.semantic is not None:  # the entries' text changed: embed it again
+            services.semantic.index_missing()
+    finally:
+        services.close()
+    print(json.dumps({"read": total, "engine": services.photos.reader.name}))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from assistant.ops.evaluate import run
 
@@ -225,6 +248,11 @@ def parser() -> argparse.ArgumentParser:
     emb_sub = embeddings.add_subparsers(dest="embeddings_command", required=True, metavar="CMD")
     backfill = emb_sub.add_parser("backfill", help="embed every entry that has no vector yet")
     backfill.set_defaults(func=cmd_embeddings_backfill)
+
+    photos = sub.add_parser("photos", help="text in photos (OCR)")
+    photos_sub = photos.add_subparsers(dest="photos_command", required=True, metavar="CMD")
+    read = photos_sub.add_parser("read", help="read the text of every photo not read yet")
+    read.set_defaults(func=cmd_photos_read)
 
     evaluate = add(
         "evaluate", cmd_evaluate, "measure search or dialogues on a data set (throw-away DBs)"

@@ -25,7 +25,7 @@ from assistant.memory import Memory
 from assistant.models import InboundMedia, InboundMessage, Language, OutMedia, Reply
 from assistant.phrases import format_date, say
 from assistant.search.photo_index import PhotoTexts
-from assistant.search.photo_text import describe
+from assistant.search.photo_text import describe, kind_tags
 from assistant.search.text import detect_language, split_message
 from assistant.speech import Transcriber, TranscriptionError, UnsupportedAudio
 from assistant.tools import Toolbox, ToolCall
@@ -266,7 +266,13 @@ class Assistant:
                 waiting.append(saved)  # no text, or not in time: the user is asked
             elif isinstance(brain, OfflineBrain):
                 description = describe(found, language)
-                self.catalog.create_entry(owner, description, [saved.image.id], auto=True)
+                self.catalog.create_entry(
+                    owner,
+                    description,
+                    [saved.image.id],
+                    tags=kind_tags(found.text),
+                    auto=True,
+                )
                 notices.append(("ocr_saved", {"description": description}))
             else:
                 hints[saved.image.id] = found.text

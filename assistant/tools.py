@@ -75,8 +75,8 @@ class EntrySummary(BaseModel):
     caption: str | None = None
     created_at: str
     images: int
-    # How a search found it: "words", "photo_text" (with the line), or "meaning" (a
-    # guess: say it is only a suggestion).
+    # How a search found it: "words", "photo_text" (with the line); "partial" (some of
+    # the words) and "meaning" are guesses: say they are only suggestions.
     matched_by: str | None = None
     photo_text_line: str | None = None
 
@@ -178,8 +178,8 @@ class Toolbox:
         self, kind: str, query: str, entries: list[Entry], total_images: int, total_entries: int
     ) -> ToolResult:
         send: list[tuple[ImageRecord, str]] = []
-        matches = [e for e in entries if e.matched_by != "meaning"]
-        guesses = [e for e in entries if e.matched_by == "meaning"]
+        matches = [e for e in entries if e.matched_by not in ("partial", "meaning")]
+        guesses = [e for e in entries if e.matched_by in ("partial", "meaning")]
         # Guesses are sent only when nothing matched the words (worded as suggestions).
         for entry in matches or guesses:
             caption = entry.description

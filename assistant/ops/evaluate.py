@@ -33,6 +33,9 @@ def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
     failures: list[str] = []
     names_by_sha: dict[str, str] = {}
     for number, step in enumerate(dialogue.get("steps", []), start=1):
+        # Between messages the background indexer has read and embedded what came in:
+        # every step sees the search users get.
+        index_like_production(services)
         send = step.get("send", {})
         sender = send.get("from", DEFAULT_SENDER)
         media = []
@@ -110,46 +113,115 @@ def evaluate_dialogues(path: Path, sandbox: Sandbox, out: Any = sys.stdout) -> t
 
 
 def _metrics(ranked: list[list[str]], relevant: list[list[str]], k: int = 5) -> dict[str, float]:
+    """recall@k and MRR over the queries that have relevant entries."""
     recall = mrr = 0.0
+    answerable = 0
     for got, want in zip(ranked, relevant, strict=True):
+        if not want:
+            continue
+        answerable += 1
         top = got[:k]
         recall += len(set(top) & set(want)) / len(want)
         mrr += next((1 / (i + 1) for i, e in enumerate(top) if e in want), 0.0)
-    n = len(ranked) or 1
+    n = answerable or 1
     return {f"recall@{k}": round(recall / n, 4), "mrr": round(mrr / n, 4)}
 
 
-def load_search_set(services: Services, data: dict[str, Any], owner: str) -> dict[int, str]:
-    """Save every entry with an image of its own; returns catalog id -> data-set id."""
+def edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def char_accuracy(truth: str, read: str) -> float:
+    """1 - character error rate, ignoring whitespace (OCR joins or splits spaces)."""
+    a, b = "".join(truth.split()), "".join(read.split())
+    if not a:
+        return 1.0 if not b else 0.0
+    return max(0.0, 1 - edit_distance(a, b) / len(a))
+
+
+def load_search_set(
+    services: Services, data: dict[str, Any], owner: str, base: Path
+) -> dict[int, str]:
+    """Put every entry of a data set into a fresh catalog, as users would; returns
+    catalog id -> data-set id. An entry with `text` is saved with that description (and
+    its `image`, or a sample one); an entry with only an `image` is sent as a photo alone
+    and goes through the real pipeline (read, described from its text, or left waiting)."""
     from assistant.media import inspect_image
 
     ids: dict[int, str] = {}
     for item in data["entries"]:
-        image_data = sample_image(item["id"])
-        stored = services.catalog.store_image(owner, image_data, inspect_image(image_data, 10**7))
-        entry = services.catalog.create_entry(owner, item["text"], [stored.image.id])
-        ids[entry.id] = item["id"]
+        image_data = (base / item["image"]).read_bytes() if "image" in item else None
+        if item.get("text"):
+            image_data = image_data or sample_image(item["id"])
+            stored = services.catalog.store_image(
+                owner, image_data, inspect_image(image_data, 10**7)
+            )
+            entry = services.catalog.create_entry(owner, item["text"], [stored.image.id])
+            ids[entry.id] = item["id"]
+            continue
+        assert image_data is not None, f"entry {item['id']} has neither text nor image"
+        services.assistant.handle(
+            InboundMessage(
+                sender=owner,
+                media=[InboundMedia(data=image_data)],
+                channel="evaluate",
+            )
+        )
+        entry_id = services.db.scalar(
+            "SELECT description_id FROM images WHERE owner = %s AND sha256 = %s",
+            (owner, sha256_hex(image_data)),
+        )
+        if entry_id is not None:
+            ids[int(entry_id)] = item["id"]
+    index_like_production(services)
     return ids
+
+
+def index_like_production(services: Services) -> None:
+    """What the background indexer does a moment after a message: read the photos'
+    text, then embed new or changed entries."""
+    if services.photos is not None:
+        while services.photos.read_missing(16):
+            pass
+    if services.semantic is not None:
+        services.semantic.index_missing()
 
 
 def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    services = sandbox.fresh()
+    # The evaluation measures what the reader finds, not how fast: no time budget.
+    services = sandbox.fresh(OCR_TIME_BUDGET_SECONDS=60)
     try:
-        ids = load_search_set(services, data, SEARCH_OWNER)
-        if services.semantic is not None:
-            services.semantic.index_missing()
+        ids = load_search_set(services, data, SEARCH_OWNER, path.parent)
         ours, naive, wanted, details = [], [], [], []
+        false_alarms = unanswerable = 0
         for query in data["queries"]:
             result = services.catalog.search(SEARCH_OWNER, query["q"], limit=5)
-            got = [ids[e.id] for e in result.entries]
-            base = [ids[i] for i in baseline_search(services.db, SEARCH_OWNER, query["q"])]
+            got = [ids.get(e.id, "?") for e in result.entries]
+            base = [ids.get(i, "?") for i in baseline_search(services.db, SEARCH_OWNER, query["q"])]
             ours.append(got)
             naive.append(base)
             wanted.append(query["relevant"])
+            if not query["relevant"]:
+                unanswerable += 1
+                false_alarms += bool(result.matches)
             details.append(
-                {"q": query["q"], "relevant": query["relevant"], "ours": got, "baseline": base}
+                {
+                    "q": query["q"],
+                    "relevant": query["relevant"],
+                    "ours": got,
+                    "found_by": [e.matched_by for e in result.entries],
+                    "snippets": [e.snippet for e in result.entries],
+                    "baseline": base,
+                }
             )
+        ocr = _ocr_accuracy(services, data, path.parent)
     finally:
         services.close()
     m, b = _metrics(ours, wanted), _metrics(naive, wanted)
@@ -157,11 +229,36 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
         "recall@5": m["recall@5"],
         "mrr": m["mrr"],
         "queries": len(ours),
+        "no_answer_queries": unanswerable,
+        "false_alarm_rate": round(false_alarms / unanswerable, 4) if unanswerable else None,
         "baseline": {"recall@5": b["recall@5"], "mrr": b["mrr"]},
     }
+    if ocr:
+        report["ocr_char_accuracy"] = ocr
     if verbose:
         report["details"] = details
     return report
+
+
+def _ocr_accuracy(services: Services, data: dict[str, Any], base: Path) -> dict[str, Any] | None:
+    """Character accuracy of the text read in the set's images (all, and the clean ones)."""
+    scores: dict[str, list[float]] = {"all": [], "clean": []}
+    for item in data["entries"]:
+        if not item.get("truth") or "image" not in item:
+            continue
+        read = services.db.scalar(
+            "SELECT ocr_text FROM images WHERE owner = %s AND sha256 = %s",
+            (SEARCH_OWNER, sha256_hex((base / item["image"]).read_bytes())),
+        )
+        accuracy = char_accuracy(item["truth"], read or "")
+        scores["all"].append(accuracy)
+        if item.get("clean"):
+            scores["clean"].append(accuracy)
+    if not scores["all"]:
+        return None
+    summary: dict[str, Any] = {k: round(sum(v) / len(v), 4) for k, v in scores.items() if v}
+    summary["images"] = len(scores["all"])
+    return summary
 
 
 def run(kind: str, file: Path, database_url: str | None = None, verbose: bool = False) -> int:

@@ -125,12 +125,15 @@ class Search:
             ids = [r["id"] for r in rows] + extra
             with self.db.connection() as conn:
                 entries = self._load_entries(conn, owner, ids[:limit])
-        by_words = {r["id"] for r in rows}
+        hits = {r["id"]: int(r["hits"]) for r in rows}
         query_forms = {form for group in query_groups(subject) for form in group}
         for entry in entries:
             entry.score = scores.get(entry.id)
-            if entry.id not in by_words:
+            if entry.id not in hits:
                 entry.matched_by = "meaning"
+                continue
+            if hits[entry.id] < len(groups):
+                entry.matched_by = "partial"  # some of the words: a suggestion
                 continue
             own = " ".join([entry.description, entry.caption or "", *entry.tags])
             snippet = (
@@ -183,14 +186,23 @@ class Search:
             " sum(e.weight) AS rank, max(e.created_at) AS created_at, max(e.images) AS images"
             " FROM q JOIN entry_terms e ON e.owner = %(owner)s AND e.term = q.term"
             " GROUP BY e.description_id)"
+            # Totals count the entries that match every word (the others are offered as
+            # suggestions, not counted as found).
             " SELECT s.total, s.images, s.matched, t.id, t.hits, t.rank"
-            " FROM (SELECT count(*) AS total, coalesce(sum(images), 0) AS images,"
+            " FROM (SELECT count(*) FILTER (WHERE mask = %(every)s) AS total,"
+            "  coalesce(sum(images) FILTER (WHERE mask = %(every)s), 0) AS images,"
             "  coalesce(bit_or(mask), 0) AS matched FROM m) AS s"
             " LEFT JOIN LATERAL (SELECT id, bit_count(mask::bit(32)) AS hits, rank, created_at"
             "  FROM m ORDER BY hits DESC, rank DESC, created_at DESC, id DESC"
             "  LIMIT %(limit)s) AS t ON true"
             " ORDER BY t.hits DESC, t.rank DESC, t.created_at DESC, t.id DESC",
-            {"terms": terms, "masks": list(masks.values()), "owner": owner, "limit": limit},
+            {
+                "terms": terms,
+                "masks": list(masks.values()),
+                "owner": owner,
+                "limit": limit,
+                "every": (1 << len(groups[:31])) - 1,
+            },
         ).fetchall()
         return terms, *self._page_and_totals(found)
 

@@ -9,6 +9,7 @@ changes, its vectors are dropped so the indexer embeds the new text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -27,10 +28,19 @@ _READS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
 
 
 class PhotoTexts:
-    def __init__(self, db: Database, store: MediaStore, reader: TextReader):
+    def __init__(
+        self,
+        db: Database,
+        store: MediaStore,
+        reader: TextReader,
+        describe_pending: Callable[[ImageRecord, PhotoText], object] | None = None,
+    ):
         self.db = db
         self.store = store
         self.reader = reader
+        # Called for a photo still waiting for a description when its text is read in
+        # the background (it was read too late while its message was answered).
+        self.describe_pending = describe_pending
 
     # --- reading -------------------------------------------------------------------------
 
@@ -76,7 +86,13 @@ class PhotoTexts:
             except Exception as exc:  # gone or unreachable: recorded, not retried forever
                 self.record(image, None, error=f"{type(exc).__name__}: {exc}")
                 continue
-            self.read(image, data)
+            found = self.read(image, data)
+            if found is not None and found.readable() and self.describe_pending is not None:
+                still_waiting = self.db.scalar(
+                    "SELECT description_id IS NULL FROM images WHERE id = %s", (image.id,)
+                )
+                if still_waiting:
+                    self.describe_pending(image, found)
         return len(rows)
 
     def count_missing(self) -> int:

@@ -138,7 +138,7 @@ class RapidTextReader:
 # with how to call it in each language.
 KINDS: list[tuple[tuple[str, ...], dict[str, str]]] = [
     (("boleto",), {"pt": "Boleto", "en": "Bank slip (boleto)"}),
-    (("cupom fiscal", "nota fiscal"), {"pt": "Nota fiscal", "en": "Receipt"}),
+    (("cupom fiscal", "nota fiscal"), {"pt": "Nota fiscal", "en": "Receipt", "also": "recibo"}),
     (("recibo", "receipt"), {"pt": "Recibo", "en": "Receipt"}),
     (("invoice", "fatura"), {"pt": "Fatura", "en": "Invoice"}),
     (
@@ -164,12 +164,27 @@ _DATE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
 _TOTAL = re.compile(r"\b(total|valor|amount due|total a pagar|total due)\b", re.IGNORECASE)
 
 
-def document_kind(text: str, language: Language) -> str | None:
+def _kind(text: str) -> tuple[tuple[str, ...], dict[str, str]] | None:
     folded = fold(text)
     for words, names in KINDS:
         if any(re.search(rf"\b{re.escape(w)}\b", folded) for w in words):
-            return names[language]
+            return words, names
     return None
+
+
+def document_kind(text: str, language: Language) -> str | None:
+    found = _kind(text)
+    return found[1][language] if found else None
+
+
+def kind_tags(text: str) -> list[str]:
+    """Words for the document's kind in both languages ("recibo", "receipt"...), kept as
+    the entry's tags: people search a receipt by "recibo" even when it says "cupom"."""
+    found = _kind(text)
+    if found is None:
+        return []
+    words, names = found
+    return sorted({fold(n) for n in names.values()} | set(words))[:8]
 
 
 _KIND_WORDS = re.compile(
