@@ -110,7 +110,7 @@ class RapidTextReader:
                 if self.threads:
                     params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.threads
                 RapidTextReader._engine = RapidOCR(params=params)
-                logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+                logging.getLogger("RapidOCR").setLevel(logging.ERROR)
             return RapidTextReader._engine
 
     def read(self, data: bytes) -> PhotoText:
