@@ -106,6 +106,24 @@ def test_report_pages_searches_and_charts(admin: tuple[Services, TestClient]) ->
     assert thumb and client.get(thumb.group(1)).status_code == 200
 
 
+def test_report_marks_guesses_and_shows_photo_text(admin: tuple[Services, TestClient]) -> None:
+    services, client = admin
+    add_entry(services, ALICE, "Recibo do mercado de março")
+    assert services.semantic is not None
+    services.semantic.index_missing()
+    query = f"/get-report-data?user={ALICE}&q=recibo+do+dentista"
+    data = client.get(query, headers=BEARER).json()
+    assert data["total"] == 0  # nothing has every word
+    assert [(e["description"], e["guess"]) for e in data["entries"]][:1] == [
+        ("Recibo do mercado de março", True)
+    ]
+    html = client.get(query.replace("/get-report-data", "/report"), headers=BEARER).text
+    assert "≈ guess" in html
+    sure = client.get(f"/get-report-data?user={ALICE}&q=recibo", headers=BEARER).json()
+    assert sure["total"] == 1 and sure["entries"][0]["guess"] is False
+    assert "≈ guess" not in client.get(f"/report?user={ALICE}&q=recibo", headers=BEARER).text
+
+
 def test_memory_endpoints(admin: tuple[Services, TestClient]) -> None:
     services, client = admin
     services.assistant.handle(InboundMessage(sender=ALICE, text="Lembre que eu gosto de gatos"))

@@ -14,6 +14,7 @@ from assistant.factory import Services
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.search.photo_text import PhotoText, RapidTextReader, describe, reduced
+from assistant.web import ui
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import joined, save_entry, send
 from tests.helpers.web import app_client
@@ -205,6 +206,13 @@ def test_guesses_are_worded_as_suggestions_and_negatives_match_nothing(
     assert [e.description for e in result.guesses][:1] == ["Recibo do mercado de março"]
     reply = joined(send(services, ALICE, "mostre o recibo do dentista"))
     assert "Talvez estas" in reply and "Encontrei" not in reply
+    # The Gradio catalog tells them apart the same way.
+    items, _, summary = ui.catalog_view(services, ALICE, "recibo do dentista")
+    assert [caption for _, caption in items][:1] == ["≈ Recibo do mercado de março"]
+    assert summary.startswith("0 entries") and "only guessed by meaning" in summary
+    items, _, summary = ui.catalog_view(services, ALICE, "recibo de março")
+    assert [caption for _, caption in items][:1] == ["Recibo do mercado de março"]
+    assert "guessed" not in summary
 
 
 def test_dev_sets_meet_the_quality_targets(sandbox: Sandbox) -> None:

@@ -39,6 +39,12 @@ def _entry_json(entry: Entry, store: MediaStore, ttl: int) -> dict[str, Any]:
         "description": entry.description,
         "caption": entry.caption,
         "tags": entry.tags,
+        "photo_text": entry.photo_text,
+        "auto_described": entry.auto_described,
+        # How a search found it: "words"/"photo_text" are matches; "partial"/"meaning" are
+        # only guesses and are shown as such, as the assistant does in the chat.
+        "matched_by": entry.matched_by,
+        "guess": entry.matched_by in ("partial", "meaning"),
         "created_at": entry.created_at.isoformat(),
         "images": [
             {

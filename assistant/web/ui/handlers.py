@@ -164,12 +164,18 @@ def catalog_view(
                 if image.thumb_key
                 else (image.storage_key, image.content_type)
             )
-            items.append((reply_file(services, key, ctype), entry.description))
+            guess = entry.matched_by in ("partial", "meaning")
+            # Guesses are marked, as the chat offers them only as "talvez estas".
+            label = f"≈ {entry.description}" if guess else entry.description
+            items.append((reply_file(services, key, ctype), label))
             index.append([entry.owner, entry.id, image.id])
     who = md_text(user) if user else "all users"
     summary = f"{total} entries for {who}" + (
         f" matching “{md_text(query)}”" if query.strip() else ""
     )
+    guesses = sum(e.matched_by in ("partial", "meaning") for e in entries)
+    if guesses:
+        summary += f"; {guesses} more only guessed by meaning (marked ≈)"
     return items, index, summary
 
 
@@ -182,6 +188,8 @@ def entry_details(entry: Entry, image_id: int | None = None) -> str:
         f"**Description:** {md_text(entry.description)}",
         f"**Generated caption:** {md_text(entry.caption) if entry.caption else '—'}",
         f"**Tags:** {md_text(', '.join(entry.tags)) if entry.tags else '—'}",
+        f"**Text in the photo:** {md_text(entry.photo_text[:600]) if entry.photo_text else '—'}"
+        + (" (description written from it)" if entry.auto_described else ""),
         f"**User:** {md_text(entry.owner)}",
         f"**Saved:** {entry.created_at:%Y-%m-%d %H:%M} UTC",
     ]
