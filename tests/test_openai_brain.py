@@ -19,6 +19,7 @@ from tests.fakes.openai_server import Call, FakeOpenAI, Say, fake_vector
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import save_entry as add_entry
 from tests.helpers.catalog import send
+from tests.helpers.documents import PADARIA
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
 
@@ -106,6 +107,21 @@ def test_a_photo_alone_is_captioned_saved_and_findable(svc: Services, ai: FakeOp
     convo = json.dumps(ai.recorded.chats[1]["messages"], ensure_ascii=False)
     assert "save_description" in convo and "update_description" in convo
     assert [e.id for e in svc.catalog.search(ALICE, "mar").entries] == [entry.id]
+
+
+def test_the_photos_text_is_a_hint_to_the_caption_and_stored(svc: Services, ai: FakeOpenAI) -> None:
+    caption = {"caption": "Cupom fiscal de uma padaria", "tags": ["recibo", "padaria"]}
+    ai.script = [Say(json.dumps(caption)), Say("Salvei o cupom da padaria.")]
+    send(svc, ALICE, "", PADARIA)
+    parts = ai.recorded.chats[0]["messages"][1]["content"]
+    hint = next(p["text"] for p in parts if p["type"] == "text" and "OCR" in p["text"])
+    # The model gets the exact name and amount the OCR read, to copy rather than misread.
+    assert "PADARIA SÃO JOÃO LTDA" in hint and "34,89" in hint
+    (entry,) = svc.catalog.recent(ALICE).entries
+    assert entry.caption == "Cupom fiscal de uma padaria"
+    assert "PADARIA SÃO JOÃO LTDA" in entry.photo_text  # stored as offline
+    found = svc.catalog.search(ALICE, "34,89")
+    assert [(e.id, e.matched_by) for e in found.matches] == [(entry.id, "photo_text")]
 
 
 def test_caption_and_tags_are_searched_beside_the_users_words(

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from assistant.factory import Services
 from assistant.ops.samples import sample_image
@@ -17,33 +17,12 @@ from assistant.search.photo_text import PhotoText, RapidTextReader, describe, re
 from assistant.web import ui
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import joined, save_entry, send
+from tests.helpers.documents import PADARIA
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, sign, webhook_form
 
 DATA = Path(__file__).parent / "data"
 ALICE, BOB = "+5511988880001", "+5511988880002"
-
-
-def receipt(*lines: str, size: int = 34) -> bytes:
-    """A photo of a printed document, as a phone would send it (JPEG)."""
-    import matplotlib
-
-    font_path = Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
-    font = ImageFont.truetype(str(font_path), size)
-    width = max(int(font.getlength(line)) for line in lines) + 120
-    img = Image.new("RGB", (width, 80 + len(lines) * (size + 22)), "white")
-    draw = ImageDraw.Draw(img)
-    for i, line in enumerate(lines):
-        draw.text((60, 40 + i * (size + 22)), line, fill="black", font=font)
-    img = img.rotate(2, expand=True, fillcolor=(120, 120, 120))
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=70)
-    return out.getvalue()
-
-
-PADARIA = receipt(
-    "PADARIA SÃO JOÃO LTDA", "CUPOM FISCAL", "Pão francês  R$ 8,50", "TOTAL R$ 34,89", "12/03/2025"
-)
 
 
 def test_the_reader_keeps_portuguese_accents_and_reduces_big_photos() -> None:
