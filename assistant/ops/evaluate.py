@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from assistant.media import sha256_hex
 from assistant.models import InboundMedia, InboundMessage, Reply
 from assistant.ops.samples import sample_image, sample_wav
 from assistant.ops.sandbox import Sandbox
+from assistant.search import semantic
 from assistant.search.baseline import baseline_search
 
 DEFAULT_SENDER = "+5511900000001"
@@ -193,37 +197,75 @@ def index_like_production(services: Services) -> None:
         services.semantic.index_missing()
 
 
-def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict[str, Any]:
+@dataclass
+class LoadedSet:
+    """A search data set put into a fresh catalog, ready to be queried many times (the
+    notebook scores it once per threshold without reading the photos again)."""
+
+    services: Services
+    data: dict[str, Any]
+    ids: dict[int, str]  # catalog id -> data-set id
+    base: Path
+
+    def close(self) -> None:
+        self.services.close()
+
+
+def load_set(path: Path, sandbox: Sandbox) -> LoadedSet:
     data = json.loads(path.read_text(encoding="utf-8"))
     # The evaluation measures what the reader finds, not how fast: no time budget.
     services = sandbox.fresh(OCR_TIME_BUDGET_SECONDS=60)
     try:
         ids = load_search_set(services, data, SEARCH_OWNER, path.parent)
-        ours, naive, wanted, details = [], [], [], []
-        false_alarms = unanswerable = 0
-        for query in data["queries"]:
-            result = services.catalog.search(SEARCH_OWNER, query["q"], limit=5)
-            got = [ids.get(e.id, "?") for e in result.entries]
-            base = [ids.get(i, "?") for i in baseline_search(services.db, SEARCH_OWNER, query["q"])]
-            ours.append(got)
-            naive.append(base)
-            wanted.append(query["relevant"])
-            if not query["relevant"]:
-                unanswerable += 1
-                false_alarms += bool(result.matches)
-            details.append(
-                {
-                    "q": query["q"],
-                    "relevant": query["relevant"],
-                    "ours": got,
-                    "found_by": [e.matched_by for e in result.entries],
-                    "snippets": [e.snippet for e in result.entries],
-                    "baseline": base,
-                }
-            )
-        ocr = _ocr_accuracy(services, data, path.parent)
-    finally:
+    except BaseException:
         services.close()
+        raise
+    return LoadedSet(services, data, ids, path.parent)
+
+
+@contextmanager
+def semantic_floors(dense: float | None = None, latent: float | None = None) -> Iterator[None]:
+    """Search with other admission thresholds for entries found by meaning (this
+    process only; restored on exit)."""
+    saved = semantic.DENSE_FLOOR, semantic.LATENT_FLOOR
+    if dense is not None:
+        semantic.DENSE_FLOOR = dense
+    if latent is not None:
+        semantic.LATENT_FLOOR = latent
+    try:
+        yield
+    finally:
+        semantic.DENSE_FLOOR, semantic.LATENT_FLOOR = saved
+
+
+def score(loaded: LoadedSet, verbose: bool = False) -> dict[str, Any]:
+    """recall@5 and MRR over the answerable queries; for the no-answer queries, the
+    false-alarm rate (anything presented as a match) and the share offered suggestions."""
+    services, ids = loaded.services, loaded.ids
+    ours, naive, wanted, details = [], [], [], []
+    false_alarms = suggested = by_meaning = unanswerable = 0
+    for query in loaded.data["queries"]:
+        result = services.catalog.search(SEARCH_OWNER, query["q"], limit=5)
+        got = [ids.get(e.id, "?") for e in result.entries]
+        base = [ids.get(i, "?") for i in baseline_search(services.db, SEARCH_OWNER, query["q"])]
+        ours.append(got)
+        naive.append(base)
+        wanted.append(query["relevant"])
+        if not query["relevant"]:
+            unanswerable += 1
+            false_alarms += bool(result.matches)
+            suggested += bool(result.guesses)
+            by_meaning += any(e.matched_by == "meaning" for e in result.entries)
+        details.append(
+            {
+                "q": query["q"],
+                "relevant": query["relevant"],
+                "ours": got,
+                "found_by": [e.matched_by for e in result.entries],
+                "snippets": [e.snippet for e in result.entries],
+                "baseline": base,
+            }
+        )
     m, b = _metrics(ours, wanted), _metrics(naive, wanted)
     report: dict[str, Any] = {
         "recall@5": m["recall@5"],
@@ -231,12 +273,26 @@ def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict
         "queries": len(ours),
         "no_answer_queries": unanswerable,
         "false_alarm_rate": round(false_alarms / unanswerable, 4) if unanswerable else None,
+        "suggestion_rate": round(suggested / unanswerable, 4) if unanswerable else None,
+        # No-answer queries offered something found by meaning alone (the semantic
+        # thresholds decide this share; "partial" suggestions share some words).
+        "meaning_suggestion_rate": round(by_meaning / unanswerable, 4) if unanswerable else None,
         "baseline": {"recall@5": b["recall@5"], "mrr": b["mrr"]},
     }
-    if ocr:
-        report["ocr_char_accuracy"] = ocr
     if verbose:
         report["details"] = details
+    return report
+
+
+def evaluate_search(path: Path, sandbox: Sandbox, verbose: bool = False) -> dict[str, Any]:
+    loaded = load_set(path, sandbox)
+    try:
+        report = score(loaded, verbose)
+        ocr = _ocr_accuracy(loaded.services, loaded.data, loaded.base)
+    finally:
+        loaded.close()
+    if ocr:
+        report["ocr_char_accuracy"] = ocr
     return report
 
 

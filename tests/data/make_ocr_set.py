@@ -20,10 +20,10 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "ocr"
 SEED = 20261126
 
 
@@ -471,15 +471,22 @@ def photograph(img: Image.Image, rng: random.Random, clean: bool) -> Image.Image
     light = Image.linear_gradient("L").resize((w, h)).rotate(rng.uniform(0, 360))
     dark = Image.new("RGB", (w, h), (0, 0, 0))
     img = Image.composite(img, Image.blend(img, dark, 0.35), light)
-    noise = Image.effect_noise((w, h), rng.uniform(10, 25)).convert("RGB")
+    # Sensor noise from the seeded generator (PIL's effect_noise draws from C's rand():
+    # not reproducible).
+    sigma = rng.uniform(10, 25)
+    grain = np.random.default_rng(rng.randrange(2**32)).normal(128, sigma, (h, w))
+    noise = Image.fromarray(grain.clip(0, 255).astype(np.uint8), "L").convert("RGB")
     return Image.blend(img, noise, 0.08)
 
 
-def main() -> None:
+def main(here: Path = HERE) -> None:
+    """Write `here/ocr/*.jpg` and `here/ocr_dev.json` (the tests regenerate into a temporary
+    folder and compare)."""
     rng = random.Random(SEED)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir()
+    out_dir = here / "ocr"
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir()
     available = fonts()
     entries = []
     seen_kinds: dict[str, int] = {}
@@ -491,7 +498,7 @@ def main() -> None:
         img = photograph(draw_document(lines, font, rng), rng, clean)
         out = io.BytesIO()
         img.save(out, format="JPEG", quality=60)
-        (OUT / f"{doc_id}.jpg").write_bytes(out.getvalue())
+        (out_dir / f"{doc_id}.jpg").write_bytes(out.getvalue())
         entries.append(
             {
                 "id": doc_id,
@@ -505,7 +512,7 @@ def main() -> None:
 
     sample_data = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data"
     for name in PHOTOS_WITHOUT_TEXT:
-        target = OUT / name
+        target = out_dir / name
         shutil.copyfile(sample_data / name, target)
         entries.append({"id": Path(name).stem, "image": f"ocr/{name}", "truth": "", "clean": True})
     data = {
@@ -516,10 +523,10 @@ def main() -> None:
         "entries": entries,
         "queries": [{"q": q, "relevant": r} for q, r in QUERIES],
     }
-    (HERE / "ocr_dev.json").write_text(
+    (here / "ocr_dev.json").write_text(
         json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
-    print(f"{len(entries)} images, {len(QUERIES)} queries in {OUT}")
+    print(f"{len(entries)} images, {len(QUERIES)} queries in {out_dir}")
 
 
 if __name__ == "__main__":
