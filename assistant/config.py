@@ -126,6 +126,16 @@ class Settings(BaseSettings):
     max_images_per_reply: int = Field(default=5, alias="MAX_IMAGES_PER_REPLY", ge=1, le=20)
     max_image_bytes: int = Field(default=5 * 1024 * 1024, alias="MAX_IMAGE_BYTES", ge=1024)
     max_audio_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_AUDIO_BYTES", ge=1024)
+    # Voice notes: "auto" uses OpenAI when a key or base URL is set, else a local Whisper
+    # when its model is available, else none (the user is told).
+    transcriber: str = Field(
+        default="auto", alias="TRANSCRIBER", pattern="^(auto|local|openai|none)$"
+    )
+    # A size name (base, small...: from the pinned `voice` packages for base, or
+    # faster-whisper's download on first use) or a directory with a CTranslate2 model.
+    whisper_model: str = Field(default="base", alias="WHISPER_MODEL", min_length=1)
+    whisper_threads: int = Field(default=0, alias="WHISPER_THREADS", ge=0, le=64)
+    max_audio_seconds: float = Field(default=300, alias="MAX_AUDIO_SECONDS", gt=0, le=3600)
     # Text in photos (OCR): "auto" reads with rapidocr when it is installed, "none" never.
     text_reader: str = Field(default="auto", alias="TEXT_READER", pattern="^(auto|rapidocr|none)$")
     ocr_max_side: int = Field(default=1280, alias="OCR_MAX_SIDE", ge=320, le=4096)

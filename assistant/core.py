@@ -27,7 +27,14 @@ from assistant.phrases import format_date, say
 from assistant.search.photo_index import PhotoTexts
 from assistant.search.photo_text import describe, kind_tags
 from assistant.search.text import detect_language, split_message
-from assistant.speech import Transcriber, TranscriptionError, UnsupportedAudio
+from assistant.speech import (
+    AudioTooLong,
+    CorruptAudio,
+    ModelUnavailable,
+    Transcriber,
+    TranscriptionError,
+    UnsupportedAudio,
+)
 from assistant.tools import Toolbox, ToolCall
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,10 @@ class Outcome:
 
 class MediaUnavailable(Exception):
     """A media URL could not be fetched."""
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def normalize_phone(sender: str) -> str:
@@ -184,7 +195,7 @@ class Assistant:
         if audios:
             transcript, notice = self._transcribe(transcriber, audios[0], language)
             if notice:
-                notices.append((notice, {}))
+                notices.append(notice)
             if transcript:
                 text = f"{text}\n{transcript}".strip() if text else transcript
                 language = detect_language(transcript) or language
@@ -303,19 +314,29 @@ class Assistant:
     @staticmethod
     def _transcribe(
         transcriber: Transcriber | None, audio: tuple[bytes, str], language: Language
-    ) -> tuple[str | None, str | None]:
+    ) -> tuple[str | None, tuple[str, dict[str, Any]] | None]:
         if transcriber is None:
-            return None, "voice_unavailable"
+            return None, ("voice_unavailable", {})
         data, content_type = audio
         try:
             text = transcriber.transcribe(data, content_type, language).strip()
+        except AudioTooLong as exc:
+            log.info("voice note too long: %s", exc)
+            lengths = {"heard": _duration(exc.seconds), "limit": _duration(exc.limit)}
+            return None, ("voice_too_long", lengths)
+        except CorruptAudio as exc:
+            log.info("voice note not decodable: %s", exc)
+            return None, ("voice_corrupt", {})
         except UnsupportedAudio as exc:
             log.info("audio not transcribable: %s", exc)
-            return None, "voice_unsupported"
+            return None, ("voice_unsupported", {})
+        except ModelUnavailable as exc:
+            log.error("voice notes cannot be transcribed: %s", exc)
+            return None, ("voice_no_model", {})
         except TranscriptionError:
             log.exception("transcription failed")
-            return None, "voice_failed"
-        return (text or None), (None if text else "voice_failed")
+            return None, ("voice_failed", {})
+        return (text or None), (None if text else ("voice_silent", {}))
 
     def _image_refused(self, exc: MediaRejected, data: bytes) -> tuple[str, dict[str, Any]]:
         if exc.reason == "too_large":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
@@ -31,7 +33,8 @@ from assistant.search.photo_text import (
     kind_tags,
 )
 from assistant.search.semantic import SemanticIndex
-from assistant.speech import OpenAITranscriber, Transcriber
+from assistant.speech import LocalWhisperTranscriber, OpenAITranscriber, Transcriber
+from assistant.speech.weights import hub_cached, joined_model, packaged_available
 from assistant.twilio import TwilioSender, build_fetcher, build_sender
 
 log = logging.getLogger(__name__)
@@ -98,8 +101,46 @@ def build_brain(settings: Settings) -> Brain:
 
 
 def build_transcriber(settings: Settings) -> Transcriber | None:
-    client = openai_client(settings)
-    return OpenAITranscriber(client, settings.openai_transcribe_model) if client else None
+    """TRANSCRIBER: openai (a key or base URL needed), local (Whisper on this machine),
+    none, or auto (OpenAI when configured, else local when a model is available)."""
+    choice = settings.transcriber
+    if choice == "none":
+        return None
+    if choice in ("openai", "auto"):
+        client = openai_client(settings)
+        if client is not None:
+            return OpenAITranscriber(client, settings.openai_transcribe_model)
+        if choice == "openai":
+            raise ConfigError("TRANSCRIBER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+    model = local_whisper_model(settings, required=choice == "local")
+    if model is None:
+        return None
+    return LocalWhisperTranscriber(
+        model, threads=settings.whisper_threads, max_seconds=settings.max_audio_seconds
+    )
+
+
+def local_whisper_model(settings: Settings, required: bool) -> str | Callable[[], str] | None:
+    """Where the local Whisper comes from: a directory; the pinned registry packages
+    (joined and checked in DATA_DIR/models); faster-whisper's cache; or, when TRANSCRIBER
+    is local, faster-whisper's own download on first use (needs the internet). None when
+    auto finds nothing (voice notes then get the clear "not enabled" reply)."""
+    ref = settings.whisper_model
+    if Path(ref).expanduser().is_dir():
+        return str(Path(ref).expanduser())
+    if "/" in ref or ref.startswith("."):
+        if required:
+            raise ConfigError(f"WHISPER_MODEL={ref!r}: no such directory")
+        return None
+    if packaged_available(ref):
+        models = settings.data_dir / "models"
+        # Joined and verified when the first voice note arrives (once per process), not
+        # at start: hashing 145 MB is not worth it for processes that never transcribe.
+        return lambda: str(joined_model(ref, models))
+    cached = hub_cached(ref)
+    if cached or required:
+        return cached or ref
+    return None
 
 
 def build_text_reader(settings: Settings) -> TextReader | None:

@@ -175,6 +175,29 @@ PHRASES: dict[str, dict[Language, str]] = {
         "en": "⚠️ The AI is unavailable right now (a configuration problem); "
         "answering with the basic rules.",
     },
+    "voice_too_long": {
+        "pt": "🎙️ Seu áudio tem uns {heard}; eu transcrevo até {limit}. Pode mandar"
+        " em partes mais curtas ou escrever? (O áudio ficou guardado.)",
+        "en": "🎙️ Your voice note is about {heard} long; I transcribe up to {limit}."
+        " Could you send shorter parts or type it? (The audio was kept.)",
+    },
+    "voice_corrupt": {
+        "pt": "🎙️ Não consegui abrir esse áudio (o arquivo parece corrompido). Pode gravar de"
+        " novo ou escrever?",
+        "en": "🎙️ I couldn't open that audio (the file looks damaged). Could you record it"
+        " again or type it?",
+    },
+    "voice_silent": {
+        "pt": "🎙️ Não ouvi nenhuma fala nesse áudio. Pode gravar de novo ou escrever?",
+        "en": "🎙️ I couldn't hear any speech in that voice note. Could you record it again or"
+        " type it?",
+    },
+    "voice_no_model": {
+        "pt": "🎙️ Recebi seu áudio, mas o modelo de transcrição local não está instalado"
+        " neste assistente. Por favor, escreva sua mensagem. (Veja WHISPER_MODEL no README.)",
+        "en": "🎙️ I got your voice note, but the local transcription model is not installed"
+        " on this assistant. Please type your message. (See WHISPER_MODEL in the README.)",
+    },
     "voice_unsupported": {
         "pt": "⚠️ Não consigo transcrever esse formato de áudio (ou ele passa de 25 MB). "
         "Envie uma mensagem de voz normal do WhatsApp ou escreva o que precisa.",

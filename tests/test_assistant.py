@@ -9,6 +9,7 @@ from PIL import Image
 from assistant.factory import Services
 from assistant.models import InboundMedia, InboundMessage, Reply
 from assistant.ops.samples import sample_image, sample_wav
+from assistant.ops.sandbox import Sandbox
 from assistant.search.text import split_message
 from tests.helpers.catalog import joined, send
 
@@ -73,7 +74,8 @@ def test_sql_looking_caption_is_stored_verbatim(services: Services) -> None:
     assert services.catalog.count_entries(ALICE) == 1
 
 
-def test_voice_note_without_transcription_is_kept(services: Services) -> None:
+def test_voice_note_without_transcription_is_kept(sandbox: Sandbox) -> None:
+    services = sandbox.fresh(TRANSCRIBER="none")
     replies = send(services, ALICE, "", sample_wav("mostre fotos de gato"))
     assert "transcrição de voz não está ativada" in joined(replies)
     row = services.db.fetchone(

@@ -20,16 +20,26 @@ import yaml
 from assistant.factory import Services
 from assistant.media import sha256_hex
 from assistant.models import InboundMedia, InboundMessage, Reply
-from assistant.ops.samples import sample_image, sample_wav
+from assistant.ops.samples import sample_image, sample_wav, speak
 from assistant.ops.sandbox import Sandbox
 from assistant.search import semantic
 from assistant.search.baseline import baseline_search
+from assistant.speech import LocalWhisperTranscriber
 
 DEFAULT_SENDER = "+5511900000001"
 SEARCH_OWNER = "+5511999990000"
 
 
 # --- dialogues ------------------------------------------------------------------------
+
+
+def voice_note(services: Services, words: str, lang: str) -> InboundMedia:
+    """The words of a voice note: real speech (espeak-ng, OGG/Opus like WhatsApp) when a
+    local transcriber listens, so dialogues exercise transcription end to end; a tone
+    otherwise (nothing would listen to the speech)."""
+    if isinstance(services.assistant.transcriber, LocalWhisperTranscriber):
+        return InboundMedia(data=speak(words, lang), content_type="audio/ogg")
+    return InboundMedia(data=sample_wav(words), content_type="audio/wav")
 
 
 def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
@@ -48,7 +58,7 @@ def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
             names_by_sha[sha256_hex(data)] = name
             media.append(InboundMedia(data=data, content_type="image/jpeg"))
         if "audio" in send:
-            media.append(InboundMedia(data=sample_wav(send["audio"]), content_type="audio/wav"))
+            media.append(voice_note(services, send["audio"], send.get("lang", "pt")))
         replies = services.assistant.handle(
             InboundMessage(
                 sender=sender, text=send.get("text", ""), media=media, channel="evaluate"

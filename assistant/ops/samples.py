@@ -7,6 +7,7 @@ import io
 import math
 import struct
 import wave
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -39,4 +40,52 @@ def sample_wav(words: str, seconds: float = 0.5, rate: int = 8000) -> bytes:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(frames)
+    return out.getvalue()
+
+
+ESPEAK_VOICES = {"pt": "pt-br", "en": "en-us"}
+CONTAINERS = {"ogg": ("ogg", "libopus", 48_000), "m4a": ("ipod", "aac", 44_100)}
+CONTAINERS |= {"mp3": ("mp3", "libmp3lame", 44_100), "wav": ("wav", "pcm_s16le", 16_000)}
+
+
+def speak(
+    text: str, lang: str = "pt", *, voice: str = "", speed: int = 160, fmt: str = "ogg"
+) -> bytes:
+    """Real speech from espeak-ng (`apt-get install espeak-ng`), encoded like WhatsApp voice
+    notes (OGG/Opus, mono, 48 kHz) or as M4A/AAC, MP3 or WAV. `voice` is an espeak variant
+    (e.g. "+f3", a female voice)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    wav = subprocess.run(
+        ["espeak-ng", "-v", ESPEAK_VOICES.get(lang, lang) + voice, "-s", str(speed), "--stdout"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    return encode(wav, fmt)
+
+
+def encode(wav: bytes, fmt: str) -> bytes:
+    """Re-encode WAV bytes with PyAV (deterministic: no timestamps or random ids kept)."""
+    import av
+
+    container_format, codec, rate = CONTAINERS[fmt]
+    out = io.BytesIO()
+    with (
+        av.open(io.BytesIO(wav), mode="r") as source,
+        av.open(out, mode="w", format=container_format) as target,
+    ):
+        stream: Any = target.add_stream(codec, rate=rate, layout="mono")
+        if codec == "libopus":
+            stream.bit_rate = 24_000  # what WhatsApp's voice notes use, roughly
+        resampler = av.AudioResampler(format=stream.codec_context.format, layout="mono", rate=rate)
+        for frame in source.decode(audio=0):
+            for resampled in resampler.resample(frame):
+                target.mux(stream.encode(resampled))
+        for resampled in resampler.resample(None):
+            target.mux(stream.encode(resampled))
+        target.mux(stream.encode(None))
     return out.getvalue()

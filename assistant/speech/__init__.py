@@ -1,7 +1,19 @@
 """Speech: voice notes to text behind one `Transcriber` interface (`base`), with OpenAI's
-transcription (`openai`)."""
+transcription (`openai`) and a local Whisper (`local`, faster-whisper) whose weights come
+from a directory, a pinned registry package or faster-whisper's download (`weights`)."""
 
 from assistant.speech.base import Transcriber, TranscriptionError, UnsupportedAudio
+from assistant.speech.local import AudioTooLong, CorruptAudio, LocalWhisperTranscriber
 from assistant.speech.openai import OpenAITranscriber
+from assistant.speech.weights import ModelUnavailable
 
-__all__ = ["OpenAITranscriber", "Transcriber", "TranscriptionError", "UnsupportedAudio"]
+__all__ = [
+    "AudioTooLong",
+    "CorruptAudio",
+    "LocalWhisperTranscriber",
+    "ModelUnavailable",
+    "OpenAITranscriber",
+    "Transcriber",
+    "TranscriptionError",
+    "UnsupportedAudio",
+]

@@ -1,0 +1,172 @@
+"""Voice notes transcribed on this machine: Whisper through faster-whisper (CTranslate2,
+int8 on CPU), no account needed.
+
+Audio as WhatsApp sends it (OGG/Opus voice notes, AAC/M4A, MP3, AMR, WAV, WebM) is decoded
+in-process by PyAV (faster-whisper's own decoder library), mono 16 kHz, stopping as soon as
+a note passes `max_seconds` so an hour-long file costs no more than the limit.
+
+Choices for short notes, from trials with synthetic speech (see the README):
+- The user's language (from their messages) is passed to Whisper: its language detection
+  on a two-second note is unreliable (most synthetic Portuguese phrases came out as English,
+  even choosing between the two languages only). English spoken to a Portuguese speaker's
+  assistant is still transcribed in English by Whisper.
+- A domain prompt (the words people use with a photo catalog) in that language.
+- No voice-activity filter on notes up to 30 s: Silero's default threshold dropped whole
+  synthetic phrases; longer notes use it (lower threshold, 1 s of silence) to skip pauses.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from assistant.speech.base import TranscriptionError, UnsupportedAudio
+from assistant.speech.weights import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+# The vocabulary of what people say to a photo catalog, as Whisper's prompt: short notes
+# give the small model little context, and without it "fotos do cachorro" came out as
+# "partos do cashovo". Words only, no test phrases.
+DOMAIN_PROMPTS = {
+    "pt": "Assistente de fotos no WhatsApp: mostre, procure, salve, apague fotos e imagens;"
+    " recibos, notas fiscais, boletos, contas, documentos.",
+    "en": "WhatsApp photo assistant: show, find, save, delete photos and pictures;"
+    " receipts, invoices, bills, documents.",
+}
+VAD_AFTER_SECONDS = 30.0
+OUR_LANGUAGES = ("pt", "en")
+
+
+class AudioTooLong(UnsupportedAudio):
+    """Longer than MAX_AUDIO_SECONDS (the audio is kept; the user is told)."""
+
+    def __init__(self, seconds: float, limit: float):
+        super().__init__(f"{seconds:.0f} s > {limit:.0f} s")
+        self.seconds = seconds
+        self.limit = limit
+
+
+class CorruptAudio(UnsupportedAudio):
+    """The bytes look like audio but cannot be decoded."""
+
+
+def decode(audio: bytes, max_seconds: float) -> np.ndarray:
+    """Mono float32 samples at 16 kHz; AudioTooLong past `max_seconds`, CorruptAudio when
+    the container or stream cannot be decoded."""
+    import av
+
+    limit = int(max_seconds * SAMPLE_RATE)
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(io.BytesIO(audio), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise CorruptAudio("no audio stream")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    samples = out.to_ndarray().reshape(-1)
+                    chunks.append(samples)
+                    total += samples.size
+                if total > limit:
+                    # Decoding stops here; the container usually knows the whole length.
+                    length = container.duration / 1e6 if container.duration else 0.0
+                    raise AudioTooLong(max(length, total / SAMPLE_RATE), max_seconds)
+            for out in resampler.resample(None):  # flush
+                chunks.append(out.to_ndarray().reshape(-1))
+    except UnsupportedAudio:
+        raise
+    except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as exc:
+        raise CorruptAudio(f"{type(exc).__name__}: {exc}") from exc
+    if not chunks:
+        raise CorruptAudio("no audio frames")
+    samples = np.concatenate(chunks).astype(np.float32) / 32768.0
+    if samples.size > limit:
+        raise AudioTooLong(samples.size / SAMPLE_RATE, max_seconds)
+    if samples.size < SAMPLE_RATE // 10:
+        raise CorruptAudio("shorter than 0.1 s")
+    return samples
+
+
+class LocalWhisperTranscriber:
+    """`Transcriber` on faster-whisper; the model loads on first use, once per process."""
+
+    def __init__(
+        self,
+        model: str | Callable[[], str],
+        *,
+        threads: int = 0,
+        max_seconds: float = 300.0,
+        beam_size: int = 5,
+    ):
+        # A directory, a size name faster-whisper downloads, or a function that makes the
+        # directory (the pinned packages, joined and verified on first use).
+        self.model_ref = model
+        self.threads = threads
+        self.max_seconds = max_seconds
+        self.beam_size = beam_size
+        label = model if isinstance(model, str) else "base"
+        self.name = f"whisper:{label.rstrip('/').rsplit('/', 1)[-1]}"
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # CTranslate2 already uses every thread given
+
+    def load(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
+
+                ref = self.model_ref if isinstance(self.model_ref, str) else self.model_ref()
+                try:
+                    self._model = WhisperModel(
+                        ref,
+                        device="cpu",
+                        compute_type="int8",
+                        cpu_threads=self.threads,
+                    )
+                except Exception as exc:  # missing files, no network for a size name...
+                    raise ModelUnavailable(
+                        f"Whisper model '{ref}' could not be loaded: {exc}"
+                    ) from exc
+            return self._model
+
+    @staticmethod
+    def language_for(hint: str | None) -> str | None:
+        """The user's language (from their messages) decides; detection only without one.
+        Whisper's detection on short synthetic notes said English for most Portuguese
+        phrases, even when only asked to pick between the two."""
+        return hint or None
+
+    def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str:
+        samples = decode(audio, self.max_seconds)
+        model = self.load()
+        seconds = samples.size / SAMPLE_RATE
+        try:
+            with self._run_lock:
+                chosen = self.language_for(language)
+                segments, _ = model.transcribe(
+                    samples,
+                    language=chosen,
+                    beam_size=self.beam_size,
+                    # No retries at higher temperatures: they cost seconds and, on short
+                    # notes, bring made-up words rather than better ones.
+                    temperature=0.0,
+                    initial_prompt=DOMAIN_PROMPTS.get(chosen or ""),
+                    condition_on_previous_text=False,
+                    without_timestamps=True,
+                    vad_filter=seconds > VAD_AFTER_SECONDS,
+                    vad_parameters={"threshold": 0.35, "min_silence_duration_ms": 1000},
+                )
+                text = " ".join(segment.text.strip() for segment in segments)
+                if text.strip(" .") and text.strip(" .") in DOMAIN_PROMPTS.get(chosen or "", ""):
+                    text = ""  # the prompt echoed back: heard nothing
+        except Exception as exc:  # an engine error: the user is told, the audio is kept
+            raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc
+        return " ".join(text.split())

@@ -1,0 +1,197 @@
+"""Voice notes offline: a local Whisper (faster-whisper, base int8) on real speech from
+espeak-ng, encoded the way WhatsApp and phones send audio. The weights come from the pinned
+registry packages of the `voice` extra, joined and checked against pinned SHA-256."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.config import ConfigError
+from assistant.factory import Services, build_transcriber
+from assistant.ops.samples import sample_image, speak
+from assistant.ops.sandbox import Sandbox
+from assistant.speech import LocalWhisperTranscriber, ModelUnavailable, OpenAITranscriber
+from assistant.speech.local import AudioTooLong, CorruptAudio, decode
+from assistant.speech.weights import PINNED, joined_model
+from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.catalog import joined, save_entry, send
+from tests.helpers.web import app_client
+from tests.helpers.whatsapp import PUBLIC, drain, sign, webhook_form
+
+ALICE, BOB = "+5511977770001", "+5511977770002"
+
+
+@cache
+def spoken(text: str, lang: str = "pt", fmt: str = "ogg") -> bytes:
+    return speak(text, lang, fmt=fmt)
+
+
+def words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def audio_kept(services: Services, owner: str) -> bool:
+    row = services.db.fetchone(
+        "SELECT media FROM messages WHERE owner = %s AND direction = 'in' ORDER BY id DESC",
+        (owner,),
+    )
+    return bool(row and row["media"] and row["media"][0]["kind"] == "audio") and (
+        services.store.exists(row["media"][0]["key"])
+    )
+
+
+def test_offline_default_is_the_local_whisper_from_the_pinned_packages(
+    services: Services,
+) -> None:
+    transcriber = services.assistant.transcriber
+    assert isinstance(transcriber, LocalWhisperTranscriber)
+    transcriber.load()
+    joined_dir = next((services.settings.data_dir / "models").glob("whisper-base-*"))
+    assert (joined_dir / "model.bin").stat().st_size == PINNED["base"].files["model.bin"][0]
+
+
+@pytest.mark.parametrize("fmt", ["ogg", "m4a", "mp3", "wav"])
+def test_whatsapp_audio_formats_are_transcribed(services: Services, fmt: str) -> None:
+    transcriber = services.assistant.transcriber
+    assert isinstance(transcriber, LocalWhisperTranscriber)
+    text = transcriber.transcribe(spoken("mostre as fotos do cachorro", fmt=fmt), "", "pt")
+    assert words(text) == "mostre as fotos do cachorro", text
+
+
+def test_the_users_language_is_the_hint(services: Services) -> None:
+    seen: list[str | None] = []
+    real = services.assistant.transcriber
+    assert real is not None
+
+    class Spy:
+        name = "spy"
+
+        def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str:
+            seen.append(language)
+            return real.transcribe(audio, content_type, language)
+
+    services.assistant.transcriber = Spy()
+    send(services, BOB, "Hello! My dog at the beach", sample_image("dog"))
+    replies = send(services, BOB, "", spoken("show me my dog", "en"))
+    assert seen == ["en"]
+    assert joined(replies).startswith("🎙️ I heard: _“Show me my dog")
+    assert [m.caption for r in replies for m in r.media] == ["Hello! My dog at the beach"]
+    send(services, ALICE, "", spoken("mostre as fotos do cachorro"))
+    assert seen[-1] == "pt"  # a new user: DEFAULT_LANGUAGE
+
+
+def test_a_voice_note_over_the_limit_gets_a_clear_reply_and_is_kept(sandbox: Sandbox) -> None:
+    services = sandbox.fresh(MAX_AUDIO_SECONDS=2)
+    note = spoken("quero ver todas as fotos do meu cachorro na praia no verão passado")
+    with pytest.raises(AudioTooLong):
+        decode(note, 2)
+    reply = joined(send(services, ALICE, "", note))
+    assert re.match(r"🎙️ Seu áudio tem uns [4-6] s; eu transcrevo até 2 s\.", reply), reply
+    assert "O áudio ficou guardado" in reply
+    assert audio_kept(services, ALICE)
+
+
+def test_corrupt_and_silent_audio_get_clear_replies(services: Services) -> None:
+    with pytest.raises(CorruptAudio):
+        decode(b"OggS" + bytes(range(256)) * 20, 300)
+    reply = joined(send(services, ALICE, "", b"OggS" + bytes(range(256)) * 20))
+    assert "parece corrompido" in reply
+    assert audio_kept(services, ALICE)
+    truncated = spoken("mostre as fotos do cachorro")[:300]
+    reply = joined(send(services, ALICE, "", truncated))
+    assert "corrompido" in reply or "Não ouvi" in reply or "Entendi" in reply
+
+
+def test_transcriber_choices(sandbox: Sandbox, tmp_path: Path) -> None:
+    base = sandbox.settings()
+
+    def settings(**values: Any) -> Any:
+        return base.model_copy(update=values)
+
+    assert build_transcriber(settings(transcriber="none")) is None
+    with pytest.raises(ConfigError, match="TRANSCRIBER=openai"):
+        build_transcriber(settings(transcriber="openai"))
+    keyed = settings(openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1")
+    assert isinstance(build_transcriber(keyed), OpenAITranscriber)  # auto: OpenAI first
+    local = keyed.model_copy(update={"transcriber": "local"})
+    assert isinstance(build_transcriber(local), LocalWhisperTranscriber)
+    assert isinstance(build_transcriber(settings()), LocalWhisperTranscriber)
+    with pytest.raises(ConfigError, match="no such directory"):
+        build_transcriber(settings(transcriber="local", whisper_model=str(tmp_path / "nope")))
+    assert build_transcriber(settings(whisper_model=str(tmp_path / "nope"))) is None
+
+
+def test_a_missing_model_gets_a_clear_reply_not_a_crash(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network from tests
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    # auto: a size nothing provides → no transcriber, today's reply.
+    auto = sandbox.fresh(WHISPER_MODEL="tiny")
+    assert auto.assistant.transcriber is None
+    assert "não está ativada" in joined(send(auto, ALICE, "", spoken("apaga a última foto")))
+    # local: asked for explicitly → it tries at the first note and says what is missing.
+    local = sandbox.fresh(TRANSCRIBER="local", WHISPER_MODEL="tiny")
+    reply = joined(send(local, ALICE, "", spoken("apaga a última foto")))
+    assert "modelo de transcrição local não está instalado" in reply
+    assert audio_kept(local, ALICE)
+
+
+def test_weights_that_differ_from_the_pinned_hashes_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = joined_model("base", tmp_path)
+    assert good.is_dir()
+    # A package changed under the same version: its joined file no longer matches.
+    pinned = PINNED["base"]
+    files = dict(pinned.files)
+    files["config.json"] = (files["config.json"][0], "0" * 64)
+    monkeypatch.setitem(PINNED, "base", dataclasses.replace(pinned, files=files))
+    with pytest.raises(ModelUnavailable, match="SHA-256"):
+        joined_model("base", tmp_path / "other")
+    assert not list((tmp_path / "other").glob("whisper-*"))  # nothing half-joined is kept
+    with pytest.raises(ModelUnavailable, match="SHA-256"):
+        joined_model("base", tmp_path)  # and an existing copy is checked again
+
+
+def test_voice_notes_on_whatsapp_search_and_describe(wa: Services, fake: FakeTwilio) -> None:
+    save_entry(wa, ALICE, "Meu cachorro no parque", sample_image("dog"))
+    save_entry(wa, ALICE, "Gato no telhado", sample_image("cat"))
+    client = app_client(wa)
+
+    def post(media: list[tuple[str, str]]) -> None:
+        form = webhook_form(ALICE, "", media)
+        client.post(
+            "/whatsapp",
+            data=form,
+            headers={"X-Twilio-Signature": sign(fake.auth_token, f"{PUBLIC}/whatsapp", form)},
+        )
+        drain(wa)
+
+    # WhatsApp voice notes arrive as audio/ogg (Opus).
+    post(
+        [
+            (
+                fake.add_media(MediaItem(spoken("mostre as fotos do cachorro"), "audio/ogg")),
+                "audio/ogg",
+            )
+        ]
+    )
+    sent = fake.sends_to(f"whatsapp:{ALICE}")
+    assert sent[0]["Body"].startswith("🎙️ Entendi: _“Mostre as fotos do cachorro")
+    assert len([s for s in sent if s["MediaUrl"]]) == 1  # the dog photo, not the cat
+    assert any("Meu cachorro no parque" in s["Body"] for s in sent)
+
+    post([(fake.add_media(MediaItem(sample_image("receipt"), "image/jpeg")), "image/jpeg")])
+    post(
+        [(fake.add_media(MediaItem(spoken("conta de luz de fevereiro"), "audio/ogg")), "audio/ogg")]
+    )
+    newest = wa.catalog.recent(ALICE).entries[0]
+    assert words(newest.description).startswith("conta de luz"), newest.description
+    assert [e.id for e in wa.catalog.search(ALICE, "conta de luz").matches] == [newest.id]
