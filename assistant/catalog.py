@@ -316,6 +316,16 @@ class Catalog:
             return None
         return self.get_entry(image.owner, image.description_id)
 
+    def vocabulary(self, owner: str, limit: int = 30) -> str:
+        """This owner's latest descriptions, oldest first: words a voice note is likely to
+        contain (a hint to the transcriber; nobody else's words)."""
+        rows = self.db.fetchall(
+            "SELECT description FROM descriptions WHERE owner = %s"
+            " ORDER BY created_at DESC, id DESC LIMIT %s",
+            (owner, limit),
+        )
+        return "; ".join(r["description"][:120] for r in reversed(rows))
+
     def recent(self, owner: str, limit: int = 5) -> SearchResult:
         with self.db.connection() as conn:
             ids = [

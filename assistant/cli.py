@@ -12,6 +12,7 @@ needs no database).
     assistant embeddings backfill       embed entries that have no vector yet
     assistant photos read               read the text of photos not read yet (OCR)
     assistant evaluate search FILE      search quality (recall@5, MRR) on a data set
+    assistant evaluate speech FILE      word error rate of the local Whisper, commands by voice
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate = add(
         "evaluate", cmd_evaluate, "measure search or dialogues on a data set (throw-away DBs)"
     )
-    evaluate.add_argument("kind", choices=["search", "dialogues"])
+    evaluate.add_argument("kind", choices=["search", "dialogues", "speech"])
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--database-url", help="server to create throw-away databases on")
     evaluate.add_argument("--verbose", action="store_true", help="per-query results (search)")

@@ -193,7 +193,8 @@ class Assistant:
 
         transcript = None
         if audios:
-            transcript, notice = self._transcribe(transcriber, audios[0], language)
+            vocabulary = self.catalog.vocabulary(owner) if transcriber else ""
+            transcript, notice = self._transcribe(transcriber, audios[0], language, vocabulary)
             if notice:
                 notices.append(notice)
             if transcript:
@@ -313,13 +314,16 @@ class Assistant:
 
     @staticmethod
     def _transcribe(
-        transcriber: Transcriber | None, audio: tuple[bytes, str], language: Language
+        transcriber: Transcriber | None,
+        audio: tuple[bytes, str],
+        language: Language,
+        vocabulary: str = "",
     ) -> tuple[str | None, tuple[str, dict[str, Any]] | None]:
         if transcriber is None:
             return None, ("voice_unavailable", {})
         data, content_type = audio
         try:
-            text = transcriber.transcribe(data, content_type, language).strip()
+            text = transcriber.transcribe(data, content_type, language, vocabulary).strip()
         except AudioTooLong as exc:
             log.info("voice note too long: %s", exc)
             lengths = {"heard": _duration(exc.seconds), "limit": _duration(exc.limit)}

