@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import shutil
 import tempfile
@@ -20,6 +21,8 @@ import psycopg
 from assistant.config import Settings
 from assistant.db import create_database, drop_database, embedded_server, migrate
 from assistant.factory import Services, build_services
+
+log = logging.getLogger(__name__)
 
 
 class Sandbox:
@@ -81,18 +84,28 @@ class Sandbox:
         return services
 
     def close(self) -> None:
-        for services in self._services:
-            services.close()
-        for name in self._databases:
-            with contextlib.suppress(psycopg.Error):
-                drop_database(self.admin_url, name)
-        self._services, self._databases = [], []
-        shutil.rmtree(self.root / "data", ignore_errors=True)
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        """Close services, drop databases, stop the server and remove the folder: each
+        step even when an earlier one fails (an interrupted run's services may not close
+        cleanly; its server and folder must still go)."""
+        try:
+            for services in self._services:
+                try:
+                    services.close()
+                except Exception:
+                    log.warning("a sandbox's services did not close cleanly", exc_info=True)
+            for name in self._databases:
+                with contextlib.suppress(psycopg.Error):
+                    drop_database(self.admin_url, name)
+        finally:
+            self._services, self._databases = [], []
+            try:
+                shutil.rmtree(self.root / "data", ignore_errors=True)
+                if self._server is not None:
+                    server, self._server = self._server, None
+                    server.cleanup()
+            finally:
+                if self._own_root:
+                    shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:
         return self
