@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import reset_peak, rss_kb  # benchmarks/measure.py
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,22 +43,15 @@ def phone_jpeg() -> bytes:
     return out.getvalue()
 
 
-def _rss_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def measure(case: str, path: str) -> dict[str, float | str]:
     """Runs inside the child process."""
     sys.path.insert(0, str(ROOT))
     from assistant.media import MediaRejected, derive, inspect_image
 
     data = Path(path).read_bytes()
-    before = _rss_kb("VmRSS")
+    before = rss_kb("VmRSS")
     # Reset the peak (VmHWM) to the current size: only what the work adds is measured.
-    Path("/proc/self/clear_refs").write_text("5")
+    reset_peak()
     started = time.perf_counter()
     outcome = "stored"
     try:
@@ -65,7 +60,7 @@ def measure(case: str, path: str) -> dict[str, float | str]:
     except MediaRejected as exc:
         outcome = f"refused ({exc.reason})"
     elapsed = time.perf_counter() - started
-    peak = _rss_kb("VmHWM")
+    peak = rss_kb("VmHWM")
     return {
         "case": case,
         "bytes": len(data),

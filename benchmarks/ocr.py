@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import percentile, reset_peak, rss_kb  # benchmarks/measure.py
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PAGES = sorted((ROOT / "tests" / "data" / "ocr").glob("*.jpg"))
@@ -46,25 +48,13 @@ def phone_photo(page: Path) -> bytes:
     return out.getvalue()
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _rss_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def read_child(threads: int, count: int) -> dict[str, float]:
     """Runs in a fresh process: load the models, read `count` phone photos."""
     from assistant.search.photo_text import RapidTextReader
 
     photos = [phone_photo(p) for p in PAGES[:count]]
-    before = _rss_kb("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")  # the peak from here on
+    before = rss_kb("VmRSS")
+    reset_peak()  # the peak from here on
     reader = RapidTextReader(max_side=1280, threads=threads)
     started = time.perf_counter()
     reader.read(photos[0])  # loads the models
@@ -79,10 +69,10 @@ def read_child(threads: int, count: int) -> dict[str, float]:
         "images": len(photos),
         "first_s": round(first, 2),
         "per_s": round(len(times) / sum(times), 2),
-        "p50_s": round(pct(times, 0.5), 2),
-        "p95_s": round(pct(times, 0.95), 2),
+        "p50_s": round(percentile(times, 0.5), 2),
+        "p95_s": round(percentile(times, 0.95), 2),
         "lines": lines,
-        "added_mb": round((_rss_kb("VmHWM") - before) / 1024, 1),
+        "added_mb": round((rss_kb("VmHWM") - before) / 1024, 1),
     }
 
 
@@ -117,12 +107,13 @@ def replies(count: int) -> None:
                 rest = alone[1:]
                 print(
                     f"photo sent alone ({len(alone)}, {described} described from their text):"
-                    f" first {alone[0]:.2f} s (models load), then p50 {pct(rest, 0.5):.2f} s"
-                    f" p95 {pct(rest, 0.95):.2f} s max {max(rest):.2f} s"
+                    f" first {alone[0]:.2f} s (models load), then p50 {percentile(rest, 0.5):.2f} s"
+                    f" p95 {percentile(rest, 0.95):.2f} s max {max(rest):.2f} s"
                 )
             print(
                 f"text-only search reply, TEXT_READER={reader}:"
-                f" p50 {pct(texts, 0.5) * 1000:.1f} ms p95 {pct(texts, 0.95) * 1000:.1f} ms"
+                f" p50 {percentile(texts, 0.5) * 1000:.1f} ms"
+                f" p95 {percentile(texts, 0.95) * 1000:.1f} ms"
             )
             services.close()
 

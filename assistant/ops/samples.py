@@ -44,8 +44,12 @@ def sample_wav(words: str, seconds: float = 0.5, rate: int = 8000) -> bytes:
 
 
 ESPEAK_VOICES = {"pt": "pt-br", "en": "en-us"}
-CONTAINERS = {"ogg": ("ogg", "libopus", 48_000), "m4a": ("ipod", "aac", 44_100)}
-CONTAINERS |= {"mp3": ("mp3", "libmp3lame", 44_100), "wav": ("wav", "pcm_s16le", 16_000)}
+CONTAINERS = {  # format: (container, codec, sample rate)
+    "ogg": ("ogg", "libopus", 48_000),
+    "m4a": ("ipod", "aac", 44_100),
+    "mp3": ("mp3", "libmp3lame", 44_100),
+    "wav": ("wav", "pcm_s16le", 16_000),
+}
 
 
 def speak(

@@ -46,25 +46,22 @@ class PhotoTexts:
 
     def read(self, image: ImageRecord, data: bytes | None = None) -> PhotoText | None:
         """Read one image and record the result (None when it could not be read)."""
-        try:
-            found = self.reader.read(
-                data if data is not None else self.store.get(image.storage_key)
-            )
-        except ReadFailed as exc:
-            log.warning("could not read the text of image %s: %s", image.id, exc)
-            self.record(image, None, error=str(exc))
-            return None
-        self.record(image, found)
-        return found
+        if data is None:
+            data = self.store.get(image.storage_key)
+        return self._recorded(image, lambda: self.reader.read(data))
 
     def read_within(self, image: ImageRecord, data: bytes, seconds: float) -> PhotoText | None:
         """`read`, giving up after `seconds` (the reply goes on without the text)."""
         future = _READS.submit(self.reader.read, data)
         try:
-            found = future.result(timeout=seconds)
+            return self._recorded(image, lambda: future.result(timeout=seconds))
         except FutureTimeout:
             log.info("reading image %s took over %.1f s: left to the indexer", image.id, seconds)
             return None
+
+    def _recorded(self, image: ImageRecord, read: Callable[[], PhotoText]) -> PhotoText | None:
+        try:
+            found = read()
         except ReadFailed as exc:
             log.warning("could not read the text of image %s: %s", image.id, exc)
             self.record(image, None, error=str(exc))

@@ -42,7 +42,6 @@ DOMAIN_PROMPTS = {
     " receipts, invoices, bills, documents.",
 }
 VAD_AFTER_SECONDS = 30.0
-OUR_LANGUAGES = ("pt", "en")
 VOCABULARY_CHARS = 400
 
 
@@ -146,13 +145,6 @@ class LocalWhisperTranscriber:
                     ) from exc
             return self._model
 
-    @staticmethod
-    def language_for(hint: str | None) -> str | None:
-        """The user's language (from their messages) decides; detection only without one.
-        Whisper's detection on short synthetic notes said English for most Portuguese
-        phrases, even when only asked to pick between the two."""
-        return hint or None
-
     def transcribe(
         self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
     ) -> str:
@@ -161,7 +153,8 @@ class LocalWhisperTranscriber:
         seconds = samples.size / SAMPLE_RATE
         try:
             with self._run_lock:
-                chosen = self.language_for(language)
+                # The user's language decides (see the module's docstring).
+                chosen = language or None
                 segments, _ = model.transcribe(
                     samples,
                     language=chosen,
