@@ -5,13 +5,16 @@ Screenshots land in tests/artifacts/ (ignored by git) for a person to look at.
 
 from __future__ import annotations
 
+import io
+import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant.ops.samples import sample_image
+from assistant.ops.samples import sample_image, speak
 from tests.helpers.processes import printed_login_link, running_webhook
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -144,3 +147,54 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     assert dialogs == []
     assert tracked == []
     context.close()
+
+
+def test_a_voice_note_recorded_with_the_microphone_is_heard_and_answered(
+    app: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Chromium's fake capture device plays a spoken WAV as the microphone: the simulator
+    records it in the browser, the local Whisper hears it, and the search runs on it."""
+    app_url, workdir = app
+    spoken = speak("mostre fotos do cachorro", "pt", fmt="wav")
+    with wave.open(io.BytesIO(spoken)) as source:
+        params, frames = source.getparams(), source.readframes(source.getnframes())
+    microphone = tmp_path / "microphone.wav"
+    with wave.open(str(microphone), "wb") as out:
+        # The fake device loops its file: silence after the words keeps them said once.
+        out.setparams(params)
+        out.writeframes(frames + bytes(params.sampwidth * params.framerate * 8))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={microphone}",
+            ],
+        )
+        context = browser.new_context(permissions=["microphone"])
+        page = context.new_page()
+        page.goto(printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url))
+        page.locator("#phone-send textarea").fill("+5511955550123")
+        chat = page.locator("#chat-send")
+        dog = tmp_path / "dog.jpg"
+        dog.write_bytes(sample_image("microphone dog"))
+        send(page, "Meu cachorro no parque", [dog])
+        expect(chat).to_contain_text("Foto salva", timeout=30_000)
+        photos_before = chat.locator("img").count()
+
+        page.locator("#voice-send button.record-button").click()
+        time.sleep(3.5)  # the words take about 1.7 s
+        page.locator("#voice-send button.stop-button").click()
+        expect(page.locator("#voice-send")).to_contain_text("0:03", timeout=10_000)
+        page.locator("#send-send").click()
+        expect(chat).to_contain_text("Entendi", timeout=60_000)
+        expect(chat).to_contain_text("do cachorro")
+        # The dog photo comes back (found, or offered when Whisper heard a word wrong:
+        # the recording starts wherever the looping device is).
+        expect(chat.locator("img")).to_have_count(photos_before + 1, timeout=30_000)
+        expect(chat.locator("img").last).to_be_visible()
+        shot(page, "04-voice-note")
+        browser.close()

@@ -229,6 +229,8 @@ def test_a_voice_note_goes_the_whole_way(sandbox: Sandbox, ai: FakeOpenAI, tmp_p
         assert upload.filename == "voice.wav" and upload.content_type == "audio/wav"
         assert upload.fields["model"] == "gpt-4o-mini-transcribe"
         assert upload.fields["language"] == "pt"
+        # The user's own words are the transcription prompt (theirs only).
+        assert "Meu cachorro na praia" in upload.fields["prompt"]
         user_turn = ai.recorded.chats[0]["messages"][-1]["content"]
         assert "Mostre fotos de cachorro" in user_turn
         sends = twilio.sends_to(f"whatsapp:{ALICE}")

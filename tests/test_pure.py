@@ -56,6 +56,8 @@ def test_detect_language(text: str, language: str | None) -> None:
         ("delete the last photo", "delete_last"),
         ("últimas fotos", "recent"),
         ("ajuda", "help"),
+        ("E o que você sabe fazer?", "help"),
+        ("and what can you do?", "help"),
         ("Lembre que eu prefiro fotos da praia", "remember"),
         ("obrigado!", "thanks"),
         ("Meu gato dormindo no sofá", "other"),

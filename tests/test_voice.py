@@ -18,7 +18,7 @@ from assistant.factory import Services, build_transcriber
 from assistant.ops.samples import sample_image, speak
 from assistant.ops.sandbox import Sandbox
 from assistant.speech import LocalWhisperTranscriber, ModelUnavailable, OpenAITranscriber
-from assistant.speech.local import AudioTooLong, CorruptAudio, decode
+from assistant.speech.local import AudioTooLong, CorruptAudio, decode, echoes_prompt
 from assistant.speech.weights import PINNED, joined_model
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import joined, save_entry, send
@@ -115,6 +115,49 @@ def test_corrupt_and_silent_audio_get_clear_replies(services: Services) -> None:
     assert "corrompido" in reply or "Não ouvi" in reply or "Entendi" in reply
 
 
+def test_silence_never_reaches_the_model_and_gets_its_reply(services: Services) -> None:
+    import io
+    import wave
+
+    import numpy as np
+
+    from assistant.ops.samples import encode
+
+    def note(samples: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16_000)
+            w.writeframes((samples * 32767).astype("<i2").tobytes())
+        return encode(out.getvalue(), "ogg")
+
+    hiss = np.random.default_rng(7).normal(0, 10 ** (-60 / 20), 16_000 * 3)  # -60 dBFS
+    untouched = LocalWhisperTranscriber(lambda: pytest.fail("the model was loaded"))
+    for quiet in (note(np.zeros(16_000 * 3)), note(hiss)):
+        assert untouched.transcribe(quiet, "audio/ogg", "pt") == ""
+        reply = joined(send(services, ALICE, "", quiet))
+        assert reply.startswith("🎙️ Não ouvi nenhuma fala"), reply
+        assert audio_kept(services, ALICE)
+
+
+def test_a_phrase_whisper_scores_as_no_speech_is_still_heard(services: Services) -> None:
+    """Whisper's no-speech rule dropped this synthetic phrase whole (heard "") for a user
+    with photos; with that rule off, a prompt that loops back is still caught."""
+    transcriber = services.assistant.transcriber
+    assert isinstance(transcriber, LocalWhisperTranscriber)
+    note = (Path(__file__).parent / "data" / "speech" / "pt13.ogg").read_bytes()
+    catalog = json.loads((Path(__file__).parent / "data" / "speech_dev.json").read_text())
+    vocabulary = "; ".join(description for description, _ in catalog["catalog"]["pt"])
+    heard = words(transcriber.transcribe(note, "audio/ogg", "pt", vocabulary))
+    assert "nota" in heard.split(), heard
+    # A new user (no vocabulary): this note made Whisper loop over its prompt words.
+    alone = words(transcriber.transcribe(note, "audio/ogg", "pt"))
+    assert alone == "" or "nota" in alone.split(), alone
+    assert echoes_prompt("notas fiscais notas fiscais notas fiscais.", "recibos, notas fiscais")
+    assert not echoes_prompt("mostre as notas fiscais", "recibos, notas fiscais")
+
+
 def test_transcriber_choices(sandbox: Sandbox, tmp_path: Path) -> None:
     base = sandbox.settings()
 
@@ -167,6 +210,21 @@ def test_weights_that_differ_from_the_pinned_hashes_are_refused(
         joined_model("base", tmp_path)  # and an existing copy is checked again
 
 
+def test_a_join_interrupted_by_a_crash_is_cleaned_up(tmp_path: Path) -> None:
+    import os
+    import time
+
+    old = tmp_path / ".joining-crashed"
+    old.mkdir()
+    (old / "model.bin").write_bytes(b"half")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    busy = tmp_path / ".joining-another-process"  # a join going on right now
+    busy.mkdir()
+    assert joined_model("base", tmp_path).is_dir()
+    assert not old.exists()
+    assert busy.exists()
+
+
 def test_voice_notes_on_whatsapp_search_and_describe(wa: Services, fake: FakeTwilio) -> None:
     save_entry(wa, ALICE, "Meu cachorro no parque", sample_image("dog"))
     save_entry(wa, ALICE, "Gato no telhado", sample_image("cat"))
@@ -210,8 +268,9 @@ def test_voice_notes_on_whatsapp_search_and_describe(wa: Services, fake: FakeTwi
 
 def test_the_spoken_set(sandbox: Sandbox) -> None:
     """44 commands spoken by espeak-ng (tests/data/make_speech_set.py). English meets the
-    issue's target (WER ≤ 25%); Brazilian Portuguese does not yet (measured 0.33: Whisper
-    base hears espeak's pt-br voice poorly), so this guards against it getting worse."""
+    issue's target (WER ≤ 25%); Brazilian Portuguese does not (measured 0.30: Whisper base
+    hears espeak's pt-br voices poorly, its female variants worst), so this guards against
+    it getting worse."""
     from assistant.ops.evaluate import evaluate_speech
 
     report = evaluate_speech(Path(__file__).parent / "data" / "speech_dev.json", sandbox)
@@ -221,7 +280,25 @@ def test_the_spoken_set(sandbox: Sandbox) -> None:
         "en": 22,
     }
     assert report["wer"]["en"] <= 0.25, report
-    assert report["wer"]["pt"] <= 0.40, report
+    assert report["wer"]["pt"] <= 0.35, report
     ok_en = int(report["commands_ok"]["en"].split("/")[0])
     ok_pt = int(report["commands_ok"]["pt"].split("/")[0])
-    assert ok_en >= 18 and ok_pt >= 10, report
+    assert ok_en >= 18 and ok_pt >= 12, report
+
+
+def test_the_spoken_set_is_what_its_generator_makes(tmp_path: Path) -> None:
+    """espeak-ng and the Opus encoder are deterministic: the committed notes are exactly
+    what `make_speech_set.py` produces (words, voices and bytes)."""
+    import numpy as np
+
+    from tests.data.make_speech_set import main as make_speech_set
+
+    here = Path(__file__).parent / "data"
+    make_speech_set(tmp_path)
+    data = json.loads((here / "speech_dev.json").read_text())
+    assert json.loads((tmp_path / "speech_dev.json").read_text()) == data
+    for note in data["notes"]:
+        ours = decode((tmp_path / note["audio"]).read_bytes(), 60)
+        committed = decode((here / note["audio"]).read_bytes(), 60)
+        assert ours.shape == committed.shape, note["audio"]
+        assert float(np.abs(ours - committed).max()) < 0.01, note["audio"]

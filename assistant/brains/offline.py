@@ -24,8 +24,9 @@ _INTENTS: list[tuple[str, re.Pattern[str]]] = [
     (
         "help",
         re.compile(
-            r"^(ajuda|help|menu|comandos|commands|\?|socorro|como funciona|how does (this|it) work"
-            r"|o que (voce|vc) (faz|sabe fazer)|what can you do)\b"
+            # "E o que você sabe fazer?" is how many people ask.
+            r"^(e |and )?(ajuda|help|menu|comandos|commands|\?|socorro|como funciona"
+            r"|how does (this|it) work|o que (voce|vc) (faz|sabe fazer)|what can you do)\b"
         ),
     ),
     ("thanks", re.compile(r"^(obrigad[oa]|brigad[oa]|valeu|thanks|thank you|thx)\b")),

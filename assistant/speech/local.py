@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,9 @@ DOMAIN_PROMPTS = {
     " receipts, invoices, bills, documents.",
 }
 VAD_AFTER_SECONDS = 30.0
+# Loudest 100 ms of a note below this (dBFS): nothing was said. Whisper's own no-speech
+# check is off (see `transcribe`), so silence is decided here, before the model runs.
+SILENCE_DBFS = -50.0
 VOCABULARY_CHARS = 400
 
 
@@ -96,11 +100,31 @@ def decode(audio: bytes, max_seconds: float) -> np.ndarray:
     return samples
 
 
+def is_silent(samples: np.ndarray) -> bool:
+    window = SAMPLE_RATE // 10
+    usable = samples[: samples.size - samples.size % window].reshape(-1, window)
+    if usable.size == 0:
+        return True
+    loudest = float(np.sqrt(np.mean(np.square(usable, dtype=np.float64), axis=1)).max())
+    return loudest <= 0 or 20 * np.log10(loudest) < SILENCE_DBFS
+
+
 def prompt_for(language: str | None, vocabulary: str) -> str | None:
     """The domain words, then the user's own (most recent last: Whisper weighs the end of
     its prompt most), within the ~200 tokens a prompt may take."""
     parts = [DOMAIN_PROMPTS.get(language or "", ""), vocabulary[-VOCABULARY_CHARS:]]
     return " ".join(p for p in parts if p) or None
+
+
+def echoes_prompt(text: str, prompt: str) -> bool:
+    """Whether Whisper gave back its prompt instead of the note: a piece of it, or prompt
+    words going round in a loop ("notas fiscais notas fiscais notas fiscais")."""
+    echo = text.strip(" .")
+    if echo and echo in prompt:
+        return True
+    said = re.findall(r"\w+", text.lower())
+    known = set(re.findall(r"\w+", prompt.lower()))
+    return len(said) >= 4 and len(said) >= 2 * len(set(said)) and set(said) <= known
 
 
 class LocalWhisperTranscriber:
@@ -149,6 +173,8 @@ class LocalWhisperTranscriber:
         self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
     ) -> str:
         samples = decode(audio, self.max_seconds)
+        if is_silent(samples):
+            return ""
         model = self.load()
         seconds = samples.size / SAMPLE_RATE
         try:
@@ -163,15 +189,19 @@ class LocalWhisperTranscriber:
                     # notes, bring made-up words rather than better ones.
                     temperature=0.0,
                     initial_prompt=prompt_for(chosen, vocabulary),
+                    # Whisper drops a segment it scores as "no speech" with a low
+                    # likelihood: on short synthetic notes that dropped whole phrases (two
+                    # of 22 in Portuguese, e.g. "essa é a nota fiscal da farmácia"). Silence
+                    # is found by `is_silent` instead.
+                    no_speech_threshold=None,
                     condition_on_previous_text=False,
                     without_timestamps=True,
                     vad_filter=seconds > VAD_AFTER_SECONDS,
                     vad_parameters={"threshold": 0.35, "min_silence_duration_ms": 1000},
                 )
                 text = " ".join(segment.text.strip() for segment in segments)
-                echo = text.strip(" .")
-                if echo and echo in (prompt_for(chosen, vocabulary) or ""):
-                    text = ""  # the prompt echoed back: heard nothing
+                if echoes_prompt(text, prompt_for(chosen, vocabulary) or ""):
+                    text = ""  # the prompt came back, not the note: heard nothing
         except Exception as exc:  # an engine error: the user is told, the audio is kept
             raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc
         return " ".join(text.split())

