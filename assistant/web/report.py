@@ -7,7 +7,7 @@ description saying `<script>` is shown as text; pages need no JavaScript.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -18,7 +18,11 @@ from assistant.core import normalize_phone
 from assistant.db import Database
 from assistant.media import MediaStore
 from assistant.models import Entry
+from assistant.ops.dashboard import Dashboard, dashboard
+from assistant.queue import Inbox
 from assistant.search.text import search_forms, strip_request
+
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
 class ReportQuery(BaseModel):
@@ -26,6 +30,22 @@ class ReportQuery(BaseModel):
     q: str = Field(default="", max_length=200)
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=20, ge=1, le=200)
+    since: date | None = None  # saved on or after (UTC day)
+    until: date | None = None  # saved on or before (UTC day)
+    media_type: Literal["image/jpeg", "image/png", "image/webp", "image/gif"] | None = None
+    days: int = Field(default=30, ge=1, le=366)  # the dashboard's window
+
+    def keeps(self, entry: Entry) -> bool:
+        """The date and media-type filters, for entries the search engine ranked."""
+        day = entry.created_at.astimezone(UTC).date()
+        return (
+            (self.since is None or day >= self.since)
+            and (self.until is None or day <= self.until)
+            and (
+                self.media_type is None
+                or any(i.content_type == self.media_type for i in entry.images)
+            )
+        )
 
     @property
     def owner(self) -> str | None:
@@ -65,14 +85,36 @@ def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[li
     """Entries for the admin views: one user or everyone, searched or newest first."""
     owner = query.owner
     offset = (query.page - 1) * query.per_page
+    filtered = query.since or query.until or query.media_type
     if owner and query.q.strip():
         # One user: the assistant's own search and ranking, so the admin sees what they see.
-        found = catalog.search(owner, query.q, limit=offset + query.per_page)
-        return found.entries[offset:], found.total_entries
-    where, params = ["true"], []
+        wanted = offset + query.per_page
+        found = catalog.search(owner, query.q, limit=wanted * 4 if filtered else wanted)
+        kept = [e for e in found.entries if query.keeps(e)]
+        total = (
+            sum(e.matched_by in ("words", "photo_text") for e in kept)
+            if filtered
+            else found.total_entries
+        )
+        return kept[offset:wanted], total
+    where: list[str] = ["true"]
+    params: list[Any] = []
     if owner:
         where.append("owner = %s")
         params.append(owner)
+    if query.since:
+        where.append("created_at >= %s")
+        params.append(datetime(query.since.year, query.since.month, query.since.day, tzinfo=UTC))
+    if query.until:
+        where.append("created_at < %s")
+        end = query.until + timedelta(days=1)
+        params.append(datetime(end.year, end.month, end.day, tzinfo=UTC))
+    if query.media_type:
+        where.append(
+            "EXISTS (SELECT 1 FROM images i WHERE i.description_id = descriptions.id"
+            " AND i.content_type = %s)"
+        )
+        params.append(query.media_type)
     if query.q.strip():
         forms = search_forms(strip_request(query.q)) or query.q
         where.append("tsv @@ (plainto_tsquery('portuguese', %s) || plainto_tsquery('english', %s))")
@@ -89,10 +131,16 @@ def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[li
 
 
 def report_data(
-    db: Database, catalog: Catalog, store: MediaStore, query: ReportQuery, ttl: int = 3600
+    db: Database,
+    catalog: Catalog,
+    store: MediaStore,
+    query: ReportQuery,
+    ttl: int = 3600,
+    inbox: Inbox | None = None,
 ) -> dict[str, Any]:
     owner = query.owner
     entries, total = find_entries(db, catalog, query)
+    board = dashboard(db, inbox, days=query.days, owner=owner) if inbox else None
     users = db.fetchall(
         "SELECT owner AS user, count(*) AS entries FROM descriptions GROUP BY owner"
         " ORDER BY count(*) DESC, owner LIMIT 500"
@@ -104,6 +152,7 @@ def report_data(
         "entries": [_entry_json(e, store, ttl) for e in entries],
         "users": users,
         "per_day": per_day(db, owner),
+        "dashboard": board.model_dump(mode="json") if board else None,
         "totals": db.fetchone(
             "SELECT (SELECT count(*) FROM descriptions) AS entries,"
             " (SELECT count(*) FROM images) AS images,"
@@ -162,18 +211,19 @@ def _render(name: str, **values: Any) -> str:
 
 
 def render_report(data: dict[str, Any]) -> str:
+    from assistant.web.charts import dashboard_charts
+
     query = data["query"]
-    days = data["per_day"]
-    peak = max((d["entries"] for d in days), default=0) or 1
     params = {k: v for k, v in query.items() if v and k != "page"}
+    board = Dashboard.model_validate(data["dashboard"]) if data.get("dashboard") else None
     return _render(
         "report.html",
         data=data,
         query=query,
         chosen=normalize_phone(query["user"]) if query["user"] else None,
         totals=data["totals"] or {},
-        bar=600 // max(1, len(days)),
-        scale=(80 - 10) / peak,
+        board=board,
+        charts=dashboard_charts(board) if board else {},
         page_link=lambda page: "/report?" + urlencode({**params, "page": page}),
     )
 

@@ -30,6 +30,7 @@ def router(web: Web) -> APIRouter:
             web.services.store,
             query,
             web.settings.media_url_ttl_seconds,
+            web.services.inbox,
         )
         return HTMLResponse(render_report(data))
 
@@ -41,6 +42,7 @@ def router(web: Web) -> APIRouter:
             web.services.store,
             query,
             web.settings.media_url_ttl_seconds,
+            web.services.inbox,
         )
 
     @routes.get("/agent-messages")

@@ -17,10 +17,12 @@ import mimetypes
 import shutil
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from pydantic import BaseModel
 
 from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
@@ -147,16 +149,81 @@ def send(
 # --- catalog --------------------------------------------------------------------------------
 
 
-def catalog_view(
-    services: Services, user: str | None, query: str, limit: int = 60
-) -> tuple[list[tuple[str, str]], list[list[Any]], str]:
-    """Thumbnails for one user (or everyone), searched with the real search."""
-    entries, total = find_entries(
-        services.db, services.catalog, ReportQuery(user=user or None, q=query, per_page=limit)
-    )
-    items: list[tuple[str, str]] = []
-    index: list[list[Any]] = []
+class Thumb(BaseModel):
+    """One photo in the catalog browser: its thumbnail file and caption, and which entry
+    and image it opens."""
+
+    path: str
+    caption: str
+    owner: str
+    entry_id: int
+    image_id: int
+
+
+class PhotoGroup(BaseModel):
+    label: str
+    thumbs: list[Thumb]
+
+
+class CatalogPage(BaseModel):
+    groups: list[PhotoGroup]
+    summary: str
+    shown: int
+    total: int
+
+
+KINDS = {
+    "words": "Matches: your words",
+    "photo_text": "Matches: text in the photo",
+    "partial": "Guesses (≈): some of the words",
+    "meaning": "Guesses (≈): similar meaning",
+}
+
+
+def _day(value: str) -> date | None:
+    value = (value or "").strip()
+    return date.fromisoformat(value) if value else None
+
+
+def catalog_browse(
+    services: Services,
+    user: str | None,
+    query: str = "",
+    since: str = "",
+    until: str = "",
+    media_type: str = "",
+    group_by: str = "day",
+    limit: int = 60,
+) -> CatalogPage:
+    """The catalog as groups of thumbnails: by day or month, newest first, or, for a
+    search, in its ranking split into matches (the user's words, the photo's text) and
+    guesses, as the chat tells them apart."""
+    try:
+        filters = ReportQuery.model_validate(
+            {
+                "user": user or None,
+                "q": query,
+                "per_page": max(1, min(limit, 200)),
+                "since": _day(since),
+                "until": _day(until),
+                "media_type": media_type or None,
+            }
+        )
+    except ValueError:
+        return CatalogPage(
+            groups=[], summary="Dates are YYYY-MM-DD (e.g. 2026-11-26).", shown=0, total=0
+        )
+    entries, total = find_entries(services.db, services.catalog, filters)
+    groups: dict[str, list[Thumb]] = {}
+    searching = bool(query.strip())
     for entry in entries:
+        if searching:
+            label = KINDS.get(entry.matched_by or "words", "Matches")
+        elif group_by == "month":
+            label = f"{entry.created_at:%B %Y}"
+        else:
+            label = f"{entry.created_at:%a %d %b %Y}"
+        guess = entry.matched_by in ("partial", "meaning")
         for image in entry.images:
             # Thumbnails, so the page does not load full photos.
             key, ctype = (
@@ -164,19 +231,106 @@ def catalog_view(
                 if image.thumb_key
                 else (image.storage_key, image.content_type)
             )
-            guess = entry.matched_by in ("partial", "meaning")
+            text = (
+                entry.description
+                if len(entry.description) <= 70
+                else (entry.description[:69] + "…")
+            )
             # Guesses are marked, as the chat offers them only as "talvez estas".
-            label = f"≈ {entry.description}" if guess else entry.description
-            items.append((reply_file(services, key, ctype), label))
-            index.append([entry.owner, entry.id, image.id])
+            caption = (
+                f"≈ {text}"
+                if guess
+                else ("📄 " + text if entry.matched_by == "photo_text" else text)
+            )
+            groups.setdefault(label, []).append(
+                Thumb(
+                    path=reply_file(services, key, ctype),
+                    caption=caption,
+                    owner=entry.owner,
+                    entry_id=entry.id,
+                    image_id=image.id,
+                )
+            )
+    if searching:
+        order = [KINDS[k] for k in KINDS if KINDS[k] in groups]
+        groups = {label: groups[label] for label in order}
     who = md_text(user) if user else "all users"
-    summary = f"{total} entries for {who}" + (
-        f" matching “{md_text(query)}”" if query.strip() else ""
-    )
+    summary = f"{total} entries for {who}" + (f" matching “{md_text(query)}”" if searching else "")
     guesses = sum(e.matched_by in ("partial", "meaning") for e in entries)
     if guesses:
         summary += f"; {guesses} more only guessed by meaning (marked ≈)"
-    return items, index, summary
+    if not searching and total > len(entries):
+        summary += f"; showing the newest {len(entries)}"
+    return CatalogPage(
+        groups=[PhotoGroup(label=k, thumbs=v) for k, v in groups.items()],
+        summary=summary,
+        shown=len(entries),
+        total=total,
+    )
+
+
+def catalog_view(
+    services: Services, user: str | None, query: str, limit: int = 60
+) -> tuple[list[tuple[str, str]], list[list[Any]], str]:
+    """The browser's thumbnails as one flat list (path, caption) with what each opens."""
+    page = catalog_browse(services, user, query, limit=limit)
+    thumbs = [t for g in page.groups for t in g.thumbs]
+    return (
+        [(t.path, t.caption) for t in thumbs],
+        [[t.owner, t.entry_id, t.image_id] for t in thumbs],
+        page.summary,
+    )
+
+
+class Opened(BaseModel):
+    """What the side panel shows for a selected photo."""
+
+    owner: str
+    entry_id: int
+    image: str | None  # the full image, as a local file for Gradio
+    others: list[str]  # the entry's other images
+    details: str
+    description: str
+
+
+def catalog_open(services: Services, owner: str, entry_id: int, image_id: int) -> Opened | None:
+    entry = services.catalog.get_entry(owner, entry_id)
+    if entry is None:
+        return None
+    chosen = next((i for i in entry.images if i.id == image_id), None) or (
+        entry.images[0] if entry.images else None
+    )
+    return Opened(
+        owner=owner,
+        entry_id=entry_id,
+        image=reply_file(services, chosen.storage_key, chosen.content_type) if chosen else None,
+        others=[
+            reply_file(
+                services,
+                i.thumb_key or i.storage_key,
+                "image/jpeg" if i.thumb_key else i.content_type,
+            )
+            for i in entry.images
+            if chosen is None or i.id != chosen.id
+        ],
+        details=entry_details(entry, image_id),
+        description=entry.description,
+    )
+
+
+def catalog_save_description(
+    services: Services, owner: str, entry_id: int, description: str
+) -> str:
+    """An admin's correction, re-indexed exactly like a user's correction in the chat."""
+    text = " ".join((description or "").split())
+    if not text:
+        return "The description cannot be empty."
+    if len(text) > 1000:
+        return "Keep the description under 1,000 characters."
+    entry = services.catalog.update_entry(owner, entry_id, text)
+    if entry is None:
+        return "This entry no longer exists."
+    return f"Saved: “{md_text(entry.description)}”. Search finds it by these words now."
 
 
 def entry_details(entry: Entry, image_id: int | None = None) -> str:
@@ -343,3 +497,99 @@ def load_prompt(services: Services, name: str) -> tuple[str, str]:
         return SavedPrompts(services.settings.prompts_dir).load(name), f"Loaded “{md_text(name)}”."
     except (PromptNameError, OSError) as exc:
         return gr.skip(), md_text(exc)
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+class DashboardView(BaseModel):
+    """`assistant.ops.dashboard` shaped for Gradio's plots (long tables, one row per bar)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    headline: str
+    messages: Any
+    users: Any
+    photos: Any
+    searches: Any
+    latency: Any
+    unanswered: Any
+    brains: Any
+
+
+def dashboard_view(services: Services, days: int, user: str = "") -> DashboardView:
+    import pandas as pd
+
+    from assistant.ops.dashboard import dashboard
+
+    owner = normalize_phone(user) if (user or "").strip() else None
+    board = dashboard(services.db, services.inbox, days=days, owner=owner)
+    share = board.empty_share
+    queue = board.queue
+    lines = [
+        f"**{board.since:%d %b} – {board.until:%d %b %Y}** (UTC)"
+        + (f" · user {md_text(owner)}" if owner else " · all users"),
+        f"{sum(d.incoming for d in board.messages)} messages in, "
+        f"{sum(d.outgoing for d in board.messages)} out · "
+        f"{sum(d.value for d in board.photos)} photos saved · "
+        f"{board.total_searches} searches, "
+        + (f"{share:.0%} found nothing" if share is not None else "none yet"),
+        f"Queue: {queue.get('inbox_pending', 0) + queue.get('inbox_processing', 0)} waiting, "
+        f"{queue.get('inbox_dead', 0)} dead letters, "
+        f"{queue.get('outbox_pending', 0) + queue.get('outbox_sending', 0)} replies to send, "
+        f"{queue.get('outbox_failed', 0) + queue.get('outbox_uncertain', 0)} failed sends · "
+        f"storage: {board.storage.photos} photos, {board.storage.photo_bytes / 2**20:.1f} MB, "
+        f"{board.storage.voice_notes} voice notes",
+    ]
+    day = [d.day.isoformat() for d in board.messages]
+    return DashboardView(
+        headline="\n\n".join(lines),
+        messages=pd.DataFrame(
+            {
+                "day": day * 2,
+                "messages": [d.incoming for d in board.messages]
+                + [d.outgoing for d in board.messages],
+                "direction": ["in"] * len(day) + ["out"] * len(day),
+            }
+        ),
+        users=pd.DataFrame({"day": day, "users": [d.active_users for d in board.messages]}),
+        photos=pd.DataFrame(
+            {
+                "day": [d.day.isoformat() for d in board.photos],
+                "photos": [d.value for d in board.photos],
+            }
+        ),
+        searches=pd.DataFrame(
+            {
+                "day": [d.day.isoformat() for d in board.searches] * 2,
+                "searches": [d.searches - d.empty for d in board.searches]
+                + [d.empty for d in board.searches],
+                "result": ["found"] * len(board.searches) + ["nothing"] * len(board.searches),
+            }
+        ),
+        latency=pd.DataFrame(
+            {
+                "day": [d.day.isoformat() for d in board.latency if d.replies] * 2,
+                "ms": [d.p50_ms for d in board.latency if d.replies]
+                + [d.p95_ms for d in board.latency if d.replies],
+                "percentile": ["p50"] * sum(1 for d in board.latency if d.replies)
+                + ["p95"] * sum(1 for d in board.latency if d.replies),
+            }
+        ),
+        unanswered=pd.DataFrame(
+            [[u.query, u.times] for u in board.unanswered], columns=["query", "times"]
+        ),
+        brains=pd.DataFrame(
+            [
+                [
+                    b.brain,
+                    b.replies,
+                    b.prompt_tokens,
+                    b.completion_tokens,
+                    "—" if b.cost_usd is None else f"{b.cost_usd:.4f}",
+                ]
+                for b in board.brains
+            ],
+            columns=["brain", "replies", "prompt tokens", "completion tokens", "cost (USD)"],
+        ),
+    )

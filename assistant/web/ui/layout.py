@@ -8,13 +8,17 @@ import gradio as gr
 
 from assistant.factory import Services
 from assistant.prompts import SavedPrompts, configured_system_prompt
+from assistant.web.markup import md_text
+from assistant.web.report import MEDIA_TYPES
 from assistant.web.ui.handlers import (
     DEFAULT_PHONE,
     SECOND_PHONE,
     ChatHistory,
+    catalog_browse,
     catalog_delete,
-    catalog_select,
-    catalog_view,
+    catalog_open,
+    catalog_save_description,
+    dashboard_view,
     lab_models,
     lab_send,
     load_prompt,
@@ -62,6 +66,206 @@ def _chat_panel(services: Services, label: str, phone_value: str, api_name: str)
         text.submit(on_send, [phone, text, files, chat, audio], outputs, api_visibility="private")
 
 
+def _catalog_tab(services: Services) -> None:
+    """A photo browser: filters on top, thumbnails grouped by date (or by match kind for a
+    search), and a side panel for the selected photo where it is edited or deleted."""
+    with gr.Row():
+        user = gr.Textbox(label="User (empty: all users)", value=DEFAULT_PHONE, scale=2)
+        query = gr.Textbox(label="Search", elem_id="catalog-query", scale=3)
+        since = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="catalog-since", scale=1)
+        until = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="catalog-until", scale=1)
+        media_type = gr.Dropdown(
+            [("All", ""), *[(t.split("/")[1].upper(), t) for t in MEDIA_TYPES]],
+            value="",
+            label="Media type",
+            scale=1,
+        )
+        group_by = gr.Radio(["day", "month"], value="day", label="Group by", scale=1)
+    with gr.Row():
+        show = gr.Button("Search", variant="primary", elem_id="catalog-search", scale=0)
+        more = gr.Button("Load more", elem_id="catalog-more", scale=0)
+        summary = gr.Markdown(elem_id="catalog-summary", latex_delimiters=[])
+    limit = gr.State(60)
+    page = gr.State(None)
+    selected = gr.State(None)  # [owner, entry_id]
+    with gr.Row():
+        with gr.Column(scale=3):
+
+            @gr.render(inputs=[page])
+            def render_groups(current: dict[str, Any] | None) -> None:
+                if not current or not current["groups"]:
+                    gr.Markdown("No photos here yet.", elem_id="catalog-empty")
+                    return
+                for number, group in enumerate(current["groups"]):
+                    gr.Markdown(
+                        f"#### {md_text(group['label'])} · {len(group['thumbs'])} photos",
+                        elem_classes=["catalog-group-title"],
+                        latex_delimiters=[],
+                    )
+                    gallery = gr.Gallery(
+                        [(t["path"], t["caption"]) for t in group["thumbs"]],
+                        columns=6,
+                        height="auto",
+                        object_fit="cover",
+                        allow_preview=False,
+                        show_label=False,
+                        elem_id=f"catalog-group-{number}",
+                        elem_classes=["catalog-group"],
+                        key=f"group-{number}-{group['label']}",
+                    )
+                    gallery.select(_opener(services, group["thumbs"]), None, panel_outputs)
+
+        with gr.Column(scale=2, elem_id="catalog-panel"):
+            image = gr.Image(
+                label="Photo", type="filepath", interactive=False, height=360, elem_id="panel-image"
+            )
+            details = gr.Markdown("Select a photo.", elem_id="catalog-details", latex_delimiters=[])
+            others = gr.Gallery(
+                label="Other images of this entry",
+                columns=4,
+                height="auto",
+                allow_preview=False,
+                visible=False,
+                elem_id="panel-others",
+            )
+            description = gr.Textbox(
+                label="Description", lines=2, interactive=True, elem_id="panel-description"
+            )
+            with gr.Row():
+                save = gr.Button("Save description", size="sm", elem_id="panel-save")
+                delete = gr.Button(
+                    "Delete…", size="sm", variant="secondary", elem_id="panel-delete"
+                )
+            with gr.Row(visible=False, elem_id="panel-confirm") as confirm:
+                confirm_text = gr.Markdown(latex_delimiters=[])
+                yes = gr.Button("Yes, delete", size="sm", variant="stop", elem_id="panel-yes")
+                no = gr.Button("Cancel", size="sm", elem_id="panel-cancel")
+            status = gr.Markdown(elem_id="panel-status", latex_delimiters=[])
+
+    panel_outputs = [image, details, others, description, selected, confirm, status]
+    filters = [user, query, since, until, media_type, group_by, limit]
+
+    def browse(
+        u: str, q: str, s: str, t: str, m: str, g: str, n: int
+    ) -> tuple[dict[str, Any], str]:
+        result = catalog_browse(services, u, q, s, t, m, g, n)
+        return result.model_dump(), result.summary
+
+    def first_page(
+        u: str, q: str, s: str, t: str, m: str, g: str
+    ) -> tuple[dict[str, Any], str, int]:
+        return (*browse(u, q, s, t, m, g, 60), 60)
+
+    def next_page(
+        u: str, q: str, s: str, t: str, m: str, g: str, n: int
+    ) -> tuple[dict[str, Any], str, int]:
+        return (*browse(u, q, s, t, m, g, n + 60), n + 60)
+
+    for trigger in (show.click, query.submit, group_by.change, media_type.change):
+        trigger(first_page, filters[:-1], [page, summary, limit])
+    more.click(next_page, filters, [page, summary, limit])
+
+    def on_save(sel: list[Any] | None, text: str, *f: Any) -> tuple[str, dict[str, Any], str]:
+        if not sel:
+            return "Select a photo first.", gr.skip(), gr.skip()
+        message = catalog_save_description(services, sel[0], int(sel[1]), text)
+        return (message, *browse(*f))
+
+    save.click(on_save, [selected, description, *filters], [status, page, summary])
+
+    def ask(sel: list[Any] | None, text: str) -> tuple[Any, str]:
+        if not sel:
+            return gr.update(visible=False), ""
+        return gr.update(visible=True), f"Delete entry #{sel[1]} “{md_text(text)}” and its photos?"
+
+    delete.click(ask, [selected, description], [confirm, confirm_text])
+    no.click(lambda: gr.update(visible=False), None, [confirm])
+
+    def on_delete(sel: list[Any] | None, *f: Any) -> list[Any]:
+        message = catalog_delete(services, sel)
+        return [
+            None,
+            "Select a photo.",
+            gr.update(value=[], visible=False),
+            "",
+            None,
+            gr.update(visible=False),
+            message,
+            *browse(*f),
+        ]
+
+    yes.click(on_delete, [selected, *filters], [*panel_outputs, page, summary])
+
+
+def _opener(services: Services, thumbs: list[dict[str, Any]]) -> Any:
+    def open_photo(evt: gr.SelectData) -> list[Any]:
+        thumb = thumbs[int(evt.index)]
+        opened = catalog_open(services, thumb["owner"], thumb["entry_id"], thumb["image_id"])
+        if opened is None:
+            return [
+                None,
+                "This entry no longer exists.",
+                gr.update(visible=False),
+                "",
+                None,
+                gr.update(visible=False),
+                "",
+            ]
+        return [
+            opened.image,
+            opened.details,
+            gr.update(value=opened.others, visible=bool(opened.others)),
+            opened.description,
+            [opened.owner, opened.entry_id],
+            gr.update(visible=False),
+            "",
+        ]
+
+    return open_photo
+
+
+def _dashboard_tab(services: Services) -> None:
+    """The same numbers as /report (one function), as charts."""
+    with gr.Row():
+        days = gr.Dropdown([7, 30, 90, 365], value=30, label="Days", scale=0)
+        who = gr.Textbox(label="User (empty: all users)", value="", scale=2)
+        refresh = gr.Button("Refresh", variant="primary", elem_id="dashboard-refresh", scale=0)
+    headline = gr.Markdown(elem_id="dashboard-headline", latex_delimiters=[])
+    with gr.Row():
+        messages = gr.BarPlot(x="day", y="messages", color="direction", label="Messages per day")
+        users = gr.LinePlot(x="day", y="users", label="Active users per day")
+    with gr.Row():
+        photos = gr.BarPlot(x="day", y="photos", label="Photos saved per day")
+        searches = gr.BarPlot(x="day", y="searches", color="result", label="Searches per day")
+    with gr.Row():
+        latency = gr.LinePlot(x="day", y="ms", color="percentile", label="Reply time (ms)")
+        unanswered = gr.Dataframe(
+            headers=["query", "times"], label="Top searches that found nothing", interactive=False
+        )
+    brains = gr.Dataframe(
+        headers=["brain", "replies", "prompt tokens", "completion tokens", "cost (USD)"],
+        label="Who answered",
+        interactive=False,
+    )
+
+    def load(n: int, u: str) -> list[Any]:
+        view = dashboard_view(services, int(n), u)
+        return [
+            view.headline,
+            view.messages,
+            view.users,
+            view.photos,
+            view.searches,
+            view.latency,
+            view.unanswered,
+            view.brains,
+        ]
+
+    outputs = [headline, messages, users, photos, searches, latency, unanswered, brains]
+    refresh.click(load, [days, who], outputs, api_name="dashboard")
+    days.change(load, [days, who], outputs, api_visibility="private")
+
+
 def build_ui(services: Services) -> gr.Blocks:
     settings = services.settings
     # Uploads and generated files live in Gradio's cache: cleaned hourly of files older
@@ -77,52 +281,10 @@ def build_ui(services: Services) -> gr.Blocks:
             _chat_panel(services, "User B", SECOND_PHONE, "send_b")
 
         with gr.Tab("Catalog"):
-            with gr.Row():
-                cat_user = gr.Textbox(label="User (empty: all users)", value=DEFAULT_PHONE)
-                cat_query = gr.Textbox(label="Search", elem_id="catalog-query")
-                cat_button = gr.Button("Search", elem_id="catalog-search")
-            cat_summary = gr.Markdown(elem_id="catalog-summary", latex_delimiters=[])
-            gallery = gr.Gallery(
-                label="Photos", columns=6, height=420, allow_preview=False, elem_id="catalog"
-            )
-            details = gr.Markdown("Select a photo.", elem_id="catalog-details", latex_delimiters=[])
-            cat_delete = gr.Button("Delete this entry", variant="stop")
-            cat_index = gr.State([])
-            cat_selected = gr.State(None)
+            _catalog_tab(services)
 
-            def on_catalog(u: str, q: str) -> tuple[list[tuple[str, str]], list[list[Any]], str]:
-                return catalog_view(services, u, q)
-
-            def on_select(
-                index: list[list[Any]], evt: gr.SelectData
-            ) -> tuple[str, list[Any] | None]:
-                return catalog_select(services, index, int(evt.index))
-
-            def on_delete(
-                sel: list[Any] | None, u: str, q: str
-            ) -> tuple[str, list[tuple[str, str]], list[list[Any]], str, None]:
-                message = catalog_delete(services, sel)
-                items, index, summary = catalog_view(services, u, q)
-                return message, items, index, summary, None
-
-            cat_button.click(
-                on_catalog,
-                [cat_user, cat_query],
-                [gallery, cat_index, cat_summary],
-                api_name="catalog",
-            )
-            cat_query.submit(
-                on_catalog,
-                [cat_user, cat_query],
-                [gallery, cat_index, cat_summary],
-                api_visibility="private",
-            )
-            gallery.select(on_select, [cat_index], [details, cat_selected])
-            cat_delete.click(
-                on_delete,
-                [cat_selected, cat_user, cat_query],
-                [details, gallery, cat_index, cat_summary, cat_selected],
-            )
+        with gr.Tab("Dashboard"):
+            _dashboard_tab(services)
 
         with gr.Tab("Memory"):
             with gr.Row():

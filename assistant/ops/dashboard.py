@@ -1,0 +1,263 @@
+"""The numbers that matter, from the database: one function feeds the Gradio dashboard and
+the `/report` page, so both always agree.
+
+Every query reads a time window (`days`, UTC days) through an index on `created_at`
+(migration 013), so the cost follows the window's traffic, not the catalog's size; queue
+depths come from the partial indexes `/healthz` uses. Measured at 100k entries in
+`benchmarks/dashboard.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from assistant.db import Database
+from assistant.queue import Inbox
+
+# List prices in USD per million tokens (input, output) of the models people point the
+# assistant at; other models (local servers, new names) show tokens without a cost.
+PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+}
+
+
+class DayCount(BaseModel):
+    day: date
+    value: int
+
+
+class MessagesDay(BaseModel):
+    day: date
+    incoming: int
+    outgoing: int
+    active_users: int
+
+
+class SearchesDay(BaseModel):
+    day: date
+    searches: int
+    empty: int
+
+
+class LatencyDay(BaseModel):
+    day: date
+    replies: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class Unanswered(BaseModel):
+    query: str
+    times: int
+
+
+class BrainUse(BaseModel):
+    brain: str
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+
+class Storage(BaseModel):
+    photos: int
+    photo_bytes: int
+    voice_notes: int
+
+
+class Dashboard(BaseModel):
+    since: date
+    until: date
+    owner: str | None
+    messages: list[MessagesDay]
+    active_users_week: list[DayCount]  # day = the week's Monday
+    photos: list[DayCount]
+    searches: list[SearchesDay]
+    unanswered: list[Unanswered]
+    latency: list[LatencyDay]
+    brains: list[BrainUse]
+    queue: dict[str, int]
+    storage: Storage
+
+    @property
+    def total_searches(self) -> int:
+        return sum(d.searches for d in self.searches)
+
+    @property
+    def empty_share(self) -> float | None:
+        total = self.total_searches
+        return sum(d.empty for d in self.searches) / total if total else None
+
+
+def cost_of(brain: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    model = brain.removeprefix("openai:")
+    if model not in PRICES_PER_MTOK:
+        return None
+    price_in, price_out = PRICES_PER_MTOK[model]
+    return round((prompt_tokens * price_in + completion_tokens * price_out) / 1e6, 4)
+
+
+def _days(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=i) for i in range((until - since).days + 1)]
+
+
+def dashboard(
+    db: Database, inbox: Inbox, days: int = 30, owner: str | None = None, today: date | None = None
+) -> Dashboard:
+    """The last `days` days (today included), for everyone or one user."""
+    until = today or datetime.now(UTC).date()
+    since = until - timedelta(days=max(1, days) - 1)
+    start = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    window = (start, owner, owner)
+    who = "AND (%s::text IS NULL OR owner = %s)"
+    day = "(created_at AT TIME ZONE 'UTC')::date"
+
+    with db.connection() as conn:
+        messages = {
+            r["day"]: r
+            for r in conn.execute(
+                f"SELECT {day} AS day,"
+                " count(*) FILTER (WHERE direction = 'in') AS incoming,"
+                " count(*) FILTER (WHERE direction = 'out') AS outgoing,"
+                " count(DISTINCT owner) FILTER (WHERE direction = 'in') AS active"
+                f" FROM messages WHERE created_at >= %s {who} GROUP BY 1",
+                window,
+            ).fetchall()
+        }
+        weeks = conn.execute(
+            "SELECT date_trunc('week', created_at AT TIME ZONE 'UTC')::date AS day,"
+            " count(DISTINCT owner) AS value FROM messages"
+            f" WHERE created_at >= %s AND direction = 'in' {who} GROUP BY 1 ORDER BY 1",
+            window,
+        ).fetchall()
+        photos = {
+            r["day"]: int(r["n"])
+            for r in conn.execute(
+                f"SELECT {day} AS day, count(*) AS n FROM images"
+                f" WHERE created_at >= %s {who} GROUP BY 1",
+                window,
+            ).fetchall()
+        }
+        # Searches are the assistant's `search_photos` calls, kept in each reply's meta
+        # with the query and how many photos came back.
+        searches_sql = (
+            "FROM messages m, jsonb_array_elements(m.meta -> 'tools') AS t"
+            " WHERE m.created_at >= %s AND m.direction = 'out'"
+            " AND (%s::text IS NULL OR m.owner = %s)"
+            " AND t ->> 'name' = 'search_photos'"
+        )
+        searches = {
+            r["day"]: r
+            for r in conn.execute(
+                "SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS searches,"
+                " count(*) FILTER (WHERE coalesce((t ->> 'photos')::int, 0) = 0) AS empty "
+                + searches_sql
+                + " GROUP BY 1",
+                window,
+            ).fetchall()
+        }
+        unanswered = conn.execute(
+            "SELECT lower(btrim(coalesce(t ->> 'query', t -> 'arguments' ->> 'query', '')))"
+            " AS query, count(*) AS times "
+            + searches_sql
+            + " AND coalesce((t ->> 'photos')::int, 0) = 0"
+            " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 10",
+            window,
+        ).fetchall()
+        latency = {
+            r["day"]: r
+            for r in conn.execute(
+                f"SELECT {day} AS day, count(*) AS replies,"
+                " percentile_cont(0.5) WITHIN GROUP (ORDER BY (meta ->> 'latency_ms')::float)"
+                " AS p50,"
+                " percentile_cont(0.95) WITHIN GROUP (ORDER BY (meta ->> 'latency_ms')::float)"
+                " AS p95"
+                f" FROM messages WHERE created_at >= %s AND direction = 'out' {who}"
+                " AND meta ? 'latency_ms' GROUP BY 1",
+                window,
+            ).fetchall()
+        }
+        brains = conn.execute(
+            "SELECT meta ->> 'brain' AS brain, count(*) AS replies,"
+            " coalesce(sum((meta -> 'usage' ->> 'prompt_tokens')::bigint), 0) AS prompt,"
+            " coalesce(sum((meta -> 'usage' ->> 'completion_tokens')::bigint), 0) AS completion"
+            f" FROM messages WHERE created_at >= %s AND direction = 'out' {who}"
+            " AND meta ? 'brain' GROUP BY 1 ORDER BY count(*) DESC",
+            window,
+        ).fetchall()
+        storage = conn.execute(
+            "SELECT count(*) AS photos, coalesce(sum(byte_size), 0) AS bytes FROM images"
+            " WHERE (%s::text IS NULL OR owner = %s)",
+            (owner, owner),
+        ).fetchone()
+        voice = conn.execute(
+            'SELECT count(*) AS n FROM messages WHERE media @> \'[{"kind": "audio"}]\''
+            " AND direction = 'in' AND (%s::text IS NULL OR owner = %s)",
+            (owner, owner),
+        ).fetchone()
+    assert storage is not None and voice is not None
+
+    all_days = _days(since, until)
+    return Dashboard(
+        since=since,
+        until=until,
+        owner=owner,
+        messages=[
+            MessagesDay(
+                day=d,
+                incoming=int(messages[d]["incoming"]) if d in messages else 0,
+                outgoing=int(messages[d]["outgoing"]) if d in messages else 0,
+                active_users=int(messages[d]["active"]) if d in messages else 0,
+            )
+            for d in all_days
+        ],
+        active_users_week=[DayCount(day=r["day"], value=int(r["value"])) for r in weeks],
+        photos=[DayCount(day=d, value=photos.get(d, 0)) for d in all_days],
+        searches=[
+            SearchesDay(
+                day=d,
+                searches=int(searches[d]["searches"]) if d in searches else 0,
+                empty=int(searches[d]["empty"]) if d in searches else 0,
+            )
+            for d in all_days
+        ],
+        unanswered=[
+            Unanswered(query=r["query"], times=int(r["times"])) for r in unanswered if r["query"]
+        ],
+        latency=[
+            LatencyDay(
+                day=d,
+                replies=int(latency[d]["replies"]) if d in latency else 0,
+                p50_ms=_round(latency[d]["p50"]) if d in latency else None,
+                p95_ms=_round(latency[d]["p95"]) if d in latency else None,
+            )
+            for d in all_days
+        ],
+        brains=[
+            BrainUse(
+                brain=r["brain"] or "?",
+                replies=int(r["replies"]),
+                prompt_tokens=int(r["prompt"]),
+                completion_tokens=int(r["completion"]),
+                cost_usd=cost_of(r["brain"] or "", int(r["prompt"]), int(r["completion"])),
+            )
+            for r in brains
+        ],
+        queue=inbox.depth(timeout=2.0),
+        storage=Storage(
+            photos=int(storage["photos"]),
+            photo_bytes=int(storage["bytes"]),
+            voice_notes=int(voice["n"]),
+        ),
+    )
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
