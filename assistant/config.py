@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     admin_token: str | None = Field(default=None, alias="ADMIN_TOKEN")
     admin_session_hours: float = Field(default=12, alias="ADMIN_SESSION_HOURS", gt=0, le=24 * 30)
+    # A Bearer token that opens GET /metrics and nothing else (the admin's works too), so a
+    # Prometheus server need not hold the key to every page.
+    metrics_token: str | None = Field(default=None, alias="METRICS_TOKEN")
     media_url_ttl_seconds: int = Field(default=3600, alias="MEDIA_URL_TTL_SECONDS", ge=60)
     # Host names the app answers to, besides loopback, HOST and PUBLIC_BASE_URL's host
     # (comma-separated; "*.example.com" matches subdomains). Anything else gets 400.

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from assistant import metrics
 from assistant.brains.base import Brain, BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.catalog import Catalog, StoredImage
@@ -323,7 +324,8 @@ class Assistant:
             return None, ("voice_unavailable", {})
         data, content_type = audio
         try:
-            text = transcriber.transcribe(data, content_type, language, vocabulary).strip()
+            with metrics.timed(metrics.TRANSCRIPTION_SECONDS.labels(transcriber.name)):
+                text = transcriber.transcribe(data, content_type, language, vocabulary).strip()
         except AudioTooLong as exc:
             log.info("voice note too long: %s", exc)
             lengths = {"heard": _duration(exc.seconds), "limit": _duration(exc.limit)}

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from assistant import metrics
 from assistant.config import Settings
 from assistant.errors import ServiceBusy
 from assistant.factory import Services, build_services
@@ -111,13 +112,23 @@ class Worker:
         return self.send_one()
 
     def process(self, claim: InboxClaim) -> None:
+        start = time.perf_counter()
+        outcome = "failed"  # unless _process returns: it raised
+        try:
+            outcome = self._process(claim)
+        finally:
+            metrics.MESSAGE_PROCESSING_SECONDS.labels(outcome).observe(time.perf_counter() - start)
+
+    def _process(self, claim: InboxClaim) -> str:
+        """Handle one claimed message; returns the outcome the metrics count it under."""
         services = self.services
         recipient = f"whatsapp:{claim.owner}"
         if claim.attempts > services.inbox.max_attempts:
             # Every earlier attempt died without recording a failure (the worker was
             # killed, or the message crashes its process): stop here, once.
             self._park(claim, f"gave up after {claim.attempts - 1} attempts that never ended")
-            return
+            return "parked"
+        outcome = "done"
         try:
             with Heartbeat(services.inbox, claim) as beat, services.db.transaction():
                 throttled, notify = services.inbox.over_rate_limit(claim)
@@ -133,6 +144,7 @@ class Worker:
                             claim.id, recipient, [Reply(text=text)], kind="throttled"
                         )
                     services.inbox.finish(claim, "throttled")
+                    outcome = "throttled"
                 else:
                     # Last attempt after the AI services kept failing: answer without them.
                     degraded = (
@@ -146,13 +158,14 @@ class Worker:
                     services.inbox.finish(claim)
         except LeaseLost:
             log.warning("message %s was taken over by another worker; dropped ours", claim.id)
-            return
+            return "lost"
         except Exception as exc:
             log.exception("message %s failed (attempt %d)", claim.id, claim.attempts)
             self._failed(claim, f"{type(exc).__name__}: {exc}", type(exc).__name__)
-            return
+            return "failed"
         if self.on_processed:
             self.on_processed(claim)
+        return outcome
 
     def _park(self, claim: InboxClaim, error: str) -> None:
         services = self.services
@@ -200,6 +213,7 @@ class Worker:
         if row is None:
             return False
         if self.sender is None:
+            metrics.SEND_FAILURES.labels("unconfigured").inc()
             outbox.failed(
                 row,
                 "Twilio is not configured "
@@ -211,6 +225,8 @@ class Worker:
             result = self.sender.send(row.recipient, row.body, media_url)
         except SendError as exc:
             error = str(exc)
+            reason = "uncertain" if exc.uncertain else "retry" if exc.retryable else "refused"
+            metrics.SEND_FAILURES.labels(reason).inc()
             if exc.uncertain:
                 log.error("send %s may or may not have gone out: %s", row.id, error)
                 self._record(lambda: outbox.failed(row, error, status="uncertain"))
@@ -222,10 +238,12 @@ class Worker:
                 self._record(lambda: outbox.failed(row, error))
             return True
         except Exception as exc:
+            metrics.SEND_FAILURES.labels("error").inc()
             log.exception("send %s failed", row.id)
             error = f"{type(exc).__name__}: {exc}"
             self._record(lambda: outbox.failed(row, error))
             return True
+        metrics.MESSAGES_SENT.inc()
         # Twilio took it: record that even if the database is restarting right now (a row
         # left "sending" would be reaped as uncertain, never resent, but mislabelled).
         self._record(lambda: outbox.sent(row, result.sid, result.status))

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from assistant import metrics
 from assistant.db import Conn, Database
 from assistant.models import Entry, SearchResult
 from assistant.search.semantic import SemanticIndex
@@ -68,6 +69,15 @@ class Search:
         self._lexemes: dict[str, list[str]] = {}
 
     def search(self, owner: str, query: str, limit: int = 5) -> SearchResult:
+        """This owner's entries for a query (`_search`), timed and counted: every search
+        of the assistant's tools, the UI and the report comes through here."""
+        with metrics.timed(metrics.SEARCH_SECONDS):
+            result = self._search(owner, query, limit)
+        if not result.entries:
+            metrics.SEARCH_EMPTY.inc()
+        return result
+
+    def _search(self, owner: str, query: str, limit: int) -> SearchResult:
         """This owner's entries for a query: full-text first, then found by meaning.
 
         Full-text ranking: entries matching more of the query's words first (each word

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from assistant import metrics
 from assistant.db import Database
 from assistant.media import MediaStore
 from assistant.models import ImageRecord
@@ -48,16 +49,21 @@ class PhotoTexts:
         """Read one image and record the result (None when it could not be read)."""
         if data is None:
             data = self.store.get(image.storage_key)
-        return self._recorded(image, lambda: self.reader.read(data))
+        return self._recorded(image, lambda: self._read(data))
 
     def read_within(self, image: ImageRecord, data: bytes, seconds: float) -> PhotoText | None:
         """`read`, giving up after `seconds` (the reply goes on without the text)."""
-        future = _READS.submit(self.reader.read, data)
+        future = _READS.submit(self._read, data)
         try:
             return self._recorded(image, lambda: future.result(timeout=seconds))
         except FutureTimeout:
             log.info("reading image %s took over %.1f s: left to the indexer", image.id, seconds)
             return None
+
+    def _read(self, data: bytes) -> PhotoText:
+        """The reader's one call site, timed (a read over budget is timed to its end)."""
+        with metrics.timed(metrics.PHOTO_TEXT_SECONDS.labels(self.reader.name)):
+            return self.reader.read(data)
 
     def _recorded(self, image: ImageRecord, read: Callable[[], PhotoText]) -> PhotoText | None:
         try:

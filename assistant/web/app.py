@@ -19,7 +19,8 @@ from assistant.config import Settings, get_settings
 from assistant.factory import Services, build_services
 from assistant.spool import Recorder, Spool
 from assistant.web.auth import Sessions, admin_token
-from assistant.web.routes import Web, admin, login, public, twilio
+from assistant.web.routes import Web, admin, login, metrics, public, twilio
+from assistant.web.routes.metrics import WebhookTimer
 from assistant.web.security import AdminGate, BodyLimit, ForwardedHeaders, HostGuard
 from assistant.worker import WorkerPool
 
@@ -65,7 +66,7 @@ def create_app(
         openapi_url=None,
         lifespan=lifespan,
     )
-    for module in (twilio, public, login, admin):
+    for module in (twilio, public, login, admin, metrics):
         app.include_router(module.router(web))
 
     if mount_ui:
@@ -84,8 +85,11 @@ def create_app(
             footer_links=[],
         )
     hosts = settings.allowed_host_names
-    # Added innermost first: requests pass HostGuard, ForwardedHeaders, BodyLimit, AdminGate.
-    app.add_middleware(AdminGate, sessions=sessions)
+    # Added innermost first: requests pass WebhookTimer, HostGuard, ForwardedHeaders,
+    # BodyLimit, AdminGate.
+    app.add_middleware(
+        AdminGate, sessions=sessions, route_tokens={"/metrics": settings.metrics_token}
+    )
     app.add_middleware(
         BodyLimit,
         limit=settings.max_webhook_bytes,
@@ -93,4 +97,5 @@ def create_app(
     )
     app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips, allowed_hosts=hosts)
     app.add_middleware(HostGuard, allowed=hosts)
+    app.add_middleware(WebhookTimer)
     return app

@@ -8,7 +8,8 @@
    declared or chunked.
 4. `AdminGate`: every route needs the admin session (or the token as a Bearer header)
    except the few that carry their own proof: Twilio's signed webhooks, signed media
-   links, the login itself and a bare health answer.
+   links, the login itself and a bare health answer. A route may also take a token of
+   its own that opens it and nothing else (`METRICS_TOKEN` for `GET /metrics`).
 
 Plain ASGI rather than Starlette's BaseHTTPMiddleware: that one wraps exceptions raised
 while the body is read and streams responses through a task, which turned an over-limit
@@ -17,9 +18,10 @@ body into a 500.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -269,6 +271,10 @@ class AdminGate:
     Browsers asking for a page are sent to `/login?next=...`; anything else gets 401.
     `scope["state"]["admin"]` tells routes whether the caller is the admin (`/healthz`
     gives details only then).
+
+    `route_tokens` maps a path to a token of its own (None: none set): `Authorization:
+    Bearer <it>` opens `GET`/`HEAD` of exactly that path and nothing else, and does not
+    make the caller the admin. A scraper can then be given less than the admin's key.
     """
 
     def __init__(
@@ -276,10 +282,24 @@ class AdminGate:
         app: ASGIApp,
         sessions: Sessions,
         is_public: PublicRule = public_routes,
+        route_tokens: Mapping[str, str | None] | None = None,
     ):
         self.app = app
         self.sessions = sessions
         self.is_public = is_public
+        self.route_tokens = {
+            path: token.encode() for path, token in (route_tokens or {}).items() if token
+        }
+
+    def _route_token_ok(self, scope: Scope, headers: Headers) -> bool:
+        token = self.route_tokens.get(scope["path"])
+        if token is None or scope.get("method") not in ("GET", "HEAD"):
+            return False
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return False
+        # Constant time; non-ASCII input is compared as bytes instead of raising.
+        return hmac.compare_digest(value.strip().encode("utf-8", "replace"), token)
 
     async def _admin(self, headers: Headers) -> bool:
         if self.sessions.bearer_ok(headers.get("authorization")):
@@ -297,7 +317,10 @@ class AdminGate:
         admin = await self._admin(headers)
         scope.setdefault("state", {})["admin"] = admin
         method = scope.get("method", "GET")
-        if admin or (scope["type"] == "http" and self.is_public(method, scope["path"])):
+        if admin or (
+            scope["type"] == "http"
+            and (self.is_public(method, scope["path"]) or self._route_token_ok(scope, headers))
+        ):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":

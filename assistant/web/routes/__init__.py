@@ -1,6 +1,6 @@
 """The app's routes, one small module per audience: Twilio (`twilio`), anyone (`public`:
-health, signed media links), the login (`login`), the admin (`admin`). Each module's
-`router(web)` builds its routes over the shared `Web` context."""
+health, signed media links), the login (`login`), the admin (`admin`), Prometheus
+(`metrics`). Each module's `router(web)` builds its routes over the shared `Web` context."""
 
 from dataclasses import dataclass
 
