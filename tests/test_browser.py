@@ -6,6 +6,7 @@ Screenshots land in tests/artifacts/ (ignored by git) for a person to look at.
 from __future__ import annotations
 
 import io
+import re
 import time
 import wave
 from collections.abc import Iterator
@@ -119,14 +120,16 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     page.locator("#catalog-query textarea").fill("cachorro")
     page.locator("#catalog-search").click()
     expect(page.locator("#catalog-summary")).to_contain_text("1 entries", timeout=20_000)
-    page.locator("#catalog img").first.click()
+    page.locator("#catalog-group-0 img").first.click()
     expect(page.locator("#catalog-details")).to_contain_text("Meu cachorro no parque")
     expect(page.locator("#catalog-details")).to_contain_text("image/jpeg")
     shot(page, "02-catalog")
     page.locator("#catalog-query textarea").fill("recibo")
     page.locator("#catalog-search").click()
     expect(page.locator("#catalog-summary")).to_contain_text("1 entries", timeout=20_000)
-    page.locator("#catalog img").first.click()
+    # The caption under the thumbnail is the text as typed, not rendered.
+    expect(page.locator("#catalog-group-0")).to_contain_text(TRACKER[:40], timeout=20_000)
+    page.locator("#catalog-group-0 img").first.click()
     details = page.locator("#catalog-details")
     expect(details).to_contain_text("![x](https://tracker.example/p.png)")
     expect(details).to_contain_text("<img src='https://tracker.example/q.png'>")
@@ -198,3 +201,118 @@ def test_a_voice_note_recorded_with_the_microphone_is_heard_and_answered(
         expect(chat.locator("img").last).to_be_visible()
         shot(page, "04-voice-note")
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app on a demo data set (`assistant demo-data`: photos over twelve weeks)."""
+    import subprocess
+    import sys
+
+    from tests.helpers.processes import clean_env
+
+    workdir = tmp_path_factory.mktemp("browser-demo")
+    made = subprocess.run(
+        [sys.executable, "-m", "assistant", "demo-data", "--users", "3", "--entries", "24"],
+        cwd=workdir,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    with running_webhook(workdir) as base:
+        yield base, workdir
+
+
+def test_browse_filter_edit_find_and_delete_in_the_catalog(
+    demo_app: tuple[str, Path], browser: Browser
+) -> None:
+    app_url, workdir = demo_app
+    dialogs: list[str] = []
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url))
+    expect(page.locator("#chat-send")).to_be_visible(timeout=30_000)
+    page.get_by_role("tab", name="Catalog").click()
+
+    # Everyone's photos, grouped by day, newest first.
+    page.locator("#catalog-user textarea").fill("")
+    page.locator("#catalog-search").click()
+    summary = page.locator("#catalog-summary")
+    expect(summary).to_contain_text("24 entries for all users", timeout=20_000)
+    titles = page.locator("[id^=catalog-title-]")
+    expect(titles.first).to_be_visible()
+    assert titles.count() >= 3
+    days = [t.split(" · ")[0] for t in titles.all_inner_texts()]
+    assert days == sorted(days, key=lambda d: time.strptime(d, "%a %d %b %Y"), reverse=True)
+    shot(page, "05-catalog-by-day")
+
+    page.get_by_text("month", exact=True).click()
+    expect(titles.first).to_have_text(
+        re.compile(r"^\s*[A-Z][a-z]+ 2026 · \d+ photos\s*$"), timeout=20_000
+    )
+    months = titles.all_inner_texts()
+    assert 2 <= len(months) <= 4 and all("2026" in m for m in months), months
+
+    # A date range: only November's photos.
+    page.locator("#catalog-since textarea").fill("2026-11-01")
+    page.locator("#catalog-until textarea").fill("2026-11-30")
+    page.locator("#catalog-search").click()
+    expect(titles).to_have_count(1, timeout=20_000)
+    expect(titles.first).to_contain_text("November 2026")
+    page.locator("#catalog-since textarea").fill("")
+    page.locator("#catalog-until textarea").fill("")
+
+    # Open a photo: the side panel shows the full image and everything about it.
+    page.locator("#catalog-search").click()
+    expect(titles.first).to_contain_text("2026", timeout=20_000)
+    page.locator("#catalog-group-0 img").first.click()
+    details = page.locator("#catalog-details")
+    expect(details).to_contain_text("Entry #", timeout=20_000)
+    for label in ("Description:", "Generated caption:", "Tags:", "Text in the photo:", "Image:"):
+        expect(details).to_contain_text(label)
+    expect(page.locator("#panel-image img")).to_be_visible()
+    owner = details.inner_text().split("User:")[1].split()[0]
+    shot(page, "06-catalog-panel")
+
+    # Edit the description (Markdown and HTML in it stay text), then find it by the words.
+    evil = "<b>Girafa</b> azul **no zoológico** <img src=x onerror=alert(1)>"
+    page.locator("#panel-description textarea").fill(evil)
+    page.locator("#panel-save").click()
+    expect(page.locator("#panel-status")).to_contain_text("Saved", timeout=20_000)
+    page.locator("#catalog-user textarea").fill(owner)
+    page.locator("#catalog-query textarea").fill("girafa zoológico")
+    page.locator("#catalog-search").click()
+    expect(summary).to_contain_text("1 entries", timeout=20_000)
+    expect(page.locator("#catalog-group-0")).to_contain_text("<b>Girafa</b> azul **no zoológico**")
+    expect(titles.first).to_contain_text("Matches: your words")
+    page.locator("#catalog-group-0 img").first.click()
+    expect(details).to_contain_text("<img src=x onerror=alert(1)>", timeout=20_000)
+    assert details.locator("img, b").count() == 0
+    # Bold is only for the panel's own labels, never the user's "**no zoológico**".
+    assert all(s.endswith(":") for s in details.locator("strong").all_inner_texts())
+
+    # Delete only after confirming; cancelling keeps it.
+    page.locator("#panel-delete").click()
+    expect(page.locator("#panel-confirm")).to_be_visible()
+    expect(page.locator("#panel-confirm")).to_contain_text("Delete entry #")
+    page.locator("#panel-cancel").click()
+    expect(page.locator("#panel-confirm")).to_be_hidden()
+    expect(summary).to_contain_text("1 entries")
+    page.locator("#panel-delete").click()
+    page.locator("#panel-yes").click()
+    expect(page.locator("#panel-status")).to_contain_text("Deleted entry", timeout=20_000)
+    expect(summary).to_contain_text("0 entries", timeout=20_000)
+
+    page.get_by_role("tab", name="Dashboard").click()
+    page.locator("#dashboard-refresh").click()
+    expect(page.locator("#dashboard-headline")).to_contain_text("messages in", timeout=20_000)
+    shot(page, "07-dashboard")
+    page.goto(f"{app_url}/report?days=90")
+    expect(page.locator("#chart-messages")).to_be_visible()
+    assert page.locator("img.chart").count() == 5
+    shot(page, "08-report-dashboard")
+    assert dialogs == []
+    context.close()

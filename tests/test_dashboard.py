@@ -78,7 +78,9 @@ def test_messages_and_active_users_per_day(demo: tuple[Services, Dashboard]) -> 
 
 def test_photos_saved_per_day(demo: tuple[Services, Dashboard]) -> None:
     services, board = demo
-    photos = Counter(_day(r["created_at"]) for r in _rows(services, "SELECT created_at FROM images"))
+    photos = Counter(
+        _day(r["created_at"]) for r in _rows(services, "SELECT created_at FROM images")
+    )
     assert sum(p.value for p in board.photos) == sum(photos.values()) > 40
     assert {p.day: p.value for p in board.photos if p.value} == dict(photos)
 

@@ -117,7 +117,7 @@ def test_every_route_needs_the_admin_session(app: tuple[str, Path], services: Se
     assert logged.get("/ui/config").status_code == 200
     assert logged.get("/report").status_code == 200
     assert logged.get("/memory-content").status_code == 200
-    call = logged.post("/ui/gradio_api/call/catalog", json={"data": ["", ""]})
+    call = logged.post("/ui/gradio_api/call/catalog", json={"data": ["", "", "", "", "", "day"]})
     assert call.status_code == 200 and "event_id" in call.json()
     upload = logged.post(
         "/ui/gradio_api/upload", files={"files": ("a.txt", b"hello", "text/plain")}

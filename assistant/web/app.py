@@ -73,6 +73,7 @@ def create_app(
         import gradio as gr
 
         from assistant.web.ui import build_ui
+        from assistant.web.ui.layout import UI_CSS
 
         # Gradio adds its own CORS headers unless the parent app configures CORS: an
         # empty policy means no route, the UI's included, answers other origins.
@@ -83,6 +84,7 @@ def create_app(
             path="/ui",
             max_file_size=settings.max_upload_bytes,
             footer_links=[],
+            css=UI_CSS,
         )
     hosts = settings.allowed_host_names
     # Added innermost first: requests pass WebhookTimer, HostGuard, ForwardedHeaders,

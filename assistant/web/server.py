@@ -111,4 +111,8 @@ def serve(settings: Settings | None = None) -> None:
         # errors and our own warnings are still logged.
         access_log=False,
         proxy_headers=False,
+        # An open browser tab keeps Gradio's event stream open: without a bound, SIGTERM
+        # waited for the tab to close (seen in the browser tests). Requests in flight get
+        # 10 s; queued WhatsApp work is in the database and is not lost.
+        timeout_graceful_shutdown=10,
     )

@@ -66,11 +66,24 @@ def _chat_panel(services: Services, label: str, phone_value: str, api_name: str)
         text.submit(on_send, [phone, text, files, chat, audio], outputs, api_visibility="private")
 
 
+# Thumbnails at a fixed size, as many per row as fit: Gradio's gallery otherwise stretches
+# a day's single photo across the whole column.
+UI_CSS = """
+.catalog-group .grid-container {
+  grid-template-columns: repeat(auto-fill, 150px) !important;
+  grid-template-rows: none !important;
+  grid-auto-rows: 150px !important;
+}
+"""
+
+
 def _catalog_tab(services: Services) -> None:
     """A photo browser: filters on top, thumbnails grouped by date (or by match kind for a
     search), and a side panel for the selected photo where it is edited or deleted."""
     with gr.Row():
-        user = gr.Textbox(label="User (empty: all users)", value=DEFAULT_PHONE, scale=2)
+        user = gr.Textbox(
+            label="User (empty: all users)", value=DEFAULT_PHONE, scale=2, elem_id="catalog-user"
+        )
         query = gr.Textbox(label="Search", elem_id="catalog-query", scale=3)
         since = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="catalog-since", scale=1)
         until = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="catalog-until", scale=1)
@@ -99,7 +112,7 @@ def _catalog_tab(services: Services) -> None:
                 for number, group in enumerate(current["groups"]):
                     gr.Markdown(
                         f"#### {md_text(group['label'])} · {len(group['thumbs'])} photos",
-                        elem_classes=["catalog-group-title"],
+                        elem_id=f"catalog-title-{number}",
                         latex_delimiters=[],
                     )
                     gallery = gr.Gallery(
@@ -161,8 +174,9 @@ def _catalog_tab(services: Services) -> None:
     ) -> tuple[dict[str, Any], str, int]:
         return (*browse(u, q, s, t, m, g, n + 60), n + 60)
 
-    for trigger in (show.click, query.submit, group_by.change, media_type.change):
-        trigger(first_page, filters[:-1], [page, summary, limit])
+    show.click(first_page, filters[:-1], [page, summary, limit], api_name="catalog")
+    for trigger in (query.submit, group_by.change, media_type.change):
+        trigger(first_page, filters[:-1], [page, summary, limit], api_visibility="private")
     more.click(next_page, filters, [page, summary, limit])
 
     def on_save(sel: list[Any] | None, text: str, *f: Any) -> tuple[str, dict[str, Any], str]:
