@@ -163,7 +163,9 @@ def test_queue_dead_letters_and_storage(demo: tuple[Services, Dashboard]) -> Non
             "INSERT INTO inbox (message_sid, owner, payload, status) VALUES (%s, %s, %s, %s)",
             (f"SMdash{n}", "+5511955550009", Jsonb({}), status),
         )
+    services.memory.log("+5511955550009", "in", "", media=[{"kind": "audio", "key": "v/1.ogg"}])
     board = dashboard(db, services.inbox, days=DAYS, today=TODAY)
+    assert board.storage.voice_notes == 1
     counted = Counter(r["status"] for r in _rows(services, "SELECT status FROM inbox"))
     assert board.queue["inbox_pending"] == counted["pending"] == 2
     assert board.queue["inbox_processing"] == counted["processing"]

@@ -67,9 +67,9 @@ class BrainUse(BaseModel):
 
 
 class Storage(BaseModel):
-    photos: int
+    photos: int  # all stored photos
     photo_bytes: int
-    voice_notes: int
+    voice_notes: int  # received in the window
 
 
 class Dashboard(BaseModel):
@@ -198,9 +198,10 @@ def dashboard(
             (owner, owner),
         ).fetchone()
         voice = conn.execute(
-            'SELECT count(*) AS n FROM messages WHERE media @> \'[{"kind": "audio"}]\''
-            " AND direction = 'in' AND (%s::text IS NULL OR owner = %s)",
-            (owner, owner),
+            "SELECT count(*) AS n FROM messages WHERE created_at >= %s"
+            """ AND media @> '[{"kind": "audio"}]' AND direction = 'in'"""
+            " AND (%s::text IS NULL OR owner = %s)",
+            window,
         ).fetchone()
     assert storage is not None and voice is not None
 

@@ -539,7 +539,7 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
         f"{queue.get('outbox_pending', 0) + queue.get('outbox_sending', 0)} replies to send, "
         f"{queue.get('outbox_failed', 0) + queue.get('outbox_uncertain', 0)} failed sends · "
         f"storage: {board.storage.photos} photos, {board.storage.photo_bytes / 2**20:.1f} MB, "
-        f"{board.storage.voice_notes} voice notes",
+        f"{board.storage.voice_notes} voice notes in the window",
     ]
     day = [d.day.isoformat() for d in board.messages]
     return DashboardView(
