@@ -142,6 +142,9 @@ def test_brains_tokens_and_cost(sandbox: Sandbox) -> None:
             )
         log("+5511955550002", "out", "oi", meta={"brain": "offline rules", "latency_ms": 12.0})
         log("+5511955550002", "out", "x", meta={"brain": "openai:my-local-llama", "usage": {}})
+        search = {"name": "search_photos", "query": "Vazio", "photos": 0, "ok": True}
+        failed = {"name": "search_photos", "query": "quebrou", "ok": False}
+        log("+5511955550002", "out", "y", meta={"tools": [search, failed]})
         board = dashboard(services.db, services.inbox, days=7)
         brains = {b.brain: b for b in board.brains}
         model = brains["openai:gpt-4o-mini"]
@@ -151,6 +154,11 @@ def test_brains_tokens_and_cost(sandbox: Sandbox) -> None:
         assert brains["offline rules"].replies == 1 and brains["offline rules"].cost_usd is None
         assert brains["openai:my-local-llama"].cost_usd is None  # unknown price: no guess
         assert cost_of("openai:gpt-4o", 1_000_000, 0) == 2.5
+        # Dated snapshots are priced as their model; a failed search is not "found nothing".
+        assert cost_of("openai:gpt-4o-mini-2024-07-18", 1_000_000, 0) == 0.15
+        assert cost_of("openai:gpt-4o-2024-08-06", 1_000_000, 0) == 2.5
+        assert board.total_searches == 1
+        assert [(u.query, u.times) for u in board.unanswered] == [("vazio", 1)]
     finally:
         services.close()
 

@@ -169,3 +169,49 @@ def test_gradio_client_drives_chat_and_catalog(launched: str, tmp_path: Path) ->
     # States (the page of photos) stay in the browser: the API answers with the summary.
     summary = client.predict(ALICE, "aniversario", "", "", "", "day", api_name="/catalog")
     assert "1 entries" in summary
+
+
+def test_catalog_filters_dates_and_types_and_groups_by_month(
+    services: Services, tmp_path: Path
+) -> None:
+    from assistant.web.ui.handlers import catalog_browse
+
+    for n, (text, when) in enumerate(
+        [
+            ("Gato no sofá", "2026-09-03 12:00+00"),
+            ("Gato na janela", "2026-10-15 23:30+00"),
+            ("Gato dormindo", "2026-11-02 01:00+00"),
+        ]
+    ):
+        image = str(_png(n)) if n == 2 else photo(tmp_path, f"jpeg cat {n}")
+        ui.send(services, ALICE, text, [image], None)
+        services.db.execute(
+            "UPDATE descriptions SET created_at = %s WHERE id = (SELECT max(id) FROM descriptions)",
+            (when,),
+        )
+    by_month = catalog_browse(services, ALICE, "", group_by="month")
+    assert [g.label for g in by_month.groups] == [
+        "November 2026",
+        "October 2026",
+        "September 2026",
+    ]
+    # The search, then the date range (UTC days, both ends included).
+    october = catalog_browse(services, ALICE, "gato", since="2026-10-01", until="2026-10-15")
+    assert [t.caption for g in october.groups for t in g.thumbs] == ["Gato na janela"]
+    assert "1 entries" in october.summary
+    pngs = catalog_browse(services, ALICE, "", media_type="image/png")
+    assert [t.caption for g in pngs.groups for t in g.thumbs] == ["Gato dormindo"]
+    assert "Dates are" in catalog_browse(services, ALICE, "", since="03/10/2026").summary
+    assert "at most 200 characters" in catalog_browse(services, ALICE, "x" * 300).summary
+
+
+def _png(n: int) -> Path:
+    import io
+    import tempfile
+
+    from PIL import Image
+
+    out = Path(tempfile.mkdtemp()) / f"cat{n}.png"
+    image = Image.open(io.BytesIO(sample_image(f"png cat {n}")))
+    image.save(out, format="PNG")
+    return out

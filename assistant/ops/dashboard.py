@@ -97,10 +97,14 @@ class Dashboard(BaseModel):
 
 
 def cost_of(brain: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    model = brain.removeprefix("openai:")
-    if model not in PRICES_PER_MTOK:
+    """Estimated USD, by the longest known model name the brain's starts with (dated
+    snapshots such as gpt-4o-mini-2024-07-18 included); None for models we have no price
+    for."""
+    model = brain.removeprefix("openai:").split(" ", 1)[0]
+    known = [name for name in PRICES_PER_MTOK if model == name or model.startswith(name + "-")]
+    if not known:
         return None
-    price_in, price_out = PRICES_PER_MTOK[model]
+    price_in, price_out = PRICES_PER_MTOK[max(known, key=len)]
     return round((prompt_tokens * price_in + completion_tokens * price_out) / 1e6, 4)
 
 
@@ -152,6 +156,8 @@ def dashboard(
             " WHERE m.created_at >= %s AND m.direction = 'out'"
             " AND (%s::text IS NULL OR m.owner = %s)"
             " AND t ->> 'name' = 'search_photos'"
+            # A search that failed is an error, not "found nothing".
+            " AND coalesce((t ->> 'ok')::boolean, true)"
         )
         searches = {
             r["day"]: r

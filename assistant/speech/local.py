@@ -46,6 +46,9 @@ VAD_AFTER_SECONDS = 30.0
 # Loudest 100 ms of a note below this (dBFS): nothing was said. Whisper's own no-speech
 # check is off (see `transcribe`), so silence is decided here, before the model runs.
 SILENCE_DBFS = -50.0
+# Windows of 100 ms above it that speech needs ("oi" has 3). A click on the microphone,
+# once encoded, spreads over as many and reaches Whisper: noise is a known limit.
+SPEECH_WINDOWS = 2
 VOCABULARY_CHARS = 400
 
 
@@ -101,12 +104,15 @@ def decode(audio: bytes, max_seconds: float) -> np.ndarray:
 
 
 def is_silent(samples: np.ndarray) -> bool:
+    """Fewer than SPEECH_WINDOWS tenths of a second louder than SILENCE_DBFS: an empty
+    note, a hiss. Noise as loud as speech still reaches Whisper (a known limit)."""
     window = SAMPLE_RATE // 10
     usable = samples[: samples.size - samples.size % window].reshape(-1, window)
     if usable.size == 0:
         return True
-    loudest = float(np.sqrt(np.mean(np.square(usable, dtype=np.float64), axis=1)).max())
-    return loudest <= 0 or 20 * np.log10(loudest) < SILENCE_DBFS
+    rms = np.sqrt(np.mean(np.square(usable, dtype=np.float64), axis=1))
+    loud = int(np.count_nonzero(rms > 10 ** (SILENCE_DBFS / 20)))
+    return loud < SPEECH_WINDOWS
 
 
 def prompt_for(language: str | None, vocabulary: str) -> str | None:
@@ -116,15 +122,20 @@ def prompt_for(language: str | None, vocabulary: str) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
-def echoes_prompt(text: str, prompt: str) -> bool:
-    """Whether Whisper gave back its prompt instead of the note: a piece of it, or prompt
-    words going round in a loop ("notas fiscais notas fiscais notas fiscais")."""
-    echo = text.strip(" .")
-    if echo and echo in prompt:
-        return True
+def echoes_prompt(text: str, domain: str, vocabulary: str = "") -> bool:
+    """Whether Whisper gave back its prompt instead of the note: three or more words of
+    the fixed domain prompt in a row, or prompt words going round in a loop ("notas
+    fiscais notas fiscais notas fiscais"). A note that repeats one of the user's own
+    descriptions once ("nota fiscal da farmácia") is a real request, not an echo."""
     said = re.findall(r"\w+", text.lower())
-    known = set(re.findall(r"\w+", prompt.lower()))
-    return len(said) >= 4 and len(said) >= 2 * len(set(said)) and set(said) <= known
+    if not said:
+        return False
+    fixed = re.findall(r"\w+", domain.lower())
+    n = len(said)
+    if n >= 3 and any(fixed[i : i + n] == said for i in range(len(fixed) - n + 1)):
+        return True
+    known = set(fixed) | set(re.findall(r"\w+", vocabulary.lower()))
+    return n >= 4 and n >= 2 * len(set(said)) and set(said) <= known
 
 
 class LocalWhisperTranscriber:
@@ -200,7 +211,7 @@ class LocalWhisperTranscriber:
                     vad_parameters={"threshold": 0.35, "min_silence_duration_ms": 1000},
                 )
                 text = " ".join(segment.text.strip() for segment in segments)
-                if echoes_prompt(text, prompt_for(chosen, vocabulary) or ""):
+                if echoes_prompt(text, DOMAIN_PROMPTS.get(chosen or "", ""), vocabulary):
                     text = ""  # the prompt came back, not the note: heard nothing
         except Exception as exc:  # an engine error: the user is told, the audio is kept
             raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc

@@ -29,7 +29,7 @@ class ReportQuery(BaseModel):
     user: str | None = Field(default=None, max_length=40)
     q: str = Field(default="", max_length=200)
     page: int = Field(default=1, ge=1, le=100_000)
-    per_page: int = Field(default=20, ge=1, le=200)
+    per_page: int = Field(default=20, ge=1, le=1000)
     since: date | None = None  # saved on or after (UTC day)
     until: date | None = None  # saved on or before (UTC day)
     media_type: Literal["image/jpeg", "image/png", "image/webp", "image/gif"] | None = None
@@ -89,7 +89,9 @@ def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[li
     if owner and query.q.strip():
         # One user: the assistant's own search and ranking, so the admin sees what they see.
         wanted = offset + query.per_page
-        found = catalog.search(owner, query.q, limit=wanted * 4 if filtered else wanted)
+        # Filters apply to what the search ranked: a wide pool, so a narrow date range
+        # still finds its matches among many.
+        found = catalog.search(owner, query.q, limit=max(wanted * 4, 1000) if filtered else wanted)
         kept = [e for e in found.entries if query.keeps(e)]
         total = (
             sum(e.matched_by in ("words", "photo_text") for e in kept)
@@ -140,7 +142,10 @@ def report_data(
 ) -> dict[str, Any]:
     owner = query.owner
     entries, total = find_entries(db, catalog, query)
-    board = dashboard(db, inbox, days=query.days, owner=owner) if inbox else None
+    # The dashboard heads the first page only (its queries are the page's heaviest).
+    board = (
+        dashboard(db, inbox, days=query.days, owner=owner) if inbox and query.page == 1 else None
+    )
     users = db.fetchall(
         "SELECT owner AS user, count(*) AS entries FROM descriptions GROUP BY owner"
         " ORDER BY count(*) DESC, owner LIMIT 500"

@@ -17,12 +17,12 @@ import mimetypes
 import shutil
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
@@ -203,12 +203,15 @@ def catalog_browse(
             {
                 "user": user or None,
                 "q": query,
-                "per_page": max(1, min(limit, 200)),
+                "per_page": max(1, min(limit, 1000)),
                 "since": _day(since),
                 "until": _day(until),
                 "media_type": media_type or None,
             }
         )
+    except ValidationError as exc:
+        problem = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors(include_url=False))
+        return CatalogPage(groups=[], summary=md_text(problem), shown=0, total=0)
     except ValueError:
         return CatalogPage(
             groups=[], summary="Dates are YYYY-MM-DD (e.g. 2026-11-26).", shown=0, total=0
@@ -220,9 +223,9 @@ def catalog_browse(
         if searching:
             label = KINDS.get(entry.matched_by or "words", "Matches")
         elif group_by == "month":
-            label = f"{entry.created_at:%B %Y}"
+            label = f"{entry.created_at.astimezone(UTC):%B %Y}"
         else:
-            label = f"{entry.created_at:%a %d %b %Y}"
+            label = f"{entry.created_at.astimezone(UTC):%a %d %b %Y}"  # the filters' days
         guess = entry.matched_by in ("partial", "meaning")
         for image in entry.images:
             # Thumbnails, so the page does not load full photos.
@@ -261,6 +264,8 @@ def catalog_browse(
         summary += f"; {guesses} more only guessed by meaning (marked ≈)"
     if not searching and total > len(entries):
         summary += f"; showing the newest {len(entries)}"
+        if len(entries) >= 1000:
+            summary += " (narrow the dates to see older ones)"
     return CatalogPage(
         groups=[PhotoGroup(label=k, thumbs=v) for k, v in groups.items()],
         summary=summary,
@@ -345,7 +350,7 @@ def entry_details(entry: Entry, image_id: int | None = None) -> str:
         f"**Text in the photo:** {md_text(entry.photo_text[:600]) if entry.photo_text else '—'}"
         + (" (description written from it)" if entry.auto_described else ""),
         f"**User:** {md_text(entry.owner)}",
-        f"**Saved:** {entry.created_at:%Y-%m-%d %H:%M} UTC",
+        f"**Saved:** {entry.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
     ]
     if image:
         size = f"{image.byte_size / 1024:.0f} KB, {image.content_type}"
@@ -523,7 +528,7 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
     from assistant.ops.dashboard import dashboard
 
     owner = normalize_phone(user) if (user or "").strip() else None
-    board = dashboard(services.db, services.inbox, days=days, owner=owner)
+    board = dashboard(services.db, services.inbox, days=max(1, min(int(days), 366)), owner=owner)
     share = board.empty_share
     queue = board.queue
     lines = [

@@ -124,9 +124,13 @@ def _catalog_tab(services: Services) -> None:
                         show_label=False,
                         elem_id=f"catalog-group-{number}",
                         elem_classes=["catalog-group"],
-                        key=f"group-{number}-{group['label']}",
                     )
-                    gallery.select(_opener(services, group["thumbs"]), None, panel_outputs)
+                    gallery.select(
+                        _opener(services, group["thumbs"]),
+                        None,
+                        panel_outputs,
+                        api_visibility="private",
+                    )
 
         with gr.Column(scale=2, elem_id="catalog-panel"):
             image = gr.Image(
@@ -177,7 +181,7 @@ def _catalog_tab(services: Services) -> None:
     show.click(first_page, filters[:-1], [page, summary, limit], api_name="catalog")
     for trigger in (query.submit, group_by.change, media_type.change):
         trigger(first_page, filters[:-1], [page, summary, limit], api_visibility="private")
-    more.click(next_page, filters, [page, summary, limit])
+    more.click(next_page, filters, [page, summary, limit], api_visibility="private")
 
     def on_save(sel: list[Any] | None, text: str, *f: Any) -> tuple[str, dict[str, Any], str]:
         if not sel:
@@ -185,15 +189,20 @@ def _catalog_tab(services: Services) -> None:
         message = catalog_save_description(services, sel[0], int(sel[1]), text)
         return (message, *browse(*f))
 
-    save.click(on_save, [selected, description, *filters], [status, page, summary])
+    save.click(
+        on_save,
+        [selected, description, *filters],
+        [status, page, summary],
+        api_visibility="private",
+    )
 
     def ask(sel: list[Any] | None, text: str) -> tuple[Any, str]:
         if not sel:
             return gr.update(visible=False), ""
         return gr.update(visible=True), f"Delete entry #{sel[1]} “{md_text(text)}” and its photos?"
 
-    delete.click(ask, [selected, description], [confirm, confirm_text])
-    no.click(lambda: gr.update(visible=False), None, [confirm])
+    delete.click(ask, [selected, description], [confirm, confirm_text], api_visibility="private")
+    no.click(lambda: gr.update(visible=False), None, [confirm], api_visibility="private")
 
     def on_delete(sel: list[Any] | None, *f: Any) -> list[Any]:
         message = catalog_delete(services, sel)
@@ -208,7 +217,12 @@ def _catalog_tab(services: Services) -> None:
             *browse(*f),
         ]
 
-    yes.click(on_delete, [selected, *filters], [*panel_outputs, page, summary])
+    yes.click(
+        on_delete,
+        [selected, *filters],
+        [*panel_outputs, page, summary],
+        api_visibility="private",
+    )
 
 
 def _opener(services: Services, thumbs: list[dict[str, Any]]) -> Any:
