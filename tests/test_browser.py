@@ -309,6 +309,9 @@ def test_browse_filter_edit_find_and_delete_in_the_catalog(
     page.get_by_role("tab", name="Dashboard").click()
     page.locator("#dashboard-refresh").click()
     expect(page.locator("#dashboard-headline")).to_contain_text("messages in", timeout=20_000)
+    expect(page.locator("#dashboard-messages canvas, #dashboard-messages svg").first).to_be_visible(
+        timeout=20_000
+    )
     shot(page, "07-dashboard")
     page.goto(f"{app_url}/report?days=90")
     expect(page.locator("#chart-messages")).to_be_visible()

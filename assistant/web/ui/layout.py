@@ -125,12 +125,9 @@ def _catalog_tab(services: Services) -> None:
                         elem_id=f"catalog-group-{number}",
                         elem_classes=["catalog-group"],
                     )
-                    gallery.select(
-                        _opener(services, group["thumbs"]),
-                        None,
-                        panel_outputs,
-                        api_visibility="private",
-                    )
+                    # Not api_visibility="private": Gradio then cannot find a rendered
+                    # event's function (KeyError in its queue).
+                    gallery.select(_opener(services, group["thumbs"]), None, panel_outputs)
 
         with gr.Column(scale=2, elem_id="catalog-panel"):
             image = gr.Image(
@@ -260,13 +257,34 @@ def _dashboard_tab(services: Services) -> None:
         refresh = gr.Button("Refresh", variant="primary", elem_id="dashboard-refresh", scale=0)
     headline = gr.Markdown(elem_id="dashboard-headline", latex_delimiters=[])
     with gr.Row():
-        messages = gr.BarPlot(x="day", y="messages", color="direction", label="Messages per day")
-        users = gr.LinePlot(x="day", y="users", label="Active users per day")
+        # Days as ISO dates (they sort as text), labels slanted so a month stays legible.
+        messages = gr.BarPlot(
+            x="day",
+            y="messages",
+            color="direction",
+            label="Messages per day",
+            x_label_angle=-45,
+            elem_id="dashboard-messages",
+        )
+        users = gr.LinePlot(x="day", y="users", label="Active users per day", x_label_angle=-45)
     with gr.Row():
-        photos = gr.BarPlot(x="day", y="photos", label="Photos saved per day")
-        searches = gr.BarPlot(x="day", y="searches", color="result", label="Searches per day")
+        photos = gr.BarPlot(x="day", y="photos", label="Photos saved per day", x_label_angle=-45)
+        searches = gr.BarPlot(
+            x="day",
+            y="searches",
+            color="result",
+            label="Searches per day",
+            x_label_angle=-45,
+        )
     with gr.Row():
-        latency = gr.LinePlot(x="day", y="ms", color="percentile", label="Reply time (ms)")
+        latency = gr.LinePlot(
+            x="day",
+            y="ms",
+            color="percentile",
+            label="Reply time (ms)",
+            x_label_angle=-45,
+            elem_id="dashboard-latency",
+        )
         unanswered = gr.Dataframe(
             headers=["query", "times"], label="Top searches that found nothing", interactive=False
         )
