@@ -3,6 +3,7 @@ tuned once, and stopped (or deleted) when the process ends, SIGTERM included."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -48,8 +49,16 @@ def embedded_server(pgdata: Path, cleanup: str = "stop") -> tuple[Any, str]:
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(pgdata.resolve(), cleanup_mode=cleanup)
-    uri = str(server.get_uri())
-    _tune_embedded(server, uri)
+    try:
+        uri = str(server.get_uri())
+        _tune_embedded(server, uri)
+    except BaseException:
+        # Interrupted (Ctrl-C) while tuning and restarting: stop the server now, so the
+        # caller's folder can go. Left running until exit, it wrote new files into a
+        # folder the caller had already removed (seen as a leftover sandbox folder).
+        with contextlib.suppress(Exception):
+            server.cleanup()
+        raise
     return server, uri
 
 
