@@ -7,7 +7,9 @@ migrations.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -30,6 +32,12 @@ class Sandbox:
         self._own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="assistant-sandbox-"))
         self.root.mkdir(parents=True, exist_ok=True)
+        # Registered before the server's own exit handler, so it runs after it (LIFO): an
+        # interrupted start or run leaves no folder even when pgserver, stopping the server
+        # at exit, writes into it again after we removed it (seen under SIGINT/SIGTERM).
+        self._remove_root = functools.partial(shutil.rmtree, self.root, True)
+        if self._own_root:
+            atexit.register(self._remove_root)
         # A server of our own is stopped by close(): exit handlers do not run in every
         # process that uses a sandbox (a Jupyter kernel is shut down without them).
         self._server: Any = None
@@ -106,6 +114,7 @@ class Sandbox:
             finally:
                 if self._own_root:
                     shutil.rmtree(self.root, ignore_errors=True)
+                    atexit.unregister(self._remove_root)
 
     def __enter__(self) -> Sandbox:
         return self
