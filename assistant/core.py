@@ -16,6 +16,8 @@ from assistant.config import Settings
 from assistant.errors import StoreUnavailable
 from assistant.media import (
     AUDIO_EXT,
+    MAX_ASPECT_RATIO,
+    MAX_IMAGE_SIDE,
     MediaRejected,
     content_key,
     inspect_image,
@@ -35,6 +37,7 @@ from assistant.speech import (
     Transcriber,
     TranscriptionError,
     UnsupportedAudio,
+    probe,
 )
 from assistant.tools import Toolbox, ToolCall
 
@@ -155,6 +158,10 @@ class Assistant:
 
         stored: list[StoredImage] = []
         image_bytes: dict[int, bytes] = {}
+        # One message's images share a pixel budget (WhatsApp allows 10 attachments): past
+        # it the rest are not decoded at all, and the user is told how many were left.
+        budget = self.settings.max_message_pixels
+        over_budget = 0
         for data, _item in images:
             try:
                 info = inspect_image(
@@ -163,6 +170,10 @@ class Assistant:
             except MediaRejected as exc:
                 notices.append(self._image_refused(exc, data))
                 continue
+            if info.width * info.height > budget:
+                over_budget += 1
+                continue
+            budget -= info.width * info.height
             try:
                 saved = self.catalog.store_image(owner, data, info)
             except StoreUnavailable:
@@ -192,10 +203,16 @@ class Assistant:
                 }
             )
 
+        if over_budget:
+            mp = f"{self.settings.max_message_pixels / 1e6:g}"
+            notices.append(("over_budget", {"limit": mp, "count": over_budget}))
+
         transcript = None
         if audios:
             vocabulary = self.catalog.vocabulary(owner) if transcriber else ""
-            transcript, notice = self._transcribe(transcriber, audios[0], language, vocabulary)
+            transcript, notice = self._transcribe(
+                transcriber, audios[0], language, vocabulary, self.settings.max_audio_seconds
+            )
             if notice:
                 notices.append(notice)
             if transcript:
@@ -318,12 +335,16 @@ class Assistant:
         transcriber: Transcriber | None,
         audio: tuple[bytes, str],
         language: Language,
-        vocabulary: str = "",
+        vocabulary: str,
+        max_seconds: float,
     ) -> tuple[str | None, tuple[str, dict[str, Any]] | None]:
         if transcriber is None:
             return None, ("voice_unavailable", {})
         data, content_type = audio
         try:
+            # Every engine, a paid one included, gets only notes that passed the budget
+            # (codec, rate, real duration): see assistant.speech.audio.
+            probe(data, max_seconds)
             with metrics.timed(metrics.TRANSCRIPTION_SECONDS.labels(transcriber.name)):
                 text = transcriber.transcribe(data, content_type, language, vocabulary).strip()
         except AudioTooLong as exc:
@@ -350,7 +371,13 @@ class Assistant:
         if exc.reason == "too_many_pixels":
             return "too_many_pixels", {
                 "mp": f"{int(exc.detail) / 1e6:.0f}",
-                "limit": f"{self.settings.max_image_pixels / 1e6:g}",
+                "limit": f"{(exc.limit or self.settings.max_image_pixels) / 1e6:.0f}",
+            }
+        if exc.reason == "bad_shape":
+            return "bad_shape", {
+                "size": exc.detail.replace("x", "×"),
+                "side": f"{MAX_IMAGE_SIDE:,}".replace(",", "."),
+                "ratio": MAX_ASPECT_RATIO,
             }
         return "unsupported", {}
 

@@ -18,13 +18,19 @@ class StoreUnavailable(Exception):
 
 
 class MediaRejected(Exception):
-    """Media we do not keep: too large, too many pixels, not a supported type, empty."""
+    """Media we do not keep: too large, too many pixels, an extreme shape, over the
+    message's budget, not a supported type, empty. `limit` is the bound it broke, for the
+    user's reply (pixels for `too_many_pixels`)."""
 
     def __init__(
         self,
-        reason: Literal["too_large", "too_many_pixels", "unsupported", "empty"],
+        reason: Literal[
+            "too_large", "too_many_pixels", "bad_shape", "over_budget", "unsupported", "empty"
+        ],
         detail: str = "",
+        limit: int | None = None,
     ):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.limit = limit

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
@@ -33,6 +33,7 @@ WITH next AS (
       AND i.id = (
           SELECT min(j.id) FROM inbox j
           WHERE j.owner = i.owner AND j.status IN ('pending', 'processing'))
+      {lane}
     ORDER BY id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -44,6 +45,11 @@ FROM next WHERE inbox.id = next.id
 RETURNING inbox.id, inbox.owner, inbox.payload, inbox.attempts, inbox.received_at,
           inbox.last_error, inbox.last_error_kind
 """
+
+# The text lane: a message with attachments (photos to decode, notes to transcribe) is
+# left for the workers that take everything.
+_TEXT_ONLY = "AND jsonb_array_length(coalesce(i.payload->'media', '[]')) = 0"
+Lane = Literal["any", "text"]
 
 _CLAIM_OUTBOX = """
 WITH next AS (
@@ -139,12 +145,15 @@ class Inbox:
             ).fetchone()
         return row is not None
 
-    def claim(self, worker: str) -> InboxClaim | None:
+    def claim(self, worker: str, lane: Lane = "any") -> InboxClaim | None:
+        """The next message this worker may take; a `text` lane takes only messages
+        without attachments (see `WorkerPool`)."""
         token = uuid.uuid4()
         with self.db.connection() as conn:
             _walk_in_order(conn)
             row = conn.execute(
-                _CLAIM_INBOX, {"lease": self.lease_seconds, "token": token, "worker": worker}
+                _CLAIM_INBOX.format(lane=_TEXT_ONLY if lane == "text" else ""),
+                {"lease": self.lease_seconds, "token": token, "worker": worker},
             ).fetchone()
         if row is None:
             return None
@@ -219,11 +228,14 @@ class Inbox:
 
     def over_rate_limit(self, claim: InboxClaim) -> tuple[bool, bool]:
         """(throttled, first throttled one in the window): counts the owner's messages
-        received in the minute up to this one, throttled ones included."""
+        received in the minute up to this one, throttled ones included, each message as
+        many as its attachments (three photos in one message cost what three messages do:
+        the work is per attachment)."""
         if self.rate_limit_per_minute <= 0:
             return False, False
         row = self.db.fetchone(
-            "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'throttled') AS throttled"
+            "SELECT sum(greatest(1, jsonb_array_length(coalesce(payload->'media', '[]'))))"
+            " AS n, count(*) FILTER (WHERE status = 'throttled') AS throttled"
             " FROM inbox WHERE owner = %s AND id <= %s"
             " AND received_at > (SELECT received_at FROM inbox WHERE id = %s) - interval '60 s'",
             (claim.owner, claim.id, claim.id),

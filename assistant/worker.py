@@ -26,7 +26,7 @@ from assistant.errors import ServiceBusy
 from assistant.factory import Services, build_services
 from assistant.models import Reply
 from assistant.phrases import say
-from assistant.queue import Inbox, InboxClaim, LeaseLost, OutboxRow
+from assistant.queue import Inbox, InboxClaim, Lane, LeaseLost, OutboxRow
 from assistant.retry import Backoff
 from assistant.twilio import SendError, TwilioSender
 
@@ -85,18 +85,20 @@ class Worker:
         name: str | None = None,
         *,
         on_processed: Callable[[InboxClaim], None] | None = None,
+        lane: Lane = "any",
     ):
         self.services = services
         self.sender = sender
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.on_processed = on_processed
+        self.lane = lane
         self._last_reap = 0.0
 
     # --- inbox ------------------------------------------------------------------------
 
     def step(self) -> bool:
         """Do one piece of work; False when there was nothing to do."""
-        claim = self.services.inbox.claim(self.name)
+        claim = self.services.inbox.claim(self.name, self.lane)
         if claim is not None:
             self.process(claim)
             self.send_pending(claim.id)
@@ -312,19 +314,37 @@ class Worker:
 
 
 class WorkerPool:
-    """N worker threads (inside the web process, or in `python -m assistant.worker`)."""
+    """N worker threads (inside the web process, or in `python -m assistant.worker`).
 
-    def __init__(self, services: Services, sender: TwilioSender | None, threads: int):
+    Only `media_threads` of them take messages with attachments; the others take text
+    only. Decoding photos and transcribing voice notes cost seconds and memory, so heavy
+    media, however many users send it, occupies at most those threads, and another
+    user's "ajuda" is answered by a text thread meanwhile (with one thread in all, it
+    takes everything).
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        sender: TwilioSender | None,
+        threads: int,
+        media_threads: int | None = None,
+    ):
         self.services = services
         self.sender = sender
         self.stop_event = threading.Event()
+        heavy = services.settings.worker_media_threads if media_threads is None else media_threads
+        heavy = threads if threads <= 1 else max(1, min(heavy, threads))
+        any_lane: list[Lane] = ["any"]
+        text_lane: list[Lane] = ["text"]
+        self.lanes = any_lane * heavy + text_lane * (threads - heavy)
         self.threads = [
-            threading.Thread(target=self._run, name=f"worker-{i}", daemon=True)
-            for i in range(threads)
+            threading.Thread(target=self._run, args=(lane,), name=f"worker-{i}-{lane}", daemon=True)
+            for i, lane in enumerate(self.lanes)
         ]
 
-    def _run(self) -> None:
-        Worker(self.services, self.sender).run(self.stop_event)
+    def _run(self, lane: Lane) -> None:
+        Worker(self.services, self.sender, lane=lane).run(self.stop_event)
 
     def start(self) -> WorkerPool:
         for thread in self.threads:

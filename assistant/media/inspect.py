@@ -4,9 +4,11 @@ decoded at reduced size."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -34,6 +36,19 @@ AUDIO_EXT = {
 # anything over MAX_IMAGE_PIXELS from the header alone, before decoding; Pillow's own guard
 # (a warning above this, an error at twice it) stays as a backstop above our ceiling.
 DEFAULT_MAX_PIXELS = 50_000_000
+# Shape: a 78 KB PNG of 1x40,000,000 is under the pixel cap and took 3.1 GB to hash.
+# Real photos, panoramas (about 4:1) and long phone screenshots (about 1:15) fit well
+# inside these; WhatsApp itself sends photos at most 4,096 px on a side.
+MAX_IMAGE_SIDE = 20_000
+MAX_ASPECT_RATIO = 25
+# What decoding one image may hold. A progressive JPEG keeps every DCT coefficient of the
+# image until the last scan, even when decoded at 1/8 scale: 2 bytes per sample, so a
+# 49 MP 4:4:4 one costs ~290 MB. Baseline JPEGs decode at reduced size in a few MB, and
+# large PNG/WebP are streamed (see `reduced`).
+DECODE_BUDGET_BYTES = 96 * 2**20
+# PNG/WebP up to this many pixels are decoded whole by Pillow (16 MB in RGBA); larger
+# ones are streamed through libvips' shrink-on-load, a few rows at a time.
+WHOLE_DECODE_PIXELS = 4_000_000
 
 
 Image.MAX_IMAGE_PIXELS = 400_000_000
@@ -52,10 +67,11 @@ def sha256_hex(data: bytes) -> str:
 
 
 def inspect_image(data: bytes, max_bytes: int, max_pixels: int | None = None) -> ImageInfo:
-    """Type from the bytes themselves (never the sender's claim), within WhatsApp's limits.
+    """Type from the bytes themselves (never the sender's claim), within WhatsApp's limits
+    and the decoding budget.
 
-    Only the header is read for the size, so an image with too many pixels is refused
-    before anything decodes it.
+    Only the header is read for the size and shape, so an image with too many pixels, an
+    absurd shape or a decoding cost over the budget is refused before anything decodes it.
     """
     if not data:
         raise MediaRejected("empty")
@@ -65,8 +81,9 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int | None = None) ->
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or ""
             width, height = img.size
-            if width * height > (max_pixels or DEFAULT_MAX_PIXELS):
-                raise MediaRejected("too_many_pixels", f"{width * height}")
+            check_shape(width, height, max_pixels or DEFAULT_MAX_PIXELS)
+            if fmt == "JPEG" and (img.info.get("progressive") or img.info.get("progression")):
+                _check_progressive(img)
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise MediaRejected("unsupported", str(exc)) from None
@@ -74,6 +91,35 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int | None = None) ->
         raise MediaRejected("unsupported", fmt)
     content_type, ext = IMAGE_TYPES[fmt]
     return ImageInfo(content_type, ext, width, height)
+
+
+def check_shape(width: int, height: int, max_pixels: int) -> None:
+    """Pixels, each side and the aspect ratio, from the header's numbers."""
+    if width < 1 or height < 1:
+        raise MediaRejected("unsupported", f"{width}x{height}")
+    if width * height > max_pixels:
+        raise MediaRejected("too_many_pixels", f"{width * height}", max_pixels)
+    if max(width, height) > MAX_IMAGE_SIDE or max(width, height) > MAX_ASPECT_RATIO * min(
+        width, height
+    ):
+        raise MediaRejected("bad_shape", f"{width}x{height}")
+
+
+def _check_progressive(img: Image.Image) -> None:
+    """A progressive JPEG's coefficient buffer, from its sampling factors (Pillow's
+    `layer`: component id, horizontal and vertical sampling, table)."""
+    layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * 3
+    max_h = max(int(layer[1]) for layer in layers)
+    max_v = max(int(layer[2]) for layer in layers)
+    width, height = img.size
+    samples = sum(
+        width * int(layer[1]) / max_h * height * int(layer[2]) / max_v for layer in layers
+    )
+    if 2 * samples > DECODE_BUDGET_BYTES:
+        per_pixel = 2 * samples / (width * height)
+        raise MediaRejected(
+            "too_many_pixels", f"{width * height}", int(DECODE_BUDGET_BYTES / per_pixel)
+        )
 
 
 def sniff_audio(data: bytes) -> str | None:
@@ -97,24 +143,57 @@ def sniff_audio(data: bytes) -> str | None:
     return None
 
 
-def _reduced(img: Image.Image, px: int) -> Image.Image:
-    """The image upright and decoded at the smallest size that still covers `px`.
+def reduced(data: bytes, px: int) -> Image.Image:
+    """The image upright, decoded at the smallest size that still covers `px` and then
+    shrunk to at most `px` on its longer side, within the decoding budget.
 
     JPEG decodes at 1/2 to 1/8 scale in the DCT (`draft`): a 12-megapixel photo costs a
-    few MB instead of ~36 MB. EXIF orientation is applied after that, on the small image.
+    few MB instead of ~36 MB. Small PNG/WebP decode whole; large ones go through libvips'
+    thumbnail, which streams the rows (a 7070² RGBA PNG: ~50 MB and 0.5 s instead of
+    ~900 MB and 6.6 s whole). EXIF orientation is applied after that, on the small image.
     """
-    img.draft("RGB", (px, px))
-    return ImageOps.exif_transpose(img)
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+        if img.format == "JPEG" or width * height <= WHOLE_DECODE_PIXELS:
+            img.draft("RGB", (px, px))
+            upright = ImageOps.exif_transpose(img)
+            # Box-reduces by whole factors first (`reducing_gap`), then resamples the
+            # small image: never a resampling kernel over the full-size one.
+            upright.thumbnail((px, px))
+            return upright
+    return _streamed(data, px)
+
+
+@functools.cache
+def _vips() -> Any:
+    import pyvips
+
+    # No operation cache (each image is seen once; the cache would keep decoded pixels)
+    # and one thread per image: the budget is per image, and the other core stays free
+    # for the other users' messages.
+    pyvips.cache_set_max(0)
+    pyvips.concurrency_set(1)
+    return pyvips
+
+
+def _streamed(data: bytes, px: int) -> Image.Image:
+    pyvips = _vips()
+    try:
+        thumb = pyvips.Image.thumbnail_buffer(data, px, height=px, size="down")
+        if thumb.interpretation not in ("srgb", "b-w") or thumb.format != "uchar":
+            thumb = thumb.colourspace("srgb")
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[thumb.bands]
+        return Image.frombytes(mode, (thumb.width, thumb.height), thumb.write_to_memory())
+    except (pyvips.Error, KeyError) as exc:
+        raise MediaRejected("unsupported", f"libvips: {exc}") from None
 
 
 def derive(data: bytes, px: int = 320) -> tuple[bytes, int]:
     """(JPEG thumbnail at most `px` on its longer side, perceptual hash), decoding once."""
-    with Image.open(io.BytesIO(data)) as img:
-        upright = _reduced(img, max(px, 64))
-        phash = _dhash(upright)
-        upright.thumbnail((px, px))
-        out = io.BytesIO()
-        upright.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
+    small = reduced(data, max(px, 64))
+    phash = _dhash(small)
+    out = io.BytesIO()
+    small.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
     return out.getvalue(), phash
 
 
@@ -123,10 +202,10 @@ def make_thumbnail(data: bytes, px: int = 320) -> bytes:
     return derive(data, px)[0]
 
 
-def dhash(data: bytes) -> int:
-    """64-bit difference hash of an image's bytes (see `_dhash`)."""
-    with Image.open(io.BytesIO(data)) as img:
-        return _dhash(_reduced(img, 64))
+def dhash(data: bytes, px: int = 320) -> int:
+    """64-bit difference hash of an image's bytes (see `_dhash`), from the same reduced
+    image as `derive`'s."""
+    return _dhash(reduced(data, max(px, 64)))
 
 
 def _dhash(img: Image.Image) -> int:

@@ -14,15 +14,13 @@ invoice, menu...) and its most telling lines (the issuer, a total, a date).
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from PIL import Image, ImageOps
-
+from assistant.media.inspect import reduced
 from assistant.models import Language
 from assistant.search.text import fold
 
@@ -72,16 +70,6 @@ class ReadFailed(Exception):
     """The reader could not read this image (corrupt, or the engine failed)."""
 
 
-def reduced(data: bytes, max_side: int) -> Image.Image:
-    """The image upright, in RGB, at most `max_side` pixels on its longer side (JPEGs are
-    decoded at reduced size directly)."""
-    with Image.open(io.BytesIO(data)) as img:
-        img.draft("RGB", (max_side, max_side))
-        upright = ImageOps.exif_transpose(img)
-        upright.thumbnail((max_side, max_side))
-        return upright.convert("RGB")
-
-
 class RapidTextReader:
     name = "rapidocr-3"
     _engine: Any = None
@@ -125,7 +113,7 @@ class RapidTextReader:
         try:
             import numpy as np
 
-            pixels = np.asarray(reduced(data, self.max_side))
+            pixels = np.asarray(reduced(data, self.max_side).convert("RGB"))
             engine = self._load()
             with RapidTextReader._run_lock:
                 result = engine(pixels)

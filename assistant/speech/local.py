@@ -1,9 +1,10 @@
 """Voice notes transcribed on this machine: Whisper through faster-whisper (CTranslate2,
 int8 on CPU), no account needed.
 
-Audio as WhatsApp sends it (OGG/Opus voice notes, AAC/M4A, MP3, AMR, WAV, WebM) is decoded
-in-process by PyAV (faster-whisper's own decoder library), mono 16 kHz, stopping as soon as
-a note passes `max_seconds` so an hour-long file costs no more than the limit.
+Audio as WhatsApp sends it (OGG/Opus voice notes, AAC/M4A, MP3, AMR) and as the simulator
+records it (WAV, WebM) is decoded in-process by PyAV (faster-whisper's own decoder
+library) within the budget of `assistant.speech.audio`: mono 16 kHz, stopping as soon as a
+note passes `max_seconds`, so an hour-long file costs no more than the limit.
 
 Choices for short notes, from trials with synthetic speech (see the README):
 - The user's language (from their messages) is passed to Whisper: its language detection
@@ -18,7 +19,6 @@ Choices for short notes, from trials with synthetic speech (see the README):
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import threading
@@ -27,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from assistant.speech.base import TranscriptionError, UnsupportedAudio
+from assistant.speech.audio import SAMPLE_RATE, AudioTooLong, CorruptAudio, decode
+from assistant.speech.base import TranscriptionError
 from assistant.speech.weights import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
+__all__ = ["SAMPLE_RATE", "AudioTooLong", "CorruptAudio", "LocalWhisperTranscriber", "decode"]
+
 # The vocabulary of what people say to a photo catalog, as Whisper's prompt: short notes
 # give the small model little context, and without it "fotos do cachorro" came out as
 # "partos do cashovo". Words only, no test phrases.
@@ -50,57 +52,6 @@ SILENCE_DBFS = -50.0
 # once encoded, spreads over as many and reaches Whisper: noise is a known limit.
 SPEECH_WINDOWS = 2
 VOCABULARY_CHARS = 400
-
-
-class AudioTooLong(UnsupportedAudio):
-    """Longer than MAX_AUDIO_SECONDS (the audio is kept; the user is told)."""
-
-    def __init__(self, seconds: float, limit: float):
-        super().__init__(f"{seconds:.0f} s > {limit:.0f} s")
-        self.seconds = seconds
-        self.limit = limit
-
-
-class CorruptAudio(UnsupportedAudio):
-    """The bytes look like audio but cannot be decoded."""
-
-
-def decode(audio: bytes, max_seconds: float) -> np.ndarray:
-    """Mono float32 samples at 16 kHz; AudioTooLong past `max_seconds`, CorruptAudio when
-    the container or stream cannot be decoded."""
-    import av
-
-    limit = int(max_seconds * SAMPLE_RATE)
-    chunks: list[np.ndarray] = []
-    total = 0
-    try:
-        with av.open(io.BytesIO(audio), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise CorruptAudio("no audio stream")
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            for frame in container.decode(audio=0):
-                for out in resampler.resample(frame):
-                    samples = out.to_ndarray().reshape(-1)
-                    chunks.append(samples)
-                    total += samples.size
-                if total > limit:
-                    # Decoding stops here; the container usually knows the whole length.
-                    length = container.duration / 1e6 if container.duration else 0.0
-                    raise AudioTooLong(max(length, total / SAMPLE_RATE), max_seconds)
-            for out in resampler.resample(None):  # flush
-                chunks.append(out.to_ndarray().reshape(-1))
-    except UnsupportedAudio:
-        raise
-    except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as exc:
-        raise CorruptAudio(f"{type(exc).__name__}: {exc}") from exc
-    if not chunks:
-        raise CorruptAudio("no audio frames")
-    samples = np.concatenate(chunks).astype(np.float32) / 32768.0
-    if samples.size > limit:
-        raise AudioTooLong(samples.size / SAMPLE_RATE, max_seconds)
-    if samples.size < SAMPLE_RATE // 10:
-        raise CorruptAudio("shorter than 0.1 s")
-    return samples
 
 
 def is_silent(samples: np.ndarray) -> bool:
