@@ -5,6 +5,7 @@ needs no database).
     assistant run                       the web app with its workers (what `make run` does)
     assistant worker --threads 2        more workers, in a process of their own
     assistant migrate                   apply the database migrations and stop
+    assistant login-link                a one-time link that logs the admin in (10 min)
     assistant export --out DIR          Parquet files for DuckDB (--anonymize)
     assistant demo-data                 deterministic demo data through the assistant
     assistant import-legacy --database-url URL    the reference deployment's catalog
@@ -54,6 +55,19 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     settings = get_settings()
     applied = migrate(resolve_database_url(settings))
     print(json.dumps({"applied": applied}))
+    return 0
+
+
+def cmd_login_link(args: argparse.Namespace) -> int:
+    from assistant.db import Database
+    from assistant.web.auth import local_url, login_link
+
+    settings = get_settings()
+    db = Database.from_settings(settings)
+    try:
+        print(login_link(db, args.base_url or local_url(settings), args.minutes))
+    finally:
+        db.close()
     return 0
 
 
@@ -212,6 +226,23 @@ def parser() -> argparse.ArgumentParser:
 
     add("migrate", cmd_migrate, "apply pending database migrations and print them")
 
+    link = add(
+        "login-link",
+        cmd_login_link,
+        "print a one-time link that logs the admin in (spent by its first use)",
+    )
+    link.add_argument(
+        "--base-url",
+        help="the app's address as your browser reaches it (default: this machine's,"
+        " from HOST and PORT; e.g. your PUBLIC_BASE_URL)",
+    )
+    link.add_argument(
+        "--minutes",
+        type=float,
+        default=10,
+        help="how long the link works if unused (default 10)",
+    )
+
     export = add("export", cmd_export, "write the database as Parquet files for DuckDB")
     export.add_argument("--out", type=Path, required=True, help="folder for the files")
     export.add_argument(
@@ -266,6 +297,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything a command writes (exports, backups, media, the database) is the
+    # users' data: private to this account whatever the shell's umask.
+    os.umask(0o077)
     args = parser().parse_args(argv)
     if args.command not in ("run", "worker"):
         logging.basicConfig(level=logging.WARNING)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
 
     # Queue and workers (inbox/outbox in Postgres).
     worker_threads: int = Field(default=2, alias="WORKER_THREADS", ge=0, le=64)
+    # Of a process's worker threads, how many take messages with photos or voice notes;
+    # the rest answer text only, so one user's heavy media never delays another's text.
+    worker_media_threads: int = Field(default=1, alias="WORKER_MEDIA_THREADS", ge=1, le=64)
     inbox_lease_seconds: float = Field(default=300, alias="INBOX_LEASE_SECONDS", gt=0)
     inbox_max_attempts: int = Field(default=5, alias="INBOX_MAX_ATTEMPTS", ge=1, le=50)
     retry_base_seconds: float = Field(default=2.0, alias="RETRY_BASE_SECONDS", ge=0)
@@ -151,6 +154,11 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(
         default=50_000_000, alias="MAX_IMAGE_PIXELS", ge=100_000, le=400_000_000
     )
+    # Pixels all the images of one message may have together: two full-size images. The
+    # rest are not decoded (a message may carry 10 attachments; see media/inspect.py).
+    max_message_pixels: int = Field(
+        default=100_000_000, alias="MAX_MESSAGE_PIXELS", ge=1_000_000, le=4_000_000_000
+    )
     default_language: Language = Field(default="pt", alias="DEFAULT_LANGUAGE")
     system_prompt_file: Path | None = Field(default=None, alias="SYSTEM_PROMPT_FILE")
     # A prompt saved in the prompt lab (DATA_DIR/prompts/NAME.md), used when no file is set.
@@ -208,10 +216,29 @@ class Settings(BaseSettings):
         return None
 
 
+# Shortest ADMIN_TOKEN / METRICS_TOKEN accepted: both also work as Bearer tokens, so a
+# short one could be guessed (the generated admin token has 43 characters).
+MIN_TOKEN_LENGTH = 16
+
+
+def check_tokens(settings: Settings) -> None:
+    """Refuse guessable tokens. Not a field validator: the one-line error of
+    `load_settings` would print the value, and a secret has no place in a log."""
+    for name in ("admin_token", "metrics_token"):
+        value = getattr(settings, name)
+        # Empty means unset (ADMIN_TOKEN= in a .env: a token is generated).
+        if value and len(value.strip()) < MIN_TOKEN_LENGTH:
+            alias = Settings.model_fields[name].alias or name.upper()
+            raise ConfigError(
+                f"Configuration error: {alias} is too short"
+                f" (at least {MIN_TOKEN_LENGTH} characters)"
+            )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings; a wrong value raises ConfigError naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
@@ -219,6 +246,8 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(
             f"Configuration error: {alias or field}={first.get('input')!r}: {first['msg']}"
         ) from None
+    check_tokens(settings)
+    return settings
 
 
 @lru_cache(maxsize=1)

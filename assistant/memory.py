@@ -5,12 +5,38 @@ The owner (the user key everywhere) is the normalised phone number, stored in
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from assistant.db import Database
 from assistant.models import Exchange, Language
+
+# Facts go into every model prompt, so they are capped whatever a user (or a model led by
+# a message) stores: uncapped, 100 facts of 500 characters made a 55,000-character request.
+# At most 20 facts of 150 characters add about 3,200 characters (~800 tokens), less than
+# the bare request itself (system prompt and tool schemas, 4,800), so they never double
+# it. A fact is a preference in a sentence ("prefiro fotos de paisagem", 25 characters):
+# 150 fit a real one, and 20 are more than users keep. The oldest go first: the newest
+# say best what the user wants now.
+MAX_FACTS = 20
+MAX_FACT_CHARS = 150
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What `Memory.remember` kept: the fact as stored, whether it was cut to
+    MAX_FACT_CHARS, and the oldest facts dropped to stay within MAX_FACTS."""
+
+    fact: str
+    shortened: bool = False
+    forgotten: list[str] = field(default_factory=list)
+
+
+def cap_fact(fact: str) -> str:
+    fact = " ".join(fact.split())  # runs of spaces and newlines would only pad the prompt
+    return fact if len(fact) <= MAX_FACT_CHARS else fact[: MAX_FACT_CHARS - 1].rstrip() + "…"
 
 
 class Memory:
@@ -83,17 +109,33 @@ class Memory:
 
     # --- facts ------------------------------------------------------------------------
 
-    def remember(self, owner: str, fact: str) -> None:
-        self.db.execute(
-            "INSERT INTO memory_facts (owner, fact) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (owner, fact.strip()),
-        )
+    def remember(self, owner: str, fact: str) -> Remembered:
+        """Keep a fact (cut to MAX_FACT_CHARS); beyond MAX_FACTS the oldest are dropped."""
+        clean = " ".join(fact.split())
+        kept = cap_fact(clean)
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO memory_facts (owner, fact) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (owner, kept),
+            )
+            dropped = conn.execute(
+                "DELETE FROM memory_facts WHERE owner = %s AND id NOT IN ("
+                " SELECT id FROM memory_facts WHERE owner = %s ORDER BY id DESC LIMIT %s)"
+                " RETURNING id, fact",
+                (owner, owner, MAX_FACTS),
+            ).fetchall()
+        forgotten = [r["fact"] for r in sorted(dropped, key=lambda r: r["id"])]
+        return Remembered(kept, shortened=kept != clean, forgotten=forgotten)
 
     def facts(self, owner: str) -> list[str]:
+        """The newest MAX_FACTS facts, oldest first (capped again here: rows stored before
+        the caps existed must not reach a prompt uncapped either)."""
         return [
-            r["fact"]
+            cap_fact(r["fact"])
             for r in self.db.fetchall(
-                "SELECT fact FROM memory_facts WHERE owner = %s ORDER BY id", (owner,)
+                "SELECT fact FROM (SELECT id, fact FROM memory_facts WHERE owner = %s"
+                " ORDER BY id DESC LIMIT %s) AS newest ORDER BY id",
+                (owner, MAX_FACTS),
             )
         ]
 

@@ -108,6 +108,13 @@ SEND_FAILURES = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+SPOOL_REJECTED = Counter(
+    "spool_rejected",
+    "Spooled webhooks set aside in the spool's rejected/ folder instead of replayed, by"
+    " reason: unreadable (not a spool record), refused (the database refused its data).",
+    ["reason"],
+    registry=REGISTRY,
+)
 SEARCH_SECONDS = Histogram(
     "search_seconds",
     "Time of one catalog search (full text, then by meaning).",

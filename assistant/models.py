@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 Language = Literal["pt", "en"]
 
@@ -17,21 +17,38 @@ def utcnow() -> datetime:
 class InboundMedia(BaseModel):
     """One attachment. Channels give bytes (simulator) or a URL to fetch (Twilio)."""
 
-    content_type: str | None = None
+    content_type: str | None = Field(default=None, max_length=255)
     data: bytes | None = Field(default=None, repr=False)
-    url: str | None = None
+    url: str | None = Field(default=None, max_length=2048)
+
+
+# Bounds on what a channel may hand us: a value the database cannot store (a NUL) or
+# index (a MessageSid of thousands of characters) must be refused here, at the door, not
+# discovered by the database after the webhook was acknowledged.
+MAX_MESSAGE_ID = 64  # Twilio's SIDs are 34 characters
+MAX_TEXT = 65_536  # WhatsApp's own limit is 4,096 characters
+MAX_PROFILE_NAME = 256
 
 
 class InboundMessage(BaseModel):
     """A message from a user, whatever the channel."""
 
     sender: str = Field(min_length=3, max_length=40, description="E.164 phone, e.g. +5511...")
-    text: str = ""
+    text: str = Field(default="", max_length=MAX_TEXT)
     media: list[InboundMedia] = Field(default_factory=list)
     channel: str = "test"
-    message_id: str | None = None
-    profile_name: str | None = None
+    message_id: str | None = Field(default=None, min_length=1, max_length=MAX_MESSAGE_ID)
+    profile_name: str | None = Field(default=None, max_length=MAX_PROFILE_NAME)
     received_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("sender", "text", "message_id", "profile_name")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL text and jsonb cannot hold U+0000: refused here as a ValueError
+        # (the webhook strips control characters from the body before it gets here).
+        if value is not None and "\x00" in value:
+            raise ValueError("NUL character")
+        return value
 
 
 class OutMedia(BaseModel):

@@ -89,6 +89,14 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "📝 Vou lembrar: {fact}",
         "en": "📝 I'll remember: {fact}",
     },
+    "fact_shortened": {
+        "pt": "✂️ Encurtei o lembrete para {limit} caracteres.",
+        "en": "✂️ I shortened the note to {limit} characters.",
+    },
+    "facts_forgotten": {
+        "pt": "🧹 Guardo no máximo {limit} lembretes, por isso esqueci o mais antigo: {forgotten}",
+        "en": "🧹 I keep at most {limit} notes, so I forgot the oldest: {forgotten}",
+    },
     "help": {
         "pt": "Sou seu assistente de fotos 📸\n"
         "*Salvar:* envie uma foto com uma legenda, ou a foto e depois a descrição.\n"
@@ -156,6 +164,18 @@ PHRASES: dict[str, dict[Language, str]] = {
         "Envie uma versão menor (uma foto normal do WhatsApp serve).",
         "en": "⚠️ That image has {mp} megapixels and the limit is {limit}. "
         "Please send a smaller version (a normal WhatsApp photo is fine).",
+    },
+    "bad_shape": {
+        "pt": "⚠️ Essa imagem tem um formato extremo ({size} pixels): aceito até {side} pixels"
+        " de lado e proporção de até {ratio}:1. Envie uma versão menor ou recortada.",
+        "en": "⚠️ That image has an extreme shape ({size} pixels): I take up to {side} pixels"
+        " on a side and a ratio of up to {ratio}:1. Please send a smaller or cropped one.",
+    },
+    "over_budget": {
+        "pt": "⚠️ Guardei só as primeiras imagens: uma mensagem leva até {limit} megapixels."
+        " Envie as outras ({count}) em outra mensagem.",
+        "en": "⚠️ I kept only the first images: one message takes up to {limit} megapixels."
+        " Please send the other {count} in another message.",
     },
     "unsupported": {
         "pt": "⚠️ Não consigo guardar esse tipo de arquivo. Envie fotos em JPG, PNG ou WEBP.",

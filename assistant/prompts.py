@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from assistant.config import Settings
+from assistant.media.local import private_dir
 
 PROMPT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_PROMPT_CHARS = 100_000
@@ -60,7 +61,7 @@ class SavedPrompts:
         if len(text) > MAX_PROMPT_CHARS:
             raise ValueError(f"The prompt is longer than {MAX_PROMPT_CHARS} characters.")
         path = self._path(name)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         tmp = path.with_name(f".{path.name}.tmp")
         # O_NOFOLLOW: a symlink planted under the name is not followed out of the folder.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)

@@ -11,14 +11,35 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import psycopg
+import psycopg.errors
 from psycopg_pool import PoolTimeout
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Errors that mean "the database is not answering right now" (a restart, an outage, the
-# pool waiting in vain), as opposed to a bug or a constraint.
+# pool waiting in vain), as opposed to a bug or a constraint. Catching these is not enough
+# on its own: psycopg files some refusals of the data itself under OperationalError (see
+# DATA_REFUSED); `database_away()` tells the two apart.
 DATABASE_AWAY: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
+
+# The database answered and refused this data: retrying the same values can never work.
+# ProgramLimitExceeded (SQLSTATE class 54: an index row or a value too large, such as a
+# 4,000-character MessageSid in a unique index) is an OperationalError in psycopg, and
+# treating it as an outage made the spool retry one bad webhook forever, every later
+# message queued behind it. DataError covers NUL characters and strings too long.
+DATA_REFUSED: tuple[type[BaseException], ...] = (
+    psycopg.DataError,
+    psycopg.ProgrammingError,
+    psycopg.IntegrityError,
+    psycopg.errors.ProgramLimitExceeded,
+)
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether `exc` means the database is not answering (worth retrying later), rather
+    than a refusal of the data (worth setting aside)."""
+    return isinstance(exc, DATABASE_AWAY) and not isinstance(exc, DATA_REFUSED)
 
 
 @dataclass(frozen=True)
@@ -46,7 +67,7 @@ class Backoff:
             try:
                 return fn()
             except retry_on as exc:
-                if attempt == attempts:
+                if attempt == attempts or isinstance(exc, DATA_REFUSED):
                     raise
                 wait = self.delay(attempt)
                 log.warning("%s failed (%s); retrying in %.1f s", what, type(exc).__name__, wait)

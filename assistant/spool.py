@@ -8,10 +8,16 @@ into the inbox as soon as the database answers, in arrival order, deduplicated b
 MessageSid (so a file replayed twice, or a message Twilio also retried, is stored once),
 and deletes each file only after its row is committed. While anything is spooled, new
 webhooks are spooled too, so a user's messages keep their order.
+
+A file the database refuses (or that cannot be read back) never blocks the ones behind it:
+it is moved to `rejected/` with a note saying why, counted in the `spool_rejected`
+metric and shown by the admin's /healthz. Only "the database is away" stops a replay.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -22,17 +28,35 @@ from pathlib import Path
 from typing import Any
 
 from assistant.loops import BackgroundLoop
+from assistant.media.local import private_dir
+from assistant.metrics import SPOOL_REJECTED
 from assistant.models import InboundMessage
 from assistant.queue import Inbox
-from assistant.retry import DATABASE_AWAY
+from assistant.retry import DATA_REFUSED, DATABASE_AWAY, database_away
 
 log = logging.getLogger(__name__)
+
+
+class Refused(ValueError):
+    """The database refused this message's data (not an outage): retrying cannot help."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write may write fewer bytes than asked (a full disk, a signal): loop, and treat
+    a write that makes no progress as a full disk rather than a file cut short."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "no space left for the spool file")
+        view = view[written:]
 
 
 class Spool:
     def __init__(self, directory: Path):
         self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # messages people sent: for this account only
+        self.rejected_dir = directory / "rejected"
         self._lock = threading.Lock()
         # Whether files may be waiting, without listing the directory on every webhook:
         # set when this process spools, refreshed by `pending()` (the replayer's tick).
@@ -45,6 +69,14 @@ class Spool:
         """Whether files are waiting (reads the directory)."""
         self.maybe_pending = any(True for _ in self.directory.glob("*.json"))
         return self.maybe_pending
+
+    def rejected(self) -> list[Path]:
+        """Files set aside because they could not be replayed (oldest first)."""
+        return sorted(self.rejected_dir.glob("*.json"))
+
+    def status(self) -> dict[str, int]:
+        """What /healthz shows the admin: files waiting, and files set aside."""
+        return {"pending": len(self.files()), "rejected": len(self.rejected())}
 
     def append(self, owner: str, message: InboundMessage, public_base: str | None) -> Path:
         """Durably keep one webhook; raises OSError if the disk cannot take it."""
@@ -59,13 +91,14 @@ class Spool:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         final = self.directory / f"{name}.json"
         tmp = self.directory / f".{name}.tmp"
+        data = json.dumps(record, ensure_ascii=False).encode()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, json.dumps(record, ensure_ascii=False).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, final)
             dir_fd = os.open(self.directory, os.O_RDONLY)
             try:
@@ -79,25 +112,64 @@ class Spool:
 
     def replay(self, enqueue: Any) -> int:
         """Move spooled webhooks into the inbox with `enqueue(owner, message, base,
-        received_at)`; stops at the first failure (the database went away again)."""
+        received_at)`; stops at the first sign that the database went away again (and
+        raises it), sets aside any file it cannot replay for any other reason."""
         moved = 0
         with self._lock:
             for path in self.files():
                 try:
-                    record = json.loads(path.read_text(encoding="utf-8"))
+                    raw = path.read_bytes()
                 except FileNotFoundError:  # another process replayed it
                     continue
-                except (OSError, ValueError):
-                    log.exception("unreadable spool file %s moved aside", path.name)
-                    path.rename(path.with_suffix(".bad"))
+                except OSError as exc:
+                    self._set_aside(path, "unreadable", exc)
                     continue
-                message = InboundMessage.model_validate(record["message"])
-                enqueue(record["owner"], message, record["public_base"], record["received_at"])
+                try:
+                    record = json.loads(raw)
+                    message = InboundMessage.model_validate(record["message"])
+                    owner, base, received_at = _fields(record)
+                except Exception as exc:  # noqa: BLE001 - any malformed record is set aside
+                    self._set_aside(path, "unreadable", exc)
+                    continue
+                try:
+                    enqueue(owner, message, base, received_at)
+                except Exception as exc:
+                    if database_away(exc):
+                        raise  # keep this file and every later one: retried next tick
+                    self._set_aside(path, "refused", exc)
+                    continue
                 path.unlink(missing_ok=True)
                 moved += 1
         if moved:
             log.info("replayed %d spooled webhooks into the inbox", moved)
         return moved
+
+    def _set_aside(self, path: Path, reason: str, exc: BaseException) -> None:
+        """Move one file out of the queue, with a note of why, so those behind it go on."""
+        private_dir(self.rejected_dir)
+        target = self.rejected_dir / path.name
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:  # another process replayed or set it aside
+            return
+        note = f"{reason}: {type(exc).__name__}: {exc}"[:2000]
+        with contextlib.suppress(OSError):
+            target.with_suffix(".reason").write_text(note + "\n", encoding="utf-8")
+        SPOOL_REJECTED.labels(reason).inc()
+        log.error("spool file %s set aside in %s (%s)", path.name, self.rejected_dir, note)
+
+
+def _fields(record: dict[str, Any]) -> tuple[str, str | None, float]:
+    """owner, public_base and received_at of a spool record, type-checked: a record the
+    queue cannot take must fail here, where it is set aside."""
+    owner, base, received_at = record["owner"], record.get("public_base"), record["received_at"]
+    if not isinstance(owner, str) or not owner or len(owner) > 64 or "\x00" in owner:
+        raise ValueError("bad owner")
+    if base is not None and (not isinstance(base, str) or len(base) > 2048 or "\x00" in base):
+        raise ValueError("bad public_base")
+    if isinstance(received_at, bool) or not isinstance(received_at, int | float):
+        raise ValueError("bad received_at")
+    return owner, base, float(received_at)
 
 
 class Replayer(BackgroundLoop):
@@ -125,7 +197,8 @@ class Recorder:
 
     def record(self, owner: str, message: InboundMessage, public_base: str | None) -> bool:
         """False when this MessageSid was already recorded; OSError when neither the
-        database nor the disk took it."""
+        database nor the disk took it; Refused when the database refused the data (it
+        would refuse the spooled copy too)."""
         # Keep arrival order behind what is already spooled.
         if self.spool.maybe_pending and self.spool.pending():
             self.spool.append(owner, message, public_base)
@@ -133,6 +206,8 @@ class Recorder:
         for attempt in (1, 2):
             try:
                 return self.inbox.enqueue(owner, message, public_base, timeout=self.wait)
+            except DATA_REFUSED as exc:
+                raise Refused(f"{type(exc).__name__}: {exc}") from exc
             except DATABASE_AWAY as exc:
                 # A first failure may be a connection the server closed in a restart (the
                 # pool drops those on that failure): one more try on a fresh one.

@@ -14,8 +14,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.catalog import Catalog
-from assistant.memory import Memory
+from assistant.memory import MAX_FACT_CHARS, MAX_FACTS, Memory
 from assistant.models import Entry, ImageRecord
+from assistant.phrases import say
 
 
 class ToolArgs(BaseModel):
@@ -169,8 +170,22 @@ class Toolbox:
         return ToolResult(kind="updated", data={"entry": EntrySummary.of(entry).model_dump()})
 
     def remember(self, args: RememberArgs) -> ToolResult:
-        self.memory.remember(self.owner, args.fact)
-        return ToolResult(kind="remembered", data={"fact": args.fact.strip()})
+        kept = self.memory.remember(self.owner, args.fact)
+        data: dict[str, Any] = {"fact": kept.fact}
+        # The caps change what was asked for: the user is told, in their language (a model
+        # relays `notice`; the offline brain appends it to its reply).
+        notices: list[str] = []
+        if kept.shortened or kept.forgotten:
+            lang = self.memory.language_of(self.owner)
+            if kept.shortened:
+                data["shortened_to"] = MAX_FACT_CHARS
+                notices.append(say("fact_shortened", lang, limit=MAX_FACT_CHARS))
+            if kept.forgotten:
+                data["forgotten"] = kept.forgotten
+                forgotten = "; ".join(kept.forgotten)
+                notices.append(say("facts_forgotten", lang, limit=MAX_FACTS, forgotten=forgotten))
+            data["notice"] = "\n".join(notices)
+        return ToolResult(kind="remembered", data=data)
 
     # --- plumbing ---------------------------------------------------------------------
 

@@ -359,7 +359,7 @@ class WorkerPool:
 
 
 def run_workers(settings: Settings, threads: int = 2) -> None:
-    """Worker threads in this process until SIGTERM or Ctrl-C (`assistant worker`)."""
+    """Worker threads in this process until SIGTERM, SIGHUP or Ctrl-C (`assistant worker`)."""
     from assistant.web.server import configure_logging
 
     configure_logging()
@@ -374,8 +374,9 @@ def run_workers(settings: Settings, threads: int = 2) -> None:
         log.info("signal %d: finishing messages in hand", signum)
         stopping.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    # SIGHUP: the terminal it ran in was closed; finish up the same way.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _stop)
     log.info("worker %d running %d threads", os.getpid(), len(pool.threads))
     stopping.wait()
     pool.stop()

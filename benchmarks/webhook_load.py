@@ -151,7 +151,7 @@ def main() -> None:
             TWILIO_API_URL=fake_url,
             PUBLIC_BASE_URL=public,
             WORKER_THREADS=str(args.worker_threads),
-            ADMIN_TOKEN="bench",
+            ADMIN_TOKEN="bench-admin-token-0123456789",
             DB_POOL_SIZE="20",
         )
         log = open(sandbox.root / "app.log", "wb")  # noqa: SIM115

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from assistant.ops.samples import sample_image, speak
-from tests.helpers.processes import printed_login_link, running_webhook
+from tests.helpers.processes import login_link, printed_login_link, running_webhook
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -73,9 +73,9 @@ def test_the_ui_needs_the_login_and_the_printed_link_opens_it(
     expect(page.locator("input[name=token]")).to_be_visible()
     link = printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url)
     page.goto(link)
-    expect(page).to_have_url(f"{app_url}/ui/")  # the token left the address bar
+    expect(page).to_have_url(f"{app_url}/ui/")  # the one-time code left the address bar
     expect(page.locator("#chat-send")).to_be_visible(timeout=30_000)
-    assert "token" not in page.evaluate("document.location.href")
+    assert "code=" not in page.evaluate("document.location.href")
     page.close()
 
 
@@ -97,7 +97,7 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     )
     page = context.new_page()
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url))
+    page.goto(login_link(workdir, app_url))  # the printed one-time link is spent
     expect(page).to_have_url(f"{app_url}/ui/")
     chat = page.locator("#chat-send")
 
@@ -185,7 +185,7 @@ def test_a_voice_note_recorded_with_the_microphone_is_heard_and_answered(
     try:
         context = browser.new_context(permissions=["microphone"])
         page = context.new_page()
-        page.goto(printed_login_link(workdir).replace("http://127.0.0.1:8000", app_url))
+        page.goto(login_link(workdir, app_url))
         page.locator("#phone-send textarea").fill("+5511955550123")
         chat = page.locator("#chat-send")
         dog = tmp_path / "dog.jpg"

@@ -16,7 +16,7 @@ from assistant.config import ConfigError, Settings, load_settings
 from assistant.db import Database, create_database, migrate, migration_files
 from assistant.ops.sandbox import Sandbox
 from tests.helpers.pg15 import debian_pg15
-from tests.helpers.processes import ROOT, clean_env
+from tests.helpers.processes import ROOT, clean_env, free_port
 
 
 def _versions(url: str) -> list[int]:
@@ -143,12 +143,12 @@ def test_a_closed_sandbox_leaves_no_server_behind() -> None:
         ["-m", "assistant", "export", "--out", "EXPORT"],
     ],
 )
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_commands_stop_their_embedded_server_when_interrupted(
     command: list[str], sig: signal.Signals, tmp_path: Path
 ) -> None:
     """Regression: `timeout 25 python -m assistant.ops.evaluate ...` left a PostgreSQL server
-    and its temporary folder behind."""
+    and its temporary folder behind; so did closing the terminal (SIGHUP)."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     args = [a.replace("EXPORT", str(tmp_path / "export")) for a in command]
@@ -166,11 +166,62 @@ def test_commands_stop_their_embedded_server_when_interrupted(
     time.sleep(0.5)
     proc.send_signal(sig)
     proc.wait(60)
+    if sig != signal.SIGINT:  # (KeyboardInterrupt ends a process with SIGINT once handled)
+        # An exit, with its exit handlers, not death by the signal (the watcher would
+        # still stop the server then, but the command's own cleanup should do it first).
+        assert proc.returncode == 128 + sig
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _postgres_under(tmp_path):
         time.sleep(0.2)
     assert _postgres_under(tmp_path) == []
     assert [p.name for p in tmp.iterdir() if p.name.startswith("assistant-sandbox")] == []
+
+
+@pytest.mark.parametrize(
+    ("command", "ready", "exit_code"),
+    [
+        # At work: uvicorn's graceful shutdown, then exit 0.
+        ([str(ROOT / "webhook.py")], "Uvicorn running", 0),
+        # Workers started: they finish the messages in hand, then exit 0.
+        (["-m", "assistant", "worker"], "running 2 threads", 0),
+        # While filling: exit handlers run (SystemExit(128 + SIGHUP)).
+        (["-m", "assistant", "demo-data", "--users", "50", "--entries", "5000"], "", 128 + 1),
+    ],
+    ids=["webhook", "worker", "demo-data"],
+)
+def test_a_closed_terminal_stops_the_embedded_server(
+    command: list[str], ready: str, exit_code: int, tmp_path: Path
+) -> None:
+    """Regression: closing the terminal (SIGHUP) of `python webhook.py`, `assistant worker`
+    or `assistant demo-data` left their embedded PostgreSQL running."""
+    log = tmp_path / "out.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=tmp_path,
+            env=clean_env(DATA_DIR=tmp_path / "data", PORT=free_port(), TMPDIR=tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not (
+            _postgres_under(tmp_path) and ready in log.read_text(errors="replace")
+        ):
+            time.sleep(0.2)
+        assert _postgres_under(tmp_path), "the command did not start its server"
+        assert ready in log.read_text(errors="replace")
+        time.sleep(1 if ready else 3)
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(60) == exit_code, log.read_text(errors="replace")[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _postgres_under(tmp_path):
+        time.sleep(0.2)
+    assert _postgres_under(tmp_path) == []
 
 
 def _postgres_under(path: Path) -> list[int]:

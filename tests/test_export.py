@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from assistant.factory import Services
 from assistant.ops.analysis import open_export
@@ -77,3 +78,90 @@ def test_second_export_of_unchanged_data_is_identical(services: Services, tmp_pa
         b = (tmp_path / "b" / f"{table}.parquet").read_bytes()
         assert a == b, table
     assert first["tables"] == second["tables"]
+
+
+MARIA = "+5511987654321"
+
+
+def _texts(directory: Path) -> str:
+    """Every value of every exported column, as text."""
+    return "\n".join(str(pq.read_table(p).to_pylist()) for p in sorted(directory.glob("*.parquet")))
+
+
+def test_anonymised_export_masks_names_and_numbers_in_every_text_column(
+    services: Services, tmp_path: Path
+) -> None:
+    from assistant.models import InboundMessage
+    from tests.helpers.catalog import save_entry
+
+    def say(text: str) -> None:
+        services.assistant.handle(
+            InboundMessage(sender=MARIA, text=text, profile_name="Maria Aparecida Souza")
+        )
+
+    say("oi")  # the greeting names her: "Olá, Maria Aparecida Souza! 👋"
+    say("lembre que o CPF da MARIA é 123.456.789-09 e o e-mail maria.souza@example.com")
+    save_entry(services, MARIA, "Identidade da María Aparecida, fone (11) 98765-4321")
+    save_entry(services, MARIA, "Receita da sra. SOUZA, cpf 12345678909")
+    say("mostre a identidade da aparecida 123.456.789-09")
+    say("fotos da Maria da Souza 98765 4321")
+    export(services.db, tmp_path, anonymizer=Anonymizer(b"salt"), progress=False)
+    text = _texts(tmp_path)
+    folded = text.casefold()
+    for leak in ("maria", "maría", "aparecida", "souza", "98765", "4321", "123.456", "12345"):
+        assert leak not in folded, leak
+    assert "example.com" not in text and "[email]" in text
+    # What was masked is marked, and the rest of the words stay for analysis.
+    queries = [
+        q
+        for r in pq.read_table(tmp_path / "messages.parquet").to_pylist()
+        for q in r["search_queries"]
+    ]
+    assert queries and all("[phone]" in q or "[name]" in q for q in queries), queries
+    descriptions = [
+        r["description"] for r in pq.read_table(tmp_path / "entries.parquet").to_pylist()
+    ]
+    assert "Identidade da [name], fone [phone]" in descriptions
+    greetings = [r["body"] for r in pq.read_table(tmp_path / "messages.parquet").to_pylist()]
+    assert any(b.startswith("Olá, [name]! 👋") for b in greetings), greetings
+    # Keyed hashes at full length (HMAC-SHA256), not 64 bits.
+    owners = {r["owner"] for r in pq.read_table(tmp_path / "users.parquet").to_pylist()}
+    assert all(len(o) == 2 + 64 for o in owners)
+
+
+def test_salt_and_exported_files_are_private(services: Services, tmp_path: Path) -> None:
+    from assistant.ops.export import load_salt
+
+    salt_file = tmp_path / "data" / "export.salt"
+    salt = load_salt(salt_file)
+    assert len(salt) == 32 and salt_file.stat().st_mode & 0o777 == 0o600
+    salt_file.chmod(0o644)  # one written by an earlier version
+    assert load_salt(salt_file) == salt and salt_file.stat().st_mode & 0o777 == 0o600
+    _demo(services)
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "users.parquet").write_bytes(b"")
+    (out / "users.parquet").chmod(0o644)
+    export(services.db, out, progress=False)
+    for path in out.glob("*.*"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    fresh = tmp_path / "fresh" / "export"
+    export(services.db, fresh, progress=False)
+    assert fresh.stat().st_mode & 0o777 == 0o700
+
+
+def test_crafted_file_and_folder_names_run_no_sql(
+    services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _demo(services)
+    monkeypatch.chdir(tmp_path)  # where a COPY ... TO 'pwned.csv' would write
+    folder = tmp_path / "x'); COPY (SELECT 42) TO 'pwned.csv'; --"
+    export(services.db, folder, progress=False)
+    evil = "x AS SELECT 1; COPY (SELECT 42) TO 'pwned.csv'; CREATE VIEW y"
+    (folder / f"{evil}.parquet").write_bytes((folder / "users.parquet").read_bytes())
+    con = open_export(folder)
+    assert not (tmp_path / "pwned.csv").exists()
+    assert con.execute("SELECT count(*) FROM entries").fetchone() == (40,)
+    # The odd file is a view under its own name, quoted like any identifier.
+    quoted = '"' + evil.replace('"', '""') + '"'
+    assert con.execute(f"SELECT count(*) FROM {quoted}").fetchone() == (5,)

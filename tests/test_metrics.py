@@ -34,7 +34,7 @@ from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
 
 ALICE = "+5511966660001"
-ADMIN = {"Authorization": "Bearer admin-secret"}  # twilio_env's ADMIN_TOKEN
+ADMIN = {"Authorization": "Bearer admin-secret-for-tests"}  # twilio_env's ADMIN_TOKEN
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -187,14 +187,19 @@ def test_photo_text_and_transcription_are_timed(services: Services) -> None:
 def test_metrics_need_the_admin_or_the_metrics_token_which_opens_nothing_else(
     sandbox: Sandbox, fake: FakeTwilio
 ) -> None:
-    services = sandbox.fresh(**twilio_env(fake, METRICS_TOKEN="scrape-secret"))
+    services = sandbox.fresh(**twilio_env(fake, METRICS_TOKEN="scrape-secret-for-tests"))
     try:
         client = app_client(services)
-        metrics_bearer = {"Authorization": "Bearer scrape-secret"}
+        metrics_bearer = {"Authorization": "Bearer scrape-secret-for-tests"}
         assert client.get("/metrics").status_code == 401
         # Non-ASCII in the header is refused, not a crash.
         weird = "Bearer scrape-secrét".encode()
-        for header in ("Bearer wrong", "Basic c2NyYXBlLXNlY3JldA==", "scrape-secret", weird):
+        for header in (
+            "Bearer wrong",
+            "Basic c2NyYXBlLXNlY3JldC1mb3ItdGVzdHM=",
+            "scrape-secret-for-tests",
+            weird,
+        ):
             refused = client.get("/metrics", headers={"Authorization": header})
             assert refused.status_code == 401, header
         assert value(scrape(client, ADMIN), "database_up") == 1
@@ -284,7 +289,7 @@ def deployment(
     env = clean_env(
         **twilio_env(fake, DATABASE_URL=url, DATA_DIR=tmp_path / "data", WORKER_THREADS=0),
         PROMETHEUS_MULTIPROC_DIR=prom,
-        METRICS_TOKEN="scrape-secret",
+        METRICS_TOKEN="scrape-secret-for-tests",
         TEXT_READER="none",
     )
     logs = (tmp_path / "web.log").open("w")
@@ -324,7 +329,7 @@ def test_two_web_processes_and_a_worker_are_scraped_as_one(
 ) -> None:
     base, fake, tmp_path = deployment
     users = [f"+55119333{i:05d}" for i in range(4)]
-    token = {"Authorization": "Bearer scrape-secret"}
+    token = {"Authorization": "Bearer scrape-secret-for-tests"}
     with httpx.Client(base_url=base, timeout=10) as client:
         for user in users:
             for n in range(3):

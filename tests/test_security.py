@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 
 from assistant.factory import Services
 from assistant.web.security import public_routes
-from tests.helpers.processes import printed_login_link, running_webhook
+from tests.helpers.processes import app_log, login_link, printed_login_link, running_webhook
 from tests.helpers.web import app_client
 from webhook import create_app
 
@@ -39,10 +39,9 @@ def token_of(workdir: Path) -> str:
 
 
 def session(base: str, workdir: Path) -> httpx.Client:
-    """A client that logged in through the printed link."""
+    """A client that logged in with the login form (the printed link works only once)."""
     client = httpx.Client(base_url=base)
-    link = printed_login_link(workdir)
-    response = client.get(link.replace("http://127.0.0.1:8000", base), follow_redirects=False)
+    response = client.post("/login", data={"token": token_of(workdir)}, follow_redirects=False)
     assert response.status_code == 303 and "token" not in response.headers["location"]
     return client
 
@@ -128,12 +127,23 @@ def test_every_route_needs_the_admin_session(app: tuple[str, Path], services: Se
 def test_the_printed_link_logs_in_once_and_logout_ends_the_session(
     app: tuple[str, Path],
 ) -> None:
+    """Regression: `make run` printed `/login?token=<ADMIN_TOKEN>`, a link that logged in
+    forever and left the token in the browser history (and in uvicorn's access log)."""
     base, workdir = app
+    token = token_of(workdir)
+    assert token not in app_log(workdir)  # not printed, not logged
     link = printed_login_link(workdir).replace("http://127.0.0.1:8000", base)
-    assert re.fullmatch(r".+/login\?token=[\w-]{40,}", link)
+    assert re.fullmatch(r".+/login\?code=[\w-]{40,}", link) and token not in link
     client = httpx.Client(base_url=base)
     response = client.get(link, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/ui/"
+    # Spent: the same link (from the history, a log, a shoulder) opens nothing again.
+    again = httpx.get(link, follow_redirects=False)
+    assert again.status_code == 401 and "set-cookie" not in again.headers
+    assert "expired or was already used" in again.text
+    # The token in a link no longer logs in, even the right one.
+    old = httpx.get(f"{base}/login?token={token}", follow_redirects=False)
+    assert old.status_code == 400 and "set-cookie" not in old.headers
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["cache-control"] == "no-store"
     cookie = response.headers["set-cookie"]
@@ -145,17 +155,22 @@ def test_the_printed_link_logs_in_once_and_logout_ends_the_session(
     client.post("/logout")
     stolen = httpx.Client(base_url=base, cookies={"admin_session": value})
     assert stolen.get("/get-report-data").status_code == 401
-    # A wrong token in the link is a plain refusal.
-    assert client.get("/login?token=nope", follow_redirects=False).status_code == 401
+    # A wrong code in the link is a plain refusal.
+    assert client.get("/login?code=nope", follow_redirects=False).status_code == 401
+    # `assistant login-link` (run beside the app, on its database) makes a fresh one.
+    fresh = login_link(workdir, base)
+    assert fresh.startswith(f"{base}/login?code=") and fresh != link
+    assert httpx.get(fresh, follow_redirects=False).status_code == 303
 
 
 def test_changing_admin_token_ends_old_sessions(sandbox: Any) -> None:
-    with_token = sandbox.fresh(ADMIN_TOKEN="one")
+    with_token = sandbox.fresh(ADMIN_TOKEN="the-first-admin-token")
     a = app_client(with_token)
-    assert a.get("/login?token=one", follow_redirects=False).status_code == 303
+    login = a.post("/login", data={"token": "the-first-admin-token"}, follow_redirects=False)
+    assert login.status_code == 303
     assert a.get("/get-report-data").status_code == 200
     cookie = a.cookies["admin_session"]
-    rotated = with_token.settings.model_copy(update={"admin_token": "two"})
+    rotated = with_token.settings.model_copy(update={"admin_token": "the-second-admin-token"})
     with_token.settings = rotated
     b = app_client(with_token)
     b.cookies.set("admin_session", cookie)

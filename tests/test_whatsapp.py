@@ -306,7 +306,7 @@ def test_healthz_reports_queue_depth(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
     post(client, fake.auth_token, webhook_form(ALICE, "oi"))
     assert client.get("/healthz").json() == {"status": "ok"}
-    admin = {"Authorization": "Bearer admin-secret"}
+    admin = {"Authorization": "Bearer admin-secret-for-tests"}
     body: dict[str, Any] = client.get("/healthz", headers=admin).json()
     assert body["status"] == "ok" and body["twilio"]
     assert body["queue"]["inbox_pending"] == 1

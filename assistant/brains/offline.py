@@ -171,7 +171,10 @@ class OfflineBrain:
             result = tools.call("remember", {"fact": fact})
             if not result.ok:
                 return [say("error", lang)]
-            return [say("remembered", lang, fact=result.data["fact"])]
+            said = [say("remembered", lang, fact=result.data["fact"])]
+            if notice := result.data.get("notice"):
+                said.append(str(notice))  # a fact shortened, or the oldest forgotten
+            return said
         if intent in ("recent", "search"):
             lines: list[str] = []
             if _OTHER_USERS.search(fold(text)):

@@ -1,5 +1,7 @@
 """The embedded PostgreSQL 16 (the `pgserver` wheel): started when no server is configured,
-tuned once, and stopped (or deleted) when the process ends, SIGTERM included."""
+tuned once, and stopped (or deleted) when the process ends, SIGTERM and SIGHUP included,
+and by a watcher process (`assistant/db/watcher.py`) when it ends in a way no handler sees
+(SIGKILL, or a signal in the middle of the server's start)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,19 @@ from typing import Any
 
 import psycopg
 
+from assistant.db.watcher import Watcher
+
 log = logging.getLogger(__name__)
+
+
+# The watcher of each data folder this process started or joined a server on: one is
+# enough however many times the process asks for the same server.
+_watchers: dict[Path, Watcher] = {}
+_watchers_lock = threading.Lock()
+
+# Signals that end a process whose exit handlers must still run: `kill` (SIGTERM), and
+# the terminal closing under it (SIGHUP).
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
@@ -25,30 +39,54 @@ def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
 
 
 def _exit_on_sigterm() -> None:
-    """Make SIGTERM an ordinary exit, so the exit handlers that stop the embedded server
-    (and delete a throw-away one) run. Python's default action for SIGTERM skips them:
-    `timeout 25 python -m assistant.ops.evaluate ...` used to leave a server running and its
-    folder behind. Programs with their own handler (the worker, the web app) keep it."""
+    """Make SIGTERM and SIGHUP ordinary exits, so the exit handlers that stop the embedded
+    server (and delete a throw-away one) run. Python's default action for them skips the
+    handlers: `timeout 25 python -m assistant.ops.evaluate ...`, or closing the terminal of
+    `assistant demo-data`, used to leave a server running and its folder behind. Programs
+    with their own handler (the worker, the web app) keep it."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _raise_exit)
+    for sig in EXIT_SIGNALS:
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _raise_exit)
 
 
 def _raise_exit(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def embedded_server(pgdata: Path, cleanup: str = "stop") -> tuple[Any, str]:
-    """The pgserver handle and its URI; `handle.cleanup()` stops it before exit."""
+def embedded_server(
+    pgdata: Path, cleanup: str = "stop", watcher: Watcher | None = None
+) -> tuple[Any, str]:
+    """The pgserver handle and its URI; `handle.cleanup()` stops it before exit.
+
+    A watcher process stops it (and, with cleanup="delete", deletes `pgdata`) if this
+    process dies without doing so: `watcher` when given (the caller releases it once it
+    cleaned up), else one of this process's own, for as long as the process lives."""
     _exit_on_sigterm()
     with warnings.catch_warnings():
         # platformdirs complains when XDG_RUNTIME_DIR is unset; harmless here.
         warnings.simplefilter("ignore")
         import pgserver
+        from pgserver.postgres_server import PostgresServer
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata.resolve(), cleanup_mode=cleanup)
+        pgdata = pgdata.resolve()
+        # Watched before the server exists: from here on, whatever becomes of this
+        # process, a process that outlives it will stop the server.
+        try:
+            if watcher is None:
+                with _watchers_lock:
+                    if pgdata not in _watchers:
+                        _watchers[pgdata] = Watcher()
+                        _watchers[pgdata].watch_server(
+                            pgdata, PostgresServer.lock_path, cleanup == "delete"
+                        )
+            else:
+                watcher.watch_server(pgdata, PostgresServer.lock_path, cleanup == "delete")
+        except OSError:  # no process to spare: the exit handlers are still there
+            log.warning("no watcher for the embedded PostgreSQL in %s", pgdata, exc_info=True)
+        server = pgserver.get_server(pgdata, cleanup_mode=cleanup)
     try:
         uri = str(server.get_uri())
         _tune_embedded(server, uri)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -12,7 +13,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
 from assistant.config import ConfigError, Settings
 from assistant.db.embedded import start_embedded_server
@@ -22,6 +24,36 @@ log = logging.getLogger(__name__)
 
 
 Conn = psycopg.Connection[dict[str, Any]]
+
+
+# Longest pause between two reconnection attempts while the server is away. psycopg_pool
+# doubles the pause without a bound (1, 2, 4 ... 64 s): after a 69 s outage the app
+# waited 48 s more for its next attempt. A refused connection costs next to nothing, so
+# one attempt a second per lost connection is cheap and the app serves again within about
+# a second of the server's return.
+RECONNECT_MAX_DELAY = 1.0
+
+
+class _CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool's reconnection backoff, its pause capped at RECONNECT_MAX_DELAY."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_MAX_DELAY)
+
+
+class _Pool(ConnectionPool[Conn]):
+    """ConnectionPool whose reconnection attempts use `_CappedBackoff`.
+
+    psycopg_pool has no setting for the pause (only `reconnect_timeout`, when to give
+    up), and creates its backoff in `_add_connection` when a connection is lost; the
+    same object is passed on to every further attempt, so starting it here caps them all.
+    """
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        if attempt is None:
+            attempt = _CappedBackoff(timeout=self.reconnect_timeout)
+        super()._add_connection(attempt, growing=growing)
 
 
 def redact(url: str) -> str:
@@ -61,7 +93,10 @@ class Database:
             ) from None
         if run_migrations:
             migrate(conninfo)
-        self.pool: ConnectionPool[Conn] = ConnectionPool(
+        # When a wait for a connection last timed out with nothing connected since (see
+        # `unreachable`); None while connections are being handed out.
+        self._starved_at: float | None = None
+        self.pool: ConnectionPool[Conn] = _Pool(
             conninfo,
             min_size=1,
             max_size=pool_size,
@@ -72,8 +107,12 @@ class Database:
             # Every statement is planned for its values instead; it also keeps the pool
             # usable behind PgBouncer's transaction pooling.
             kwargs={"row_factory": dict_row, "prepare_threshold": None, "autocommit": True},
-            # Reconnection attempts continue for as long as an outage lasts.
+            # Reconnection attempts continue for as long as an outage lasts (at most
+            # RECONNECT_MAX_DELAY apart).
             reconnect_timeout=24 * 3600,
+            # A new connection means the server is there: callers need no longer be told
+            # otherwise (runs in the pool's worker, before the connection is handed out).
+            configure=self._connected,
             open=True,
             name="assistant",
         )
@@ -107,13 +146,32 @@ class Database:
         connection before each use would add a round trip to every query)."""
         try:
             with self.pool.connection(timeout=timeout) as conn:
+                self._starved_at = None
                 yield conn
-        except psycopg.OperationalError:
-            try:
-                self.pool.check()
-            except Exception:  # the server may still be away: the next use retries
-                log.debug("pool check failed", exc_info=True)
+        except PoolTimeout:
+            self._starved_at = time.monotonic()
+            self._check_pool()
             raise
+        except psycopg.OperationalError:
+            self._check_pool()
+            raise
+
+    def _check_pool(self) -> None:
+        try:
+            self.pool.check()
+        except Exception:  # the server may still be away: the next use retries
+            log.debug("pool check failed", exc_info=True)
+
+    def _connected(self, _conn: Conn) -> None:
+        self._starved_at = None
+
+    def unreachable(self, within: float) -> bool:
+        """True when a wait for a connection timed out less than `within` seconds ago and
+        no connection was handed out or made since: the server is away (or every
+        connection busy). Callers that answer people (health checks, the admin session)
+        then fail at once instead of each waiting its full timeout again."""
+        starved = self._starved_at
+        return starved is not None and time.monotonic() - starved < within
 
     @contextmanager
     def statement(self, timeout: float | None = None) -> Iterator[Conn]:
@@ -185,7 +243,10 @@ class Database:
             return conn.execute(sql, params).rowcount
 
     def ping(self, timeout: float = 1.0) -> None:
-        """Raise unless the server answers within about `timeout` seconds."""
+        """Raise unless the server answers within about `timeout` seconds (at once when
+        a wait for a connection timed out less than `timeout` ago)."""
+        if self.unreachable(within=timeout):
+            raise PoolTimeout("no connection to the database moments ago")
         with self.connection(timeout=timeout) as conn:
             conn.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}".encode())
             conn.execute("SELECT 1")

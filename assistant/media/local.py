@@ -1,14 +1,46 @@
-"""Media in a local directory, linked to by signed, expiring `/media/{token}` URLs."""
+"""Media in a local directory, linked to by signed, expiring `/media/{token}` URLs.
+
+Users' photos are private: the data and media directories are 0700 and media files 0600,
+so other accounts on the machine cannot list or read them, whatever the umask.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and its missing parents 0700, and make an existing `path` 0700 (data
+    directories made by earlier versions were 0755). Returns `path`."""
+    missing: list[Path] = []
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        # mkdir's mode is filtered by the umask; the chmod below is not.
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(folder, PRIVATE_DIR)
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a directory")
+    if path.stat().st_mode & 0o777 != PRIVATE_DIR:
+        try:
+            os.chmod(path, PRIVATE_DIR)
+        except PermissionError:  # not ours (a mounted volume): say so, but keep working
+            log.warning("%s is readable by other accounts and not ours to chmod", path)
+    return path
 
 
 class UrlSigner:
@@ -19,7 +51,7 @@ class UrlSigner:
 
     @classmethod
     def from_file(cls, path: Path) -> UrlSigner:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)  # DATA_DIR: every process makes its signer first
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -56,8 +88,7 @@ class LocalMediaStore:
     name = "local"
 
     def __init__(self, root: Path, signer: UrlSigner, public_base_url: str | None = None):
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(root).resolve()
         self.signer = signer
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
 
@@ -69,11 +100,14 @@ class LocalMediaStore:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            private_dir(path.parent)
         # Write then rename: a crash never leaves a half-written object under the key.
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            tmp.write_bytes(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk must not also fill it with .tmp files

@@ -13,9 +13,11 @@ def open_export(directory: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per exported table (reads Parquet, installs nothing)."""
     con = duckdb.connect()
     for path in sorted(directory.glob("*.parquet")):
-        # DDL cannot take parameters; the path is ours (quotes doubled all the same).
-        literal = str(path).replace("'", "''")
-        con.execute(f"CREATE VIEW {path.stem} AS SELECT * FROM read_parquet('{literal}')")
+        # No SQL text is built from the folder's or the files' names (a file named
+        # `x AS SELECT 1; COPY ... TO 'f.csv'; CREATE VIEW y.parquet` ran its COPY):
+        # CREATE VIEW takes no prepared parameters, so the view comes from a relation,
+        # the path and the name passed as values that DuckDB quotes itself.
+        con.read_parquet(str(path)).create_view(path.stem, replace=False)
     return con
 
 

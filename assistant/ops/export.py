@@ -2,28 +2,45 @@
 
 Files are written in id order with fixed writer options, so exporting unchanged data
 twice gives byte-identical files (only the manifest's time differs).
+
+Exports hold users' words and photos' metadata: files are written 0600 in a folder
+created 0700. Anonymised, every phone number becomes a keyed hash (HMAC-SHA256), and
+every free-text column (descriptions, captions, tags, message bodies, search queries,
+remembered facts) has the users' profile names and long numbers masked.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
+import os
 import re
-from collections.abc import Callable, Iterator
+import secrets
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from assistant.db import Database
+from assistant.media.local import private_dir
 
 BATCH_ROWS = 5_000
-_PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+# Eight digits or more, whatever separates them: phone numbers with or without the area
+# code, CPF/CNPJ, card and account numbers (a date like 2026-11-26 goes too; a year stays).
+_NUMBER_IN_TEXT = re.compile(r"\+?\(?\d(?:[\s().\-/]*\d){7,}")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_LETTERS = re.compile(r"[^\W\d_]+")
+NAME = "[name]"
+NUMBER = "[phone]"
+EMAIL = "[email]"
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -34,7 +51,7 @@ class Table:
     sql: str  # selects rows with id > %s, ordered by id, limited by %s
     schema: pa.Schema
     owner_columns: tuple[str, ...] = ("owner",)
-    text_columns: tuple[str, ...] = ()
+    text_columns: tuple[str, ...] = ()  # str or list[str] columns of free text
     drop_when_anonymous: tuple[str, ...] = ()
 
 
@@ -55,7 +72,7 @@ TABLES = [
                 ("image_count", pa.int32()),
             ]
         ),
-        text_columns=("description", "caption"),
+        text_columns=("description", "caption", "tags"),
     ),
     Table(
         "images",
@@ -107,7 +124,7 @@ TABLES = [
                 ("photos_found", pa.int32()),
             ]
         ),
-        text_columns=("body",),
+        text_columns=("body", "search_queries"),
     ),
     Table(
         "memory",
@@ -138,17 +155,92 @@ TABLES = [
 
 
 class Anonymizer:
-    """Stable salted hashes for phone numbers; phone-like digits in text are masked."""
+    """Keyed hashes for phone numbers; names, numbers and e-mail addresses in text masked.
 
-    def __init__(self, salt: bytes):
+    `names` are people's names to mask wherever they appear in text (the export adds the
+    users' profile names): the whole name and each of its words of 3 letters or more
+    ("Maria Aparecida Souza": "Maria", "Aparecida", "Souza"), ignoring case and accents.
+    """
+
+    def __init__(self, salt: bytes, names: Iterable[str] = ()):
         self.salt = salt
+        self.names = tuple(sorted({n for n in names if n and n.strip()}))
+        self._words: set[str] = set()  # folded words that are (part of) a name
+        self._joiners: set[str] = set()  # short words inside names ("da", "de")
+        for name in self.names:
+            words = _LETTERS.findall(_fold(name)[0])
+            long = [w for w in words if len(w) >= 3]
+            # A name of short words only ("Li Na") is masked word by word all the same.
+            self._words.update(long or [w for w in words if len(w) >= 2])
+            self._joiners.update(w for w in words if len(w) < 3)
+
+    def with_names(self, names: Iterable[str]) -> Anonymizer:
+        return Anonymizer(self.salt, [*self.names, *names])
 
     def owner(self, phone: str) -> str:
-        return "u_" + hmac.new(self.salt, phone.encode(), hashlib.sha256).hexdigest()[:16]
+        # The full HMAC-SHA256: a shortened digest of a small space (phone numbers) is
+        # easier to match by brute force, and collisions would merge two users.
+        return "u_" + hmac.new(self.salt, phone.encode(), hashlib.sha256).hexdigest()
 
-    @staticmethod
-    def text(value: str | None) -> str | None:
-        return _PHONE_IN_TEXT.sub("[phone]", value) if value else value
+    def text(self, value: str | None) -> str | None:
+        if not value:
+            return value
+        # Addresses first: a name inside one would otherwise break it up and leave the rest.
+        value = _EMAIL_IN_TEXT.sub(EMAIL, value)
+        value = self._mask_names(value)
+        return _NUMBER_IN_TEXT.sub(NUMBER, value)
+
+    def _mask_names(self, value: str) -> str:
+        if not self._words:
+            return value
+        folded, origin = _fold(value)
+        spans: list[list[int]] = []  # [start, end) in `folded`
+        for match in _LETTERS.finditer(folded):
+            if match.group() in self._words:
+                gap = folded[spans[-1][1] : match.start()] if spans else None
+                if gap is not None and _joins(gap, self._joiners):
+                    spans[-1][1] = match.end()  # "Maria da Silva" is one name
+                else:
+                    spans.append([match.start(), match.end()])
+        if not spans:
+            return value
+        out: list[str] = []
+        last = 0
+        for start, end in spans:
+            a, b = origin[start], origin[end - 1] + 1
+            out += [value[last:a], NAME]
+            last = b
+        out.append(value[last:])
+        return "".join(out)
+
+
+def _fold(text: str) -> tuple[str, Sequence[int]]:
+    """`text` lower-cased without accents, and for each of its characters the index of
+    the original character it came from (so a match in the folded text masks the
+    original's characters)."""
+    if text.isascii():
+        return text.lower(), range(len(text))
+    pieces = [_fold_char(ch) for ch in text]
+    folded = "".join(pieces)
+    if len(folded) == len(text):  # one for one, as in Portuguese and English
+        return folded, range(len(text))
+    return folded, [i for i, piece in enumerate(pieces) for _ in piece]
+
+
+@functools.cache
+def _fold_char(ch: str) -> str:
+    """ "Á" -> "a", "ß" -> "ss" (cached: texts repeat few distinct characters)."""
+    kept = (part for part in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(part))
+    return "".join(kept).casefold()
+
+
+def _joins(gap: str, joiners: set[str]) -> bool:
+    """Whether two name words with `gap` between them are one name: only spaces, or a
+    short word of a name ("da", "de") between spaces."""
+    if not gap or not gap[0].isspace() or not gap[-1].isspace():
+        return False
+    words = gap.split()
+    return not words or (len(words) == 1 and words[0] in joiners)
 
 
 def _batches(db: Database, table: Table) -> Iterator[list[dict[str, Any]]]:
@@ -170,7 +262,13 @@ def export(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     """Write one Parquet file per table and `manifest.json`; returns the manifest."""
-    out.mkdir(parents=True, exist_ok=True)
+    if not out.exists():
+        private_dir(out)  # an existing folder is the caller's: its mode is left alone
+    if anonymizer:
+        anonymizer = anonymizer.with_names(
+            r["profile_name"]
+            for r in db.fetchall("SELECT profile_name FROM users WHERE profile_name <> ''")
+        )
     totals = {t.name: int(db.scalar(f"SELECT count(*) FROM {_source(t)}")) for t in TABLES}
     manifest: dict[str, Any] = {
         "schema_version": int(db.scalar("SELECT max(version) FROM schema_migrations")),
@@ -185,7 +283,10 @@ def export(
             schema = pa.schema([f for f in schema if f.name not in table.drop_when_anonymous])
         path = out / f"{table.name}.parquet"
         rows_written = 0
-        with pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True) as writer:
+        with (
+            _private_file(path) as fh,
+            pq.ParquetWriter(fh, schema, compression="zstd", write_statistics=True) as writer,
+        ):
             for rows in _batches(db, table):
                 if anonymizer:
                     rows = [_anonymize(row, table, anonymizer) for row in rows]
@@ -198,8 +299,21 @@ def export(
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         }
     bar.close()
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    with _private_file(out / "manifest.json") as fh:
+        fh.write((json.dumps(manifest, indent=2) + "\n").encode())
     return manifest
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """`path` opened for writing, truncated, readable by this account only (0600, also
+    when it already existed with a wider mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
 
 
 def _source(table: Table) -> str:
@@ -211,15 +325,29 @@ def _anonymize(row: dict[str, Any], table: Table, anonymizer: Anonymizer) -> dic
     for column in table.owner_columns:
         row[column] = anonymizer.owner(row[column])
     for column in table.text_columns:
-        row[column] = anonymizer.text(row[column])
+        value = row[column]
+        if isinstance(value, list):
+            row[column] = [anonymizer.text(v) for v in value]
+        else:
+            row[column] = anonymizer.text(value)
     return row
 
 
 def load_salt(path: Path) -> bytes:
-    """A salt kept beside the data, so repeated exports hash a number the same way."""
-    import secrets
+    """A secret key kept beside the data, so repeated exports hash a number the same way.
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_bytes(secrets.token_bytes(16))
-    return path.read_bytes()
+    Whoever reads it can test guessed phone numbers against the hashes: it is created
+    0600 (never world-readable, not even for a moment) and an existing one is made 0600.
+    """
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+    else:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))  # HMAC-SHA256's block-sized key
+    salt = path.read_bytes()
+    if not salt:
+        raise ValueError(f"{path} is empty: delete it to make a new salt")
+    return salt

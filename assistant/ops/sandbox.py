@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import psycopg
 
 from assistant.config import Settings
 from assistant.db import create_database, drop_database, embedded_server, migrate
+from assistant.db.watcher import Watcher
 from assistant.factory import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,16 @@ log = logging.getLogger(__name__)
 class Sandbox:
     def __init__(self, admin_url: str | None = None, root: Path | None = None):
         self._own_root = root is None
-        self.root = root or Path(tempfile.mkdtemp(prefix="assistant-sandbox-"))
+        # A watcher process removes the folder and stops the server if this process dies
+        # without doing so (SIGKILL, a signal at the wrong moment of the start): started
+        # first, and told about the folder before the folder exists, so no moment exists
+        # when either could be left behind (issue #24).
+        self._watcher: Watcher | None = Watcher() if self._own_root or admin_url is None else None
+        try:
+            self.root = root or self._new_root()
+        except BaseException:
+            self._release_watcher()
+            raise
         self.root.mkdir(parents=True, exist_ok=True)
         # Registered before the server's own exit handler, so it runs after it (LIFO): an
         # interrupted start or run leaves no folder even when pgserver, stopping the server
@@ -43,7 +54,9 @@ class Sandbox:
         self._server: Any = None
         if admin_url is None:
             try:
-                self._server, admin_url = embedded_server(self.root / "pg", cleanup="delete")
+                self._server, admin_url = embedded_server(
+                    self.root / "pg", cleanup="delete", watcher=self._watcher
+                )
             except BaseException:  # interrupted while starting: leave no folder behind
                 if self._own_root:
                     shutil.rmtree(self.root, ignore_errors=True)
@@ -53,6 +66,26 @@ class Sandbox:
         self._template: str | None = None
         self._databases: list[str] = []
         self._services: list[Services] = []
+
+    def _new_root(self) -> Path:
+        """A new private temporary folder, named to the watcher before it is created."""
+        parent = Path(tempfile.gettempdir())
+        while True:
+            root = parent / f"assistant-sandbox-{uuid.uuid4().hex[:16]}"
+            if self._watcher is not None:
+                self._watcher.remove(root)
+            try:
+                root.mkdir(mode=0o700)
+            except FileExistsError:  # 64 random bits: unheard of, but that one is not ours
+                if self._watcher is not None:
+                    self._watcher.keep(root)
+                continue
+            return root
+
+    def _release_watcher(self) -> None:
+        if self._watcher is not None:
+            watcher, self._watcher = self._watcher, None
+            watcher.release()
 
     @property
     def server(self) -> Any:
@@ -115,6 +148,9 @@ class Sandbox:
                 if self._own_root:
                     shutil.rmtree(self.root, ignore_errors=True)
                     atexit.unregister(self._remove_root)
+            # Reached only when the server stopped: otherwise the watcher stays on the
+            # lookout, and stops it when this process ends.
+            self._release_watcher()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -8,8 +8,10 @@ what is decided in one place, `assistant/web/security.py`, before any route runs
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from assistant.config import Settings, get_settings
 from assistant.factory import Services, build_services
+from assistant.media.local import private_dir
 from assistant.spool import Recorder, Spool
 from assistant.web.auth import Sessions, admin_token
 from assistant.web.routes import Web, admin, login, metrics, public, twilio
@@ -25,6 +28,24 @@ from assistant.web.security import AdminGate, BodyLimit, ForwardedHeaders, HostG
 from assistant.worker import WorkerPool
 
 log = logging.getLogger("webhook")
+
+# The GRADIO_TEMP_DIR this module chose, told apart from one the operator set.
+_gradio_temp_set: str | None = None
+
+
+def private_gradio_temp(data_dir: Path) -> Path:
+    """Where Gradio keeps its copies of the photos it shows and of uploads: by default
+    DATA_DIR/tmp/gradio, 0700, instead of a shared /tmp/gradio that other accounts can
+    read (Gradio creates it 0755 and copies files 0644). An explicitly set
+    GRADIO_TEMP_DIR is respected. Gradio reads the variable when its components and
+    routes are made (some modules at import), so this runs before it is imported."""
+    global _gradio_temp_set
+    current = os.environ.get("GRADIO_TEMP_DIR")
+    if current and current != _gradio_temp_set:
+        return Path(current)
+    path = private_dir(data_dir / "tmp" / "gradio")
+    _gradio_temp_set = os.environ["GRADIO_TEMP_DIR"] = str(path.resolve())
+    return path
 
 
 def create_app(
@@ -38,6 +59,9 @@ def create_app(
     threads in this process (default `WORKER_THREADS`; 0 for web-only processes)."""
     services = services or build_services(settings or get_settings())
     settings = services.settings
+    # Earlier versions made these 0755: other local accounts could read users' photos.
+    for folder in (settings.data_dir, settings.spool_dir, settings.prompts_dir):
+        private_dir(folder)
     sessions = Sessions(
         services.db, admin_token(settings).value, settings.admin_session_hours * 3600
     )
@@ -70,6 +94,7 @@ def create_app(
         app.include_router(module.router(web))
 
     if mount_ui:
+        private_gradio_temp(settings.data_dir)
         import gradio as gr
 
         from assistant.web.ui import build_ui

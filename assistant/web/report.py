@@ -11,7 +11,8 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from assistant.catalog import Catalog
 from assistant.core import normalize_phone
@@ -23,6 +24,9 @@ from assistant.queue import Inbox
 from assistant.search.text import search_forms, strip_request
 
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+# Date filters are bounded: the day after 9999-12-31 overflowed (a 500), and no photo is
+# saved before this service existed or after this century.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class ReportQuery(BaseModel):
@@ -34,6 +38,18 @@ class ReportQuery(BaseModel):
     until: date | None = None  # saved on or before (UTC day)
     media_type: Literal["image/jpeg", "image/png", "image/webp", "image/gif"] | None = None
     days: int = Field(default=30, ge=1, le=366)  # the dashboard's window
+
+    @field_validator("since", "until")
+    @classmethod
+    def _within_bounds(cls, day: date | None) -> date | None:
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            # A custom error: its message is shown as it is (no "Value error, " before it).
+            raise PydanticCustomError(
+                "date_range",
+                "dates go from {first} to {last}, not {day}",
+                {"first": str(FIRST_DAY), "last": str(LAST_DAY), "day": str(day)},
+            )
+        return day
 
     def keeps(self, entry: Entry) -> bool:
         """The date and media-type filters, for entries the search engine ranked."""

@@ -9,7 +9,9 @@
 4. `AdminGate`: every route needs the admin session (or the token as a Bearer header)
    except the few that carry their own proof: Twilio's signed webhooks, signed media
    links, the login itself and a bare health answer. A route may also take a token of
-   its own that opens it and nothing else (`METRICS_TOKEN` for `GET /metrics`).
+   its own that opens it and nothing else (`METRICS_TOKEN` for `GET /metrics`). Wrong
+   Bearer tokens count as failed logins (429 past a few); a session that cannot be
+   checked because the database is away gets 503 at once, not a 500 after 30 s.
 
 Plain ASGI rather than Starlette's BaseHTTPMiddleware: that one wraps exceptions raised
 while the body is read and streams responses through a task, which turned an over-limit
@@ -28,7 +30,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.web.auth import COOKIE, Sessions
+from assistant.web.auth import COOKIE, DatabaseUnavailable, Sessions
+
+# Public routes that must not answer while the database is away even if they carry a
+# cookie: they open or close sessions (their own handler would fail later, and slower).
+SESSION_ROUTES = ("/login", "/logout")
+# What a refusal for want of the database tells clients to wait (the pool reconnects
+# every second; a browser or script retrying sooner only adds load).
+DATABASE_RETRY_AFTER = 5
 
 
 async def _respond(
@@ -314,13 +323,32 @@ class AdminGate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        admin = await self._admin(headers)
-        scope.setdefault("state", {})["admin"] = admin
         method = scope.get("method", "GET")
-        if admin or (
-            scope["type"] == "http"
-            and (self.is_public(method, scope["path"]) or self._route_token_ok(scope, headers))
-        ):
+        path = scope["path"]
+        client = scope.get("client")
+        address = client[0] if client else None
+        bearer = headers.get("authorization", "").lower().startswith("bearer ")
+        if bearer and (wait := self.sessions.throttle.retry_after(address)):
+            # Not even compared: a throttled address learns nothing from its guesses.
+            await _refuse(scope, send, 429, "Too many failed logins; try again later.", wait)
+            return
+        try:
+            admin = await self._admin(headers)
+        except DatabaseUnavailable:
+            public = scope["type"] == "http" and self.is_public(method, path)
+            if public and path not in SESSION_ROUTES:
+                # /healthz then says "degraded", a webhook is spooled: as anonymous.
+                scope.setdefault("state", {})["admin"] = False
+                await self.app(scope, receive, send)
+                return
+            message = "The database is unavailable; try again in a few seconds."
+            await _refuse(scope, send, 503, message, DATABASE_RETRY_AFTER)
+            return
+        scope.setdefault("state", {})["admin"] = admin
+        route_token = not admin and scope["type"] == "http" and self._route_token_ok(scope, headers)
+        if bearer and not admin and not route_token:
+            self.sessions.throttle.failed(address)
+        if admin or (scope["type"] == "http" and (self.is_public(method, path) or route_token)):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -341,6 +369,16 @@ class AdminGate:
             "application/json",
             headers=[(b"www-authenticate", b'Bearer realm="admin"')],
         )
+
+
+async def _refuse(scope: Scope, send: Send, status: int, message: str, retry_after: int) -> None:
+    """A short plain answer with Retry-After (websockets: closed with "try again later")."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1013})
+        return
+    await _respond(
+        send, status, message.encode(), headers=[(b"retry-after", str(retry_after).encode())]
+    )
 
 
 def _cookie(header: str, name: str) -> str | None:

@@ -8,11 +8,18 @@ So production servers can run several processes:
     uvicorn --factory webhook:create_app --workers 2 --no-proxy-headers
 
 (`--no-proxy-headers`: the app applies X-Forwarded-* itself, from FORWARDED_ALLOW_IPS.)
+
+uvicorn's access log (on by default there, off in `make run`) writes every request's
+URL: the values of `code=` and `token=` in query strings are replaced by `***` in it
+(`redact_login_secrets`), so no login secret reaches a log file. The one-time code of a
+login link would be spent by then anyway; the admin token is no longer accepted in a URL.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import signal
 import sys
 import threading
@@ -21,9 +28,36 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.config import Settings, get_settings
 from assistant.web.app import create_app
-from assistant.web.auth import admin_token
+from assistant.web.auth import LOGIN_CODE_MINUTES, admin_token, local_url, login_link
 
 log = logging.getLogger("webhook")
+
+_LOGIN_SECRET = re.compile(r"([?&](?:code|token)=)[^&#\s]*", re.IGNORECASE)
+
+
+class _RedactLoginSecrets(logging.Filter):
+    """Blank the login secrets in URLs that a log record carries as arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _LOGIN_SECRET.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def redact_login_secrets() -> None:
+    """Install the filter on uvicorn's access logger (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactLoginSecrets) for f in access.filters):
+        access.addFilter(_RedactLoginSecrets())
+
+
+# At import, not at the first request: `uvicorn --factory webhook:create_app` never builds
+# the LazyApp, and uvicorn configures its loggers before it imports the app (adding a
+# filter leaves that configuration alone).
+redact_login_secrets()
 
 
 def configure_logging() -> None:
@@ -32,6 +66,7 @@ def configure_logging() -> None:
     )
     # The Twilio SDK logs every request's headers at INFO: numbers and bodies in the log.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    redact_login_secrets()
 
 
 class LazyApp:
@@ -55,24 +90,17 @@ class LazyApp:
 app = LazyApp()
 
 
-def print_welcome(settings: Settings) -> None:
-    local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    if ":" in local_host:
-        local_host = f"[{local_host}]"
-    local = f"http://{local_host}:{settings.port}"
+def print_welcome(settings: Settings, login: str) -> None:
+    """What `make run` prints: `login` is a one-time link (see assistant/web/auth.py)."""
+    local = local_url(settings)
     token = admin_token(settings)
-    if token.generated:
-        # Like Jupyter: one click logs the person who started the app in. The token is
-        # kept (0600) in DATA_DIR, so this link keeps working after a restart.
-        login = f"{local}/login?token={token.value}"
-        where = f"(token kept in {token.source})"
-    else:
-        login = f"{local}/login"
-        where = "(log in with ADMIN_TOKEN)"
+    where = f"token kept in {token.source}" if token.generated else "ADMIN_TOKEN"
     public = settings.public_base_url
     print(
         f"\n  Open the app (logs you in): {login}"
-        f"\n                              {where}"
+        f"\n                              (works once, within {LOGIN_CODE_MINUTES} minutes;"
+        " a new one: assistant login-link)"
+        f"\n  Log in with the token:      {local}/login   ({where})"
         f"\n  Admin report:               {local}/report"
         f"\n  Twilio webhook (POST):      {(public or local).rstrip('/')}/whatsapp"
         f"{'' if public else '   (set PUBLIC_BASE_URL to your public https URL)'}"
@@ -92,14 +120,24 @@ def serve(settings: Settings | None = None) -> None:
     """The web app in this process, with its worker threads (what `make run` starts)."""
     import uvicorn
 
+    os.umask(0o077)  # photos, the database, temporary copies: private to this account
+
+    from assistant.factory import build_services
+
     configure_logging()
     settings = settings or get_settings()
-    application = create_app(settings=settings)
-    print_welcome(settings)
+    services = build_services(settings)
+    application = create_app(services)
+    # Like Jupyter, one click logs the person who started the app in; unlike a link with
+    # the token, this one is worthless once used or LOGIN_CODE_MINUTES old, in history or not.
+    print_welcome(settings, login_link(services.db, local_url(settings)))
     # Uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler
     # that was in place before it: make that an ordinary exit, so exit handlers run (the
     # embedded PostgreSQL is stopped by one; Python's default SIGTERM action skips them).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    # Uvicorn does not handle SIGHUP (a closed terminal), whose default action skips exit
+    # handlers: make it the SIGTERM above, graceful shutdown included.
+    signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
     # Forwarded headers are applied by the app itself (ForwardedHeaders, with the same
     # FORWARDED_ALLOW_IPS), including X-Forwarded-Host, which uvicorn's own would ignore.
     uvicorn.run(

@@ -65,6 +65,21 @@ def printed_login_link(workdir: Path) -> str:
     return match.group(1)
 
 
+def login_link(workdir: Path, base: str) -> str:
+    """A fresh one-time login link for the app running in `workdir` (`assistant
+    login-link`, as its user would ask): the printed one works only once."""
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "login-link", "--base-url", base],
+        cwd=workdir,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 @contextmanager
 def running_webhook(workdir: Path, **values: object) -> Iterator[str]:
     """`python webhook.py` as `make run` starts it, in `workdir`; yields its base URL.

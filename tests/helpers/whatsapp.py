@@ -27,7 +27,7 @@ def twilio_env(fake: FakeTwilio, **extra: Any) -> dict[str, Any]:
         "TWILIO_API_URL": fake.url,
         "PUBLIC_BASE_URL": PUBLIC,
         "RETRY_BASE_SECONDS": 0,
-        "ADMIN_TOKEN": "admin-secret",
+        "ADMIN_TOKEN": "admin-secret-for-tests",
     }
     values.update(extra)
     return values

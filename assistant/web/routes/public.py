@@ -37,6 +37,10 @@ def router(web: Web) -> APIRouter:
                 media=web.services.store.name,
                 twilio=web.services.sender is not None,
                 queue=depth,
+                # Files waiting for the database, and files set aside (`rejected/`: the
+                # database refused them, or they are not spool records): a number that
+                # does not go down, or any rejected file, needs a look.
+                spool=web.recorder.spool.status(),
             )
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from assistant.core import normalize_phone
+from assistant.spool import Refused
 from assistant.twilio import parse_form, public_base, public_url, signature_valid
+from assistant.twilio.webhook import InvalidWebhook
 from assistant.web.routes import Web
 
 log = logging.getLogger("webhook")
@@ -46,8 +48,11 @@ def router(web: Web) -> APIRouter:
     async def whatsapp(request: Request, form: Form) -> Response:
         try:
             message = parse_form(form)
-        except ValueError:
-            raise HTTPException(400, "not a WhatsApp message (From/MessageSid missing)") from None
+        except InvalidWebhook as exc:
+            # Refused before it is acknowledged or spooled: a value the database cannot
+            # store would otherwise block the spool behind it (issue #23).
+            log.warning("invalid webhook refused: %s", exc)
+            raise HTTPException(400, f"not a WhatsApp message we can store: {exc}") from None
         if not message.message_id:
             raise HTTPException(400, "MessageSid missing")
         base = public_base(str(request.url), settings.public_base_url)
@@ -55,10 +60,14 @@ def router(web: Web) -> APIRouter:
         try:
             new = await run_in_threadpool(web.recorder.record, owner, message, base)
         except OSError:
-            # Neither the database nor the disk took it: refuse, so Twilio retries it
-            # (with the connection overrides the README describes).
+            # Neither the database nor the disk took it (a full disk included): refuse,
+            # so Twilio retries it (with the connection overrides the README describes).
             log.exception("webhook %s could not be recorded", message.message_id)
             raise HTTPException(503, "temporarily unable to record the message") from None
+        except Refused as exc:
+            # The database refused the data itself: a retry would be refused again.
+            log.error("webhook %s refused by the database: %s", message.message_id, exc)
+            raise HTTPException(400, "message refused by the database") from None
         if not new:
             log.info("duplicate webhook for %s ignored", message.message_id)
         return Response(EMPTY_TWIML, media_type="text/xml")
