@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -84,6 +85,24 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, alias="RETRY_BASE_SECONDS", ge=0)
     send_max_attempts: int = Field(default=8, alias="SEND_MAX_ATTEMPTS", ge=1, le=50)
     rate_limit_per_minute: int = Field(default=20, alias="RATE_LIMIT_PER_MINUTE", ge=0)
+    # Who may use the assistant over WhatsApp (assistant/access): open, invite (strangers
+    # join with a code), allowlist (numbers the operator added). auto: invite when a
+    # WhatsApp channel is configured, else open.
+    access: Literal["auto", "open", "invite", "allowlist"] = Field(default="auto", alias="ACCESS")
+    # Numbers that may always use it (comma-separated, +55...), whatever the mode.
+    allowed_numbers: str = Field(default="", alias="ALLOWED_NUMBERS")
+    # Per-user daily limits (UTC days), each overridable per user; 0 means no limit.
+    limit_photos_per_day: int = Field(default=50, alias="LIMIT_PHOTOS_PER_DAY", ge=0)
+    limit_storage_mb: int = Field(default=1024, alias="LIMIT_STORAGE_MB", ge=0)
+    limit_voice_minutes_per_day: float = Field(
+        default=30, alias="LIMIT_VOICE_MINUTES_PER_DAY", ge=0
+    )
+    limit_tokens_per_day: int = Field(default=200_000, alias="LIMIT_TOKENS_PER_DAY", ge=0)
+    # All users together, per UTC day, in USD at the dashboard's list prices; past it the
+    # offline rules answer. 0: no budget.
+    model_budget_usd_per_day: float = Field(default=5.0, alias="MODEL_BUDGET_USD_PER_DAY", ge=0)
+    # Replies to strangers ("this assistant is private") per minute, all numbers together.
+    stranger_replies_per_minute: int = Field(default=30, alias="STRANGER_REPLIES_PER_MINUTE", ge=0)
     max_webhook_bytes: int = Field(default=64 * 1024, alias="MAX_WEBHOOK_BYTES", ge=1024)
     # How long a webhook waits for the database before spooling the message to disk
     # (Twilio gives up after 15 s in all).
@@ -184,6 +203,13 @@ class Settings(BaseSettings):
                 names.append(public)
         names += [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
         return list(dict.fromkeys(n.lower().strip("[]") for n in names))
+
+    @property
+    def access_mode(self) -> Literal["open", "invite", "allowlist"]:
+        if self.access != "auto":
+            return self.access
+        configured = self.twilio_account_sid and self.twilio_auth_token
+        return "invite" if configured else "open"
 
     @property
     def spool_dir(self) -> Path:

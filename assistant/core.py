@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant import metrics
+from assistant.access.limits import Quota
 from assistant.brains.base import Brain, BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.catalog import Catalog, StoredImage
@@ -87,16 +88,26 @@ class Assistant:
         self.fetch_media = fetch_media
         self.photos = photos
 
-    def handle(self, message: InboundMessage, *, degraded: bool = False) -> list[Reply]:
+    def handle(
+        self, message: InboundMessage, *, degraded: bool = False, quota: Quota | None = None
+    ) -> list[Reply]:
         """Store what came in, let the brain act, log and return the replies.
 
         `degraded`: the AI services kept failing (last attempt of a queued message), so
         this message is handled by the offline rules and without transcription.
+        `quota`: what this user may still use today (WhatsApp users; see
+        assistant/access): checked before each download, transcription and model call,
+        and what the message used is added to it.
         """
-        return self.run(message, degraded=degraded).replies
+        return self.run(message, degraded=degraded, quota=quota).replies
 
     def run(
-        self, message: InboundMessage, *, degraded: bool = False, brain: Brain | None = None
+        self,
+        message: InboundMessage,
+        *,
+        degraded: bool = False,
+        brain: Brain | None = None,
+        quota: Quota | None = None,
     ) -> Outcome:
         """`handle` with its trace (tool calls, tokens, time); `brain` overrides the
         configured one for this message (the prompt lab)."""
@@ -112,7 +123,11 @@ class Assistant:
         images: list[tuple[bytes, InboundMedia]] = []
         audios: list[tuple[bytes, str]] = []
         media_log: list[dict[str, Any]] = []
+        over: dict[str, int] = {}  # limits hit before downloading: kind -> items skipped
         for item in message.media:
+            if quota is not None and (limit_hit := self._over_quota(quota, item, len(images))):
+                over[limit_hit] = over.get(limit_hit, 0) + 1
+                continue
             try:
                 data, claimed = self._media_bytes(item)
             except MediaUnavailable:
@@ -173,6 +188,10 @@ class Assistant:
             if info.width * info.height > budget:
                 over_budget += 1
                 continue
+            space = quota.storage_left() if quota is not None else None
+            if space is not None and len(data) > space:
+                over["limit_storage"] = over.get("limit_storage", 0) + 1
+                continue
             budget -= info.width * info.height
             try:
                 saved = self.catalog.store_image(owner, data, info)
@@ -194,6 +213,9 @@ class Assistant:
                     )
             stored.append(saved)
             image_bytes[saved.image.id] = data
+            if quota is not None and saved.is_new:
+                quota.used_photos += 1
+                quota.used_bytes += len(data)
             media_log.append(
                 {
                     "kind": "image",
@@ -203,6 +225,7 @@ class Assistant:
                 }
             )
 
+        notices.extend(self._quota_notices(quota, over))
         if over_budget:
             mp = f"{self.settings.max_message_pixels / 1e6:g}"
             notices.append(("over_budget", {"limit": mp, "count": over_budget}))
@@ -211,7 +234,7 @@ class Assistant:
         if audios:
             vocabulary = self.catalog.vocabulary(owner) if transcriber else ""
             transcript, notice = self._transcribe(
-                transcriber, audios[0], language, vocabulary, self.settings.max_audio_seconds
+                transcriber, audios[0], language, vocabulary, self.settings.max_audio_seconds, quota
             )
             if notice:
                 notices.append(notice)
@@ -225,6 +248,10 @@ class Assistant:
                 owner, stored, image_bytes, language, brain, notices
             )
 
+        if quota is not None and not quota.model_allowed() and not isinstance(brain, OfflineBrain):
+            brain = OfflineBrain()  # the user's daily tokens or everyone's budget ran out
+            if quota.note_budget:
+                notices.append(("budget_offline" if quota.budget_spent else "limit_tokens", {}))
         lines = [say(key, language, **values) for key, values in notices]
         reply = BrainReply(text="")
         if text or stored:
@@ -337,6 +364,7 @@ class Assistant:
         language: Language,
         vocabulary: str,
         max_seconds: float,
+        quota: Quota | None = None,
     ) -> tuple[str | None, tuple[str, dict[str, Any]] | None]:
         if transcriber is None:
             return None, ("voice_unavailable", {})
@@ -344,7 +372,13 @@ class Assistant:
         try:
             # Every engine, a paid one included, gets only notes that passed the budget
             # (codec, rate, real duration): see assistant.speech.audio.
-            probe(data, max_seconds)
+            seconds = probe(data, max_seconds).seconds
+            left = quota.voice_seconds_left() if quota is not None else None
+            if quota is not None and left is not None and seconds > left:
+                limit = f"{quota.limits.voice_minutes_per_day:g}"
+                return None, ("limit_voice", {"limit": limit})
+            if quota is not None:
+                quota.used_voice_seconds += seconds
             with metrics.timed(metrics.TRANSCRIPTION_SECONDS.labels(transcriber.name)):
                 text = transcriber.transcribe(data, content_type, language, vocabulary).strip()
         except AudioTooLong as exc:
@@ -364,6 +398,38 @@ class Assistant:
             log.exception("transcription failed")
             return None, ("voice_failed", {})
         return (text or None), (None if text else ("voice_silent", {}))
+
+    @staticmethod
+    def _over_quota(quota: Quota, item: InboundMedia, pending_images: int) -> str | None:
+        """The limit this attachment would break, judged from what the channel says it
+        is (before downloading it): photos per day and storage for images, voice minutes
+        for audio."""
+        if (item.content_type or "").startswith("audio/"):
+            left = quota.voice_seconds_left()
+            return "limit_voice" if left is not None and left <= 0 else None
+        photos = quota.photos_left()
+        if photos is not None and photos <= pending_images:
+            return "limit_photos"
+        space = quota.storage_left()
+        return "limit_storage" if space is not None and space <= 0 else None
+
+    @staticmethod
+    def _quota_notices(
+        quota: Quota | None, over: dict[str, int]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if quota is None:
+            return []
+        limits = quota.limits
+        values = {
+            "limit_photos": f"{limits.photos_per_day}",
+            "limit_storage": f"{limits.storage_mb}",
+            "limit_voice": f"{limits.voice_minutes_per_day:g}",
+        }
+        quota.refused.extend(over)
+        return [
+            (key, {"limit": values[key], "count": n, "s": "" if n == 1 else "s"})
+            for key, n in over.items()
+        ]
 
     def _image_refused(self, exc: MediaRejected, data: bytes) -> tuple[str, dict[str, Any]]:
         if exc.reason == "too_large":

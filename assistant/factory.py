@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.access import Gate
 from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
 from assistant.brains.openai import OpenAIBrain
@@ -54,6 +55,11 @@ class Services:
     sender: TwilioSender | None
     semantic: SemanticIndex | None = None
     photos: PhotoTexts | None = None
+    gate: Gate = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Who may use it over WhatsApp, and how much (the workers ask before each message).
+        self.gate = Gate(self.db, self.settings)
 
     def start_indexer(self) -> Indexer | None:
         """Read new photos' text and embed new entries in the background (web and worker

@@ -181,6 +181,19 @@ class Inbox:
         if done != 1:
             raise LeaseLost(claim.id)
 
+    def refuse(self, claim: InboxClaim) -> None:
+        """Close a message that is not ours to keep (a stranger's, a blocked number's):
+        its content is removed, only its MessageSid stays, so Twilio's retries of it are
+        still recognised and dropped."""
+        done = self.db.execute(
+            "UPDATE inbox SET status = 'refused', payload = '{}', finished_at = now(),"
+            " lease_until = NULL, last_error = NULL"
+            " WHERE id = %s AND claim_token = %s AND status = 'processing'",
+            (claim.id, claim.token),
+        )
+        if done != 1:
+            raise LeaseLost(claim.id)
+
     def renew(self, claim: InboxClaim) -> bool:
         """Extend the lease of a message being worked on; False when it was taken over."""
         return (

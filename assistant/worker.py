@@ -133,8 +133,18 @@ class Worker:
         outcome = "done"
         try:
             with Heartbeat(services.inbox, claim) as beat, services.db.transaction():
-                throttled, notify = services.inbox.over_rate_limit(claim)
-                if throttled:
+                # Who may use it, first: a stranger's or a blocked number's message is
+                # closed here, before any download, its content removed.
+                decision = services.gate.admit(claim.owner, claim.message)
+                throttled, notify = (
+                    services.inbox.over_rate_limit(claim) if decision.admitted else (False, False)
+                )
+                if not decision.admitted:
+                    if decision.replies:
+                        services.outbox.add(claim.id, recipient, decision.replies, kind="access")
+                    services.inbox.refuse(claim)
+                    outcome = decision.status
+                elif throttled:
                     log.warning("rate limit: %s message %s kept unanswered", claim.owner, claim.id)
                     if notify:
                         text = say(
@@ -153,7 +163,17 @@ class Worker:
                         claim.attempts >= services.inbox.max_attempts
                         and claim.last_error_kind == ServiceBusy.__name__
                     )
-                    replies = services.assistant.handle(claim.message, degraded=degraded)
+                    handled = services.assistant.run(
+                        claim.message, degraded=degraded, quota=decision.quota
+                    )
+                    replies = handled.replies
+                    if decision.quota is not None:
+                        services.gate.limits.record(
+                            claim.owner,
+                            decision.quota,
+                            handled.brain_reply.brain,
+                            handled.brain_reply.usage,
+                        )
                     if beat.lost:
                         raise LeaseLost(claim.id)
                     services.outbox.add(claim.id, recipient, replies, public_base=claim.public_base)

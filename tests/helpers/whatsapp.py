@@ -28,6 +28,9 @@ def twilio_env(fake: FakeTwilio, **extra: Any) -> dict[str, Any]:
         "PUBLIC_BASE_URL": PUBLIC,
         "RETRY_BASE_SECONDS": 0,
         "ADMIN_TOKEN": "admin-secret-for-tests",
+        # These tests are about the channel, not about who may use it (tests/test_access.py
+        # covers invite and allowlist modes, the default with a channel configured).
+        "ACCESS": "open",
     }
     values.update(extra)
     return values
