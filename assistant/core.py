@@ -195,6 +195,9 @@ class Assistant:
             budget -= info.width * info.height
             try:
                 saved = self.catalog.store_image(owner, data, info)
+            except MediaRejected as exc:  # corrupt past its header: found while decoding
+                notices.append(self._image_refused(exc, data))
+                continue
             except StoreUnavailable:
                 log.exception("media store unavailable while saving an image")
                 notices.append(("storage_unavailable", {}))

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # A row may be claimed when it is due, or when the worker holding it stopped renewing.
 # Rows of one owner wait for that owner's earlier open rows: per-user arrival order.
+# Rows of people let in (`known`, from the access table at the webhook) go before
+# strangers' rows, which are only refused: a flood of unknown numbers never delays them.
 # (A correlated min() rather than NOT EXISTS: the planner must not turn it into a hash
 # anti-join over every open row, which made each claim cost O(queue length).)
 _CLAIM_INBOX = """
@@ -34,7 +36,7 @@ WITH next AS (
           SELECT min(j.id) FROM inbox j
           WHERE j.owner = i.owner AND j.status IN ('pending', 'processing'))
       {lane}
-    ORDER BY id
+    ORDER BY known DESC, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
@@ -138,10 +140,11 @@ class Inbox:
         # One statement, one round trip (autocommit): the webhook answers in milliseconds.
         with self.db.statement(timeout=timeout) as conn:
             row = conn.execute(
-                "INSERT INTO inbox (message_sid, owner, payload, received_at)"
-                " VALUES (%s, %s, %s, coalesce(to_timestamp(%s), now()))"
+                "INSERT INTO inbox (message_sid, owner, payload, received_at, known)"
+                " VALUES (%s, %s, %s, coalesce(to_timestamp(%s), now()),"
+                " EXISTS (SELECT 1 FROM access WHERE phone = %s AND status = 'active'))"
                 " ON CONFLICT (message_sid) DO NOTHING RETURNING id",
-                (message.message_id, owner, Jsonb(payload), received_at),
+                (message.message_id, owner, Jsonb(payload), received_at, owner),
             ).fetchone()
         return row is not None
 

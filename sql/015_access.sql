@@ -66,3 +66,8 @@ ALTER TABLE inbox ADD CONSTRAINT inbox_status_check
 ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check
     CHECK (kind IN ('reply', 'throttled', 'apology', 'access'));
+
+-- Messages of people let in go first: a flood of strangers' messages (each only to be
+-- refused) must not hold a member's reply for minutes. Set at the webhook from `access`.
+ALTER TABLE inbox ADD COLUMN known boolean NOT NULL DEFAULT false;
+CREATE INDEX inbox_open_known ON inbox (known DESC, id) WHERE status IN ('pending', 'processing');

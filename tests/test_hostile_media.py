@@ -30,6 +30,7 @@ from tests.helpers.catalog import joined, send
 from tests.helpers.hostile import (
     big_rgba_png,
     flac_in_ogg,
+    jpeg_with_scans,
     opus_in_ogg,
     png_of_zeros,
     tall_png,
@@ -96,6 +97,8 @@ def test_the_frame_budget_holds_even_for_an_allowed_codec(monkeypatch: pytest.Mo
     from assistant.speech import audio
 
     monkeypatch.setitem(audio.ALLOWED_CODECS, "audio/ogg", frozenset({"opus", "flac"}))
+    options = {**audio.OPEN_OPTIONS, "codec_whitelist": "opus,flac"}
+    monkeypatch.setattr(audio, "OPEN_OPTIONS", options)
     monkeypatch.setattr(audio, "MIN_RATE", 1)
     with pytest.raises(AudioTooLong) as refused:
         decode(flac_in_ogg(rate=10), 300)
@@ -143,7 +146,67 @@ def test_the_length_limit_is_checked_before_any_engine(sandbox: Sandbox) -> None
         services.close()
 
 
+def test_a_video_stream_in_an_audio_file_is_never_decoded() -> None:
+    """Opening a file probes every stream: a PNG "video" frame of 10000² in an MP4 cost
+    300 MB before the audio was even looked at. Only audio demuxers and decoders run."""
+    result = run_capped(
+        """
+        from tests.helpers.hostile import audio_with_video
+        from assistant.speech.audio import probe, UnsupportedAudio
+        import av, numpy
+        data = audio_with_video(10_000)
+        cap()
+        try:
+            probe(data, 300)
+        except UnsupportedAudio as exc:
+            print("refused", type(exc).__name__)
+        """,
+        extra_mb=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused UnsupportedCodec" in result.stdout
+
+
+def test_a_note_of_countless_tiny_frames_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.speech import audio
+
+    monkeypatch.setattr(audio, "MAX_FRAMES_PER_SECOND", 5)  # 0.1 s frames are "tiny" now
+    with pytest.raises(UnsupportedCodec, match="frames"):
+        probe(opus_in_ogg(3), 300)
+
+
 # --- images -------------------------------------------------------------------------------
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_from_its_markers() -> None:
+    data = jpeg_with_scans(2_000, 1_000)
+    with pytest.raises(MediaRejected, match="JPEG scans") as refused:
+        inspect_image(data, 5 * 2**20, 50_000_000)
+    assert refused.value.reason == "unsupported"
+    assert inspect_image(jpeg_with_scans(3, 1_000), 5 * 2**20, 50_000_000).width == 1_000
+
+
+def test_an_interlaced_png_is_budgeted_as_decoded_whole() -> None:
+    """Adam7 cannot be streamed: a 6000² 16-bit RGBA interlaced PNG (280 KB) cost 319 MB."""
+    big = png_of_zeros(5_000, 5_000, color_type=6, channels=4, depth=16, interlace=1)
+    with pytest.raises(MediaRejected) as refused:
+        inspect_image(big, 5 * 2**20, 50_000_000)
+    assert refused.value.reason == "too_many_pixels" and refused.value.limit == 6_291_456
+    small = png_of_zeros(2_000, 2_000, color_type=2, channels=3, interlace=1)
+    assert inspect_image(small, 5 * 2**20, 50_000_000).width == 2_000
+
+
+def test_a_photo_corrupt_past_its_header_gets_a_reply_not_a_crash(services: Services) -> None:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(out, format="PNG")
+    broken = out.getvalue()[:-60] + bytes(40) + out.getvalue()[-20:]
+    reply = joined(send(services, ALICE, "foto", broken))
+    assert "Não consigo guardar esse tipo de arquivo" in reply, reply
+    assert services.db.scalar("SELECT count(*) FROM images") == 0
 
 
 @pytest.mark.parametrize("make", [tall_png, wide_png], ids=["1x40M", "49999999x1"])

@@ -23,6 +23,8 @@ from assistant.phrases import say
 from assistant.search.text import detect_language
 
 _TODAY = "(now() AT TIME ZONE 'UTC')::date"
+# Any constant: serialises the count of replies to strangers across workers.
+STRANGER_REPLY_LOCK = 7_405_331_922
 
 
 def normalize_number(raw: str) -> str:
@@ -71,6 +73,8 @@ class Gate:
                 self.db.execute("UPDATE access SET last_seen = now() WHERE phone = %s", (owner,))
             return Decision(True, "active", quota=self.limits.quota(owner))
         language: Language = detect_language(message.text) or self.settings.default_language
+        if message.text.strip().lower().startswith(("join", "code")):
+            language = "en"  # the join phrase's own language ("join K7QX-M2PD")
         code = join_code(message.text) if self.mode == "invite" else None
         if code is not None:
             return self._join(owner, code, language)
@@ -98,13 +102,16 @@ class Gate:
         invite = self.invites.redeem(code)
         if invite is None:
             self.db.execute(
-                "INSERT INTO access (phone, status, wrong_codes, wrong_code_at)"
-                " VALUES (%s, 'waiting', 1, now()) ON CONFLICT (phone) DO UPDATE SET"
+                "INSERT INTO access (phone, status, wrong_codes, wrong_code_at,"
+                " waiting_messages) VALUES (%s, 'waiting', 1, now(), 1)"
+                " ON CONFLICT (phone) DO UPDATE SET"
                 " last_seen = now(), waiting_messages = access.waiting_messages + 1,"
                 f" wrong_codes = CASE WHEN (access.wrong_code_at AT TIME ZONE 'UTC')::date"
                 f" = {_TODAY} THEN access.wrong_codes + 1 ELSE 1 END, wrong_code_at = now()",
                 (owner,),
             )
+            if not self._may_tell(owner, once_a_day=False):
+                return Decision(False, "waiting")
             return Decision(False, "waiting", [Reply(text=say("join_wrong", language))])
         self.db.execute(
             "INSERT INTO access (phone, status, joined_via) VALUES (%s, 'active', %s)"
@@ -126,17 +133,35 @@ class Gate:
         """Kept: the number, first/last seen and a count. Told at most once per UTC day,
         and only while all strangers together are under the per-minute cap."""
         self._seen(owner)
-        cap = self.settings.stranger_replies_per_minute
-        if cap <= 0:
-            return Decision(False, "waiting")
-        told = self.db.fetchone(
-            "UPDATE access SET noticed_at = now() WHERE phone = %s"
-            f" AND (noticed_at IS NULL OR (noticed_at AT TIME ZONE 'UTC')::date < {_TODAY})"
-            " AND (SELECT count(*) FROM access WHERE noticed_at > now() - interval '1 minute')"
-            " < %s RETURNING phone",
-            (owner, cap),
-        )
-        if not told:
+        if not self._may_tell(owner, once_a_day=True):
             return Decision(False, "waiting")
         key = "stranger_invite" if self.mode == "invite" else "stranger_private"
         return Decision(False, "waiting", [Reply(text=say(key, language))])
+
+    def _may_tell(self, owner: str, *, once_a_day: bool) -> bool:
+        """Whether a stranger may get a reply now: under the cap for all strangers
+        together (replies to wrong codes included), and once per UTC day for the
+        "this assistant is private" notice. The cap is counted under one lock: two
+        workers counting at once had both sent the 30th reply."""
+        cap = self.settings.stranger_replies_per_minute
+        if cap <= 0:
+            return False
+        daily = (
+            f" AND (noticed_at IS NULL OR (noticed_at AT TIME ZONE 'UTC')::date < {_TODAY})"
+            if once_a_day
+            else ""
+        )
+        # Most of a flood's messages come from numbers already told today: they are
+        # turned away here, without waiting for the lock the others take.
+        if once_a_day and not self.db.fetchone(
+            "SELECT 1 FROM access WHERE phone = %s" + daily, (owner,)
+        ):
+            return False
+        self.db.execute("SELECT pg_advisory_xact_lock(%s)", (STRANGER_REPLY_LOCK,))
+        told = self.db.fetchone(
+            "UPDATE access SET noticed_at = clock_timestamp() WHERE phone = %s" + daily + " AND"
+            " (SELECT count(*) FROM access WHERE noticed_at > clock_timestamp() - interval"
+            " '1 minute') < %s RETURNING phone",
+            (owner, cap),
+        )
+        return told is not None

@@ -147,8 +147,8 @@ class LimitBook:
     def quota(self, owner: str) -> Quota:
         quota = Quota(self.limits_of(owner), self.usage_today(owner))
         budget = self.settings.model_budget_usd_per_day
-        if budget and self.spent_today() >= budget:
-            quota.budget_spent = True
+        quota.budget_spent = bool(budget and self.spent_today() >= budget)
+        if not quota.model_allowed():
             # Told once per UTC day; the update only matches when not yet told today.
             quota.note_budget = bool(
                 self.db.fetchone(

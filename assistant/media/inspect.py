@@ -46,6 +46,8 @@ MAX_ASPECT_RATIO = 25
 # 49 MP 4:4:4 one costs ~290 MB. Baseline JPEGs decode at reduced size in a few MB, and
 # large PNG/WebP are streamed (see `reduced`).
 DECODE_BUDGET_BYTES = 96 * 2**20
+# Scans a progressive JPEG may have (cjpeg writes ~10; libjpeg-turbo's tools refuse >500).
+MAX_JPEG_SCANS = 100
 # PNG/WebP up to this many pixels are decoded whole by Pillow (16 MB in RGBA); larger
 # ones are streamed through libvips' shrink-on-load, a few rows at a time.
 WHOLE_DECODE_PIXELS = 4_000_000
@@ -83,7 +85,9 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int | None = None) ->
             width, height = img.size
             check_shape(width, height, max_pixels or DEFAULT_MAX_PIXELS)
             if fmt == "JPEG" and (img.info.get("progressive") or img.info.get("progression")):
-                _check_progressive(img)
+                _check_progressive(img, data)
+            if fmt == "PNG" and img.info.get("interlace"):
+                _check_interlaced(width, height, data)
             img.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
         raise MediaRejected("unsupported", str(exc)) from None
@@ -91,6 +95,21 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int | None = None) ->
         raise MediaRejected("unsupported", fmt)
     content_type, ext = IMAGE_TYPES[fmt]
     return ImageInfo(content_type, ext, width, height)
+
+
+def _check_interlaced(width: int, height: int, data: bytes) -> None:
+    """An interlaced (Adam7) PNG cannot be streamed row by row: libvips decodes it whole.
+    Its size then is width x height x channels x bytes per sample, from the header
+    (IHDR: bit depth at byte 24, colour type at 25)."""
+    depth, colour = data[24], data[25]
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4)
+    decoded = width * height * channels * max(1, depth // 8)
+    # Half the budget: libvips holds the decoded image and its own working copy (a 100 MB
+    # interlaced RGBA PNG peaked at +134 MB).
+    budget = DECODE_BUDGET_BYTES // 2
+    if decoded > budget:
+        per_pixel = decoded / (width * height)
+        raise MediaRejected("too_many_pixels", f"{width * height}", int(budget / per_pixel))
 
 
 def check_shape(width: int, height: int, max_pixels: int) -> None:
@@ -105,9 +124,14 @@ def check_shape(width: int, height: int, max_pixels: int) -> None:
         raise MediaRejected("bad_shape", f"{width}x{height}")
 
 
-def _check_progressive(img: Image.Image) -> None:
+def _check_progressive(img: Image.Image, data: bytes) -> None:
     """A progressive JPEG's coefficient buffer, from its sampling factors (Pillow's
-    `layer`: component id, horizontal and vertical sampling, table)."""
+    `layer`: component id, horizontal and vertical sampling, table), and its number of
+    scans: libjpeg walks every block once per scan, and 8,000 empty 31-byte scans of a
+    4000x4000 image took 16 s (a normal progressive JPEG has about 10)."""
+    scans = data.count(b"\xff\xda")  # SOS markers (an upper bound: 0xFFDA in data is stuffed)
+    if scans > MAX_JPEG_SCANS:
+        raise MediaRejected("unsupported", f"{scans} JPEG scans")
     layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * 3
     max_h = max(int(layer[1]) for layer in layers)
     max_v = max(int(layer[2]) for layer in layers)
@@ -152,15 +176,19 @@ def reduced(data: bytes, px: int) -> Image.Image:
     thumbnail, which streams the rows (a 7070² RGBA PNG: ~50 MB and 0.5 s instead of
     ~900 MB and 6.6 s whole). EXIF orientation is applied after that, on the small image.
     """
-    with Image.open(io.BytesIO(data)) as img:
-        width, height = img.size
-        if img.format == "JPEG" or width * height <= WHOLE_DECODE_PIXELS:
-            img.draft("RGB", (px, px))
-            upright = ImageOps.exif_transpose(img)
-            # Box-reduces by whole factors first (`reducing_gap`), then resamples the
-            # small image: never a resampling kernel over the full-size one.
-            upright.thumbnail((px, px))
-            return upright
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if img.format == "JPEG" or width * height <= WHOLE_DECODE_PIXELS:
+                img.draft("RGB", (px, px))
+                upright = ImageOps.exif_transpose(img)
+                # Box-reduces by whole factors first (`reducing_gap`), then resamples the
+                # small image: never a resampling kernel over the full-size one.
+                upright.thumbnail((px, px))
+                return upright
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # Truncated or corrupt past its header: refused like any unreadable image.
+        raise MediaRejected("unsupported", str(exc)) from None
     return _streamed(data, px)
 
 

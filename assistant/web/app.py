@@ -22,7 +22,7 @@ from assistant.factory import Services, build_services
 from assistant.media.local import private_dir
 from assistant.spool import Recorder, Spool
 from assistant.web.auth import Sessions, admin_token
-from assistant.web.routes import Web, admin, login, metrics, public, twilio
+from assistant.web.routes import Web, admin, login, metrics, public, twilio, users
 from assistant.web.routes.metrics import WebhookTimer
 from assistant.web.security import AdminGate, BodyLimit, ForwardedHeaders, HostGuard
 from assistant.worker import WorkerPool
@@ -90,7 +90,7 @@ def create_app(
         openapi_url=None,
         lifespan=lifespan,
     )
-    for module in (twilio, public, login, admin, metrics):
+    for module in (twilio, public, login, admin, users, metrics):
         app.include_router(module.router(web))
 
     if mount_ui:

@@ -58,10 +58,17 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def png_of_zeros(width: int, height: int, color_type: int = 0, channels: int = 1) -> bytes:
+def png_of_zeros(
+    width: int,
+    height: int,
+    color_type: int = 0,
+    channels: int = 1,
+    depth: int = 8,
+    interlace: int = 0,
+) -> bytes:
     """A valid PNG of `width`×`height` black pixels, compressed row by row so no
     full-size buffer is ever built here (1×40,000,000 is ~78 KB)."""
-    row = b"\x00" + bytes(width * channels)  # filter byte "none", then the pixels
+    row = b"\x00" + bytes(width * channels * depth // 8)  # filter byte "none", then pixels
     compressor = zlib.compressobj(9)
     parts: list[bytes] = []
     remaining = height
@@ -71,7 +78,7 @@ def png_of_zeros(width: int, height: int, color_type: int = 0, channels: int = 1
         parts.append(compressor.compress(row * n))
         remaining -= n
     parts.append(compressor.flush())
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, interlace)
     return (
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
@@ -100,3 +107,57 @@ def big_webp(side: int = 7000) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (side, side), (30, 90, 160)).save(out, format="WEBP", lossless=True)
     return out.getvalue()
+
+
+def audio_with_video(side: int = 10_000) -> bytes:
+    """An MP4 holding one Opus frame and one PNG "video" frame of `side`² (~290 KB):
+    opening it used to decode the video frame to probe it (300 MB)."""
+    import fractions
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        audio = container.add_stream("libopus", rate=48_000, layout="mono")
+        video = container.add_stream("png", rate=1)
+        video.width, video.height, video.pix_fmt = 64, 64, "rgb24"
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 960), np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate, frame.pts = 48_000, 0
+        for packet in audio.encode(frame):
+            container.mux(packet)
+        picture = av.Packet(png_of_zeros(side, side, color_type=2, channels=3))
+        picture.stream = video
+        picture.pts = picture.dts = 0
+        picture.time_base = video.time_base or fractions.Fraction(1, 1000)
+        container.mux(picture)
+        for packet in audio.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+def jpeg_with_scans(scans: int = 8_000, side: int = 4_000) -> bytes:
+    """A progressive JPEG whose smallest AC scan is repeated `scans` times: each costs a
+    walk over every block (8,000 of them took 16 s)."""
+    out = io.BytesIO()
+    Image.new("L", (side, side), 128).save(out, "JPEG", progressive=True, quality=90)
+    data = out.getvalue()
+    segments: list[tuple[int, bytes]] = []
+    i = 2
+    while i < len(data):
+        marker = data[i + 1]
+        if marker == 0xD9:
+            break
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+        end = i + 2 + length
+        if marker == 0xDA:  # the scan's data runs to the next marker that is not stuffed
+            while True:
+                end = data.index(b"\xff", end)
+                if data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                    end += 2
+                    continue
+                break
+        segments.append((marker, data[i:end]))
+        i = end
+    ac_scans = [seg for marker, seg in segments if marker == 0xDA and seg[5 + 2 * seg[4]] > 0]
+    smallest = min(ac_scans, key=len)
+    return b"\xff\xd8" + b"".join(seg for _, seg in segments) + smallest * scans + b"\xff\xd9"

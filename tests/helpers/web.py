@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant.factory import Services
@@ -23,3 +29,22 @@ def app_client(
     return TestClient(
         create_app(services, workers=0, mount_ui=ui), base_url=base_url, client=(peer, 50000)
     )
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """`app` on a free local port in a thread of this process (so a test can reach the
+    same `Services`: drain its worker, wire its media fetcher); yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise AssertionError("the app did not start")
+        threading.Event().wait(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -1,6 +1,7 @@
 """The app's routes, one small module per audience: Twilio (`twilio`), anyone (`public`:
-health, signed media links), the login (`login`), the admin (`admin`), Prometheus
-(`metrics`). Each module's `router(web)` builds its routes over the shared `Web` context."""
+health, signed media links), the login (`login`), the admin (`admin`, and `users`: who
+may use the assistant, under /admin/), Prometheus (`metrics`). Each module's `router(web)`
+builds its routes over the shared `Web` context."""
 
 from dataclasses import dataclass
 

@@ -27,6 +27,7 @@ from assistant.web.ui.handlers import (
     save_prompt,
     send,
 )
+from assistant.web.ui.users import users_tab
 
 
 def _chat_panel(services: Services, label: str, phone_value: str, api_name: str) -> None:
@@ -331,6 +332,9 @@ def build_ui(services: Services) -> gr.Blocks:
 
         with gr.Tab("Dashboard"):
             _dashboard_tab(services)
+
+        with gr.Tab("Users", elem_id="users-tab") as users_page:
+            users_tab(services, users_page)
 
         with gr.Tab("Memory"):
             with gr.Row():
