@@ -212,8 +212,9 @@ def test_the_tab_handlers_page_act_and_escape(services: Services) -> None:
     view = ui_users.users_view(services, "2222", "blocked", 1)
     assert list(view.table["number"]) == [FRIEND]
     assert list(view.table.columns) == ui_users.USER_COLUMNS
-    assert "Not saved" in ui_users.user_limits(services, FRIEND, -5, None, None, None)
-    assert "photos per day 7" in ui_users.user_limits(services, FRIEND, 7, None, 2.5, None)
+    assert "Not saved" in ui_users.user_limits(services, FRIEND, "-5", "", "", "")
+    assert "type numbers" in ui_users.user_limits(services, FRIEND, "lots", "", "", "")
+    assert "photos per day 7" in ui_users.user_limits(services, FRIEND, "7", " ", "2,5", "")
     view = ui_users.users_view(services, "", "", 9)  # past the end: the last page
     assert view.page == 1 and view.overrides[FRIEND] == [7, None, 2.5, None]
     assert view.table.iloc[0]["photos today"] == "0 / 7"
@@ -221,7 +222,8 @@ def test_the_tab_handlers_page_act_and_escape(services: Services) -> None:
     card, image, table = ui_users.invite_create(services, "Tio [Zé](http://x)", 2, 1)
     assert card.startswith("Code **") and image.size[0] > 50
     assert list(table["label"]) == ["Tio [Zé](http://x)"]  # plain text in the table
-    message, table = ui_users.invite_revoke(services, int(table["id"][0]))
+    assert "Type the id" in ui_users.invite_revoke(services, "one")[0]
+    message, table = ui_users.invite_revoke(services, str(table["id"][0]))
     assert "revoked" in message and list(table["state"]) == ["revoked"]
 
 

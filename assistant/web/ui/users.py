@@ -124,26 +124,33 @@ def user_action(services: Services, phone: str, action: str) -> str:
     return f"{md_text(number)} is now **{view.status_of(number)}**."
 
 
+def _amount(text: str | None) -> float | None:
+    """A typed limit: empty is None (the default); "1,5" is 1.5."""
+    cleaned = (text or "").strip().replace(",", ".")
+    if not cleaned:
+        return None
+    value = float(cleaned)  # ValueError: not a number
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(cleaned)
+    return int(value) if value.is_integer() else value
+
+
 def user_limits(
-    services: Services,
-    phone: str,
-    photos: float | None,
-    storage: float | None,
-    voice: float | None,
-    tokens: float | None,
+    services: Services, phone: str, photos: str, storage: str, voice: str, tokens: str
 ) -> str:
-    """Save one number's limits (an empty input goes back to the default; 0: no limit)."""
+    """Save one number's limits, typed as text: an empty box goes back to the default
+    (Gradio's number box cannot be empty, and its 0 would mean "no limit")."""
     view = Users(services.db, services.settings)
     number = normalize_number(phone or "")
     if view.status_of(number) is None:
         # Setting limits on a typo would add that number: only known ones.
         return f"{md_text(phone or 'That number')} has never written and was not added."
-    values = {
-        "photos_per_day": None if photos is None else int(photos),
-        "storage_mb": None if storage is None else int(storage),
-        "voice_minutes_per_day": voice,
-        "tokens_per_day": None if tokens is None else int(tokens),
-    }
+    try:
+        values = dict(
+            zip(LIMIT_FIELDS, map(_amount, (photos, storage, voice, tokens)), strict=True)
+        )
+    except ValueError:
+        return "Not saved: type numbers (or leave a box empty for the default)."
     try:
         limits = view.set_limits(number, values)
     except ValidationError as exc:
@@ -204,14 +211,16 @@ def invite_create(
     return card, image, invites_table(services)
 
 
-def invite_revoke(services: Services, invite_id: float | None) -> tuple[str, Any]:
-    if not invite_id or invite_id < 1:
-        return "Type the id of an invite.", invites_table(services)
-    done = services.gate.invites.revoke(int(invite_id))
+def invite_revoke(services: Services, invite_id: str | int | None) -> tuple[str, Any]:
+    typed = str(invite_id or "").strip()
+    if not typed.isdigit() or not 1 <= int(typed) < 2**62:
+        return "Type the id of an invite (a number).", invites_table(services)
+    number = int(typed)
+    done = services.gate.invites.revoke(number)
     message = (
-        f"Invite {int(invite_id)} revoked: its code no longer works (numbers that joined stay)."
+        f"Invite {number} revoked: its code no longer works (numbers that joined stay)."
         if done
-        else f"No invite {int(invite_id)} that is not already revoked."
+        else f"No invite {number} that is not already revoked."
     )
     return message, invites_table(services)
 
@@ -252,19 +261,18 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
     gr.Markdown("Limits of this number: empty means the default, 0 means no limit.")
     with gr.Row():
 
-        def number(text: str, key: str, default: float, integer: bool = True) -> gr.Number:
-            return gr.Number(
+        def amount(text: str, key: str, default: float) -> gr.Textbox:
+            return gr.Textbox(
                 label=f"{text} (default {default:g})",
-                precision=0 if integer else None,
-                minimum=0,
                 placeholder=f"{default:g}",
+                max_length=16,
                 elem_id=f"limit-{key}",
             )
 
-        photos = number("Photos per day", "photos", defaults.photos_per_day)
-        storage = number("Storage MB", "storage", defaults.storage_mb)
-        voice = number("Voice minutes per day", "voice", defaults.voice_minutes_per_day, False)
-        tokens = number("Tokens per day", "tokens", defaults.tokens_per_day)
+        photos = amount("Photos per day", "photos", defaults.photos_per_day)
+        storage = amount("Storage MB", "storage", defaults.storage_mb)
+        voice = amount("Voice minutes per day", "voice", defaults.voice_minutes_per_day)
+        tokens = amount("Tokens per day", "tokens", defaults.tokens_per_day)
         save = gr.Button("Save limits", elem_id="users-save-limits", scale=0)
     outcome = gr.Markdown(elem_id="users-outcome", latex_delimiters=[])
 
@@ -287,7 +295,8 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
     def pick(known: dict[str, list[float | None]], evt: gr.SelectData) -> list[Any]:
         row = evt.row_value or []
         chosen = str(row[0]) if row else ""
-        return [chosen, *(known.get(chosen) or [None] * len(LIMIT_FIELDS))]
+        own = known.get(chosen) or [None] * len(LIMIT_FIELDS)
+        return [chosen, *("" if v is None else f"{v:g}" for v in own)]
 
     table.select(pick, [overrides], [phone, photos, storage, voice, tokens])
 
@@ -308,7 +317,7 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
         acting("remove"), [phone, *filters, page], [outcome, *listing], api_name="users_remove"
     )
 
-    def saving(p: str, a: Any, b: Any, c: Any, d: Any, s: str, st: str, n: int) -> list[Any]:
+    def saving(p: str, a: str, b: str, c: str, d: str, s: str, st: str, n: int) -> list[Any]:
         return [user_limits(services, p, a, b, c, d), *show(s, st, n)]
 
     save.click(
@@ -344,12 +353,12 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
         elem_id="invites-table",
     )
     with gr.Row():
-        revoke_id = gr.Number(label="Invite id", precision=0, minimum=1, elem_id="invite-id")
+        revoke_id = gr.Textbox(label="Invite id (select a row, or type it)", elem_id="invite-id")
         revoke = gr.Button("Revoke", variant="stop", elem_id="invite-revoke", scale=0)
         revoked = gr.Markdown(elem_id="invite-outcome", latex_delimiters=[])
 
-    def pick_invite(evt: gr.SelectData) -> Any:
-        return (evt.row_value or [None])[0]
+    def pick_invite(evt: gr.SelectData) -> str:
+        return str((evt.row_value or [""])[0])
 
     def opened(s: str, st: str) -> list[Any]:
         return [*show(s, st, 1), invites_table(services)]
