@@ -154,8 +154,15 @@ def test_posts_from_another_site_are_refused(invited: Services) -> None:
     assert client.post(f"/admin/users/{STRANGER}/approve", headers=evil).status_code == 403
     assert client.post("/admin/invites", json={}, headers=evil).status_code == 403
     assert invited.db.scalar("SELECT count(*) FROM access") == 0
+    assert (
+        client.post("/admin/invites", json={}, headers={**BEARER, "Origin": "null"}).status_code
+        == 403
+    )
+    assert invited.db.scalar("SELECT count(*) FROM access") == 0
     same = {**BEARER, "Origin": "http://127.0.0.1:8000"}
     assert client.post(f"/admin/users/{STRANGER}/approve", headers=same).status_code == 200
+    public = {**BEARER, "Origin": PUBLIC}  # through a tunnel that rewrote Host
+    assert client.post(f"/admin/users/{STRANGER}/block", headers=public).status_code == 200
     # And the browser's session cookie is never sent by another site's requests.
     login = client.post("/login", data={"token": TOKEN}, follow_redirects=False)
     assert "samesite=strict" in login.headers["set-cookie"].lower()

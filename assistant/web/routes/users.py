@@ -91,15 +91,22 @@ def _valid(model: type[Model], data: Any) -> Model:
         raise HTTPException(400, _problems(exc)) from None
 
 
-def same_origin(request: Request) -> None:
+def same_origin(public_base_url: str | None) -> Any:
     """A POST from a page of another site is refused even if it somehow carried a session
     (a browser sends `Origin` with every cross-origin POST; scripts without one are
-    not browsers and need the token anyway)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return
-    if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
-        raise HTTPException(403, "cross-site request refused")
+    not browsers and need the token anyway). Ours: the `Host` asked for, or the public
+    address (a tunnel may rewrite `Host`)."""
+    public = urlsplit(public_base_url or "").netloc.lower()
+
+    def check(request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return
+        netloc = urlsplit(origin).netloc.lower()
+        if not netloc or netloc not in (request.headers.get("host", "").lower(), public):
+            raise HTTPException(403, "cross-site request refused")
+
+    return check
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -133,7 +140,7 @@ def page_query(request: Request) -> PageQuery:
 
 def router(web: Web) -> APIRouter:
     routes = APIRouter(prefix="/admin")
-    post = Depends(same_origin)
+    post = Depends(same_origin(web.settings.public_base_url))
     db = web.services.db
 
     def users() -> Users:
