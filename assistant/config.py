@@ -178,6 +178,14 @@ class Settings(BaseSettings):
     max_message_pixels: int = Field(
         default=100_000_000, alias="MAX_MESSAGE_PIXELS", ge=1_000_000, le=4_000_000_000
     )
+    # Retention (assistant/ops/retention.py, swept hourly by the web and worker processes).
+    # The message log (both directions, and finished inbox/outbox rows) is kept this many
+    # days; 0 keeps it forever.
+    message_retention_days: int = Field(default=365, alias="MESSAGE_RETENTION_DAYS", ge=0)
+    # Voice notes are transcribed at once and the transcript goes into the message log:
+    # the audio itself is only kept to retry a failed transcription, so it goes after this
+    # many days (the log keeps a note that there was one). 0 keeps it forever.
+    voice_retention_days: int = Field(default=30, alias="VOICE_RETENTION_DAYS", ge=0)
     default_language: Language = Field(default="pt", alias="DEFAULT_LANGUAGE")
     system_prompt_file: Path | None = Field(default=None, alias="SYSTEM_PROMPT_FILE")
     # A prompt saved in the prompt lab (DATA_DIR/prompts/NAME.md), used when no file is set.

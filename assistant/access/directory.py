@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant.access.gate import normalize_number
-from assistant.access.limits import LimitBook, Limits
+from assistant.access.limits import LimitBook, Limits, UnknownNumber
 from assistant.config import Settings
 from assistant.db import Database
 
@@ -44,10 +44,6 @@ class UsersPage(BaseModel):
     counts: dict[str, int]
     spent_today_usd: float
     budget_usd: float
-
-
-class UnknownNumber(ValueError):
-    pass
 
 
 _PAGE = """

@@ -22,6 +22,10 @@ from assistant.ops.prices import cost_of
 _TODAY = "(now() AT TIME ZONE 'UTC')::date"
 
 
+class UnknownNumber(ValueError):
+    """A number the assistant has never seen nor been told about."""
+
+
 class Limits(BaseModel):
     """One user's limits; 0 means no limit. Per-user overrides are stored as the fields
     they change."""
@@ -117,11 +121,11 @@ class LimitBook:
             else:
                 current[key] = value
         limits = Limits.defaults(self.settings).with_overrides(current)  # validates
-        self.db.execute(
-            "INSERT INTO access (phone, status, joined_via, limits) VALUES (%s, 'active',"
-            " 'admin', %s) ON CONFLICT (phone) DO UPDATE SET limits = EXCLUDED.limits",
-            (owner, Jsonb(current)),
-        )
+        # Only numbers that wrote or were added: a mistyped number must not be let in.
+        if not self.db.execute(
+            "UPDATE access SET limits = %s WHERE phone = %s", (Jsonb(current), owner)
+        ):
+            raise UnknownNumber(f"no such user: {owner}")
         return limits
 
     def usage_today(self, owner: str) -> Usage:
