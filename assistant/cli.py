@@ -12,6 +12,9 @@ needs no database).
     assistant media migrate --to s3     copy media between the local store and S3
     assistant embeddings backfill       embed entries that have no vector yet
     assistant photos read               read the text of photos not read yet (OCR)
+    assistant backup --out FILE         database dump + media + manifest in one tar file
+    assistant backup verify FILE        check a backup's manifest and every sha256
+    assistant restore FILE              into an empty database and store (--force: replace)
     assistant evaluate search FILE      search quality (recall@5, MRR) on a data set
     assistant evaluate speech FILE      word error rate of the local Whisper, commands by voice
     assistant users list                who may use it over WhatsApp (--status, --search)
@@ -202,6 +205,79 @@ def cmd_photos_read(_args: argparse.Namespace) -> int:
         services.close()
     print(json.dumps({"read": total, "engine": services.photos.reader.name}))
     return 0
+
+
+# --- backups (assistant/ops/backup.py, assistant/ops/restore.py) -----------------------
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from assistant.ops.backup import BackupError, backup
+    from assistant.ops.pgtools import ToolFailed
+
+    if args.out is None:
+        print("assistant backup: --out FILE is required (or: backup verify FILE)", file=sys.stderr)
+        return 2
+    try:
+        manifest = backup(get_settings(), args.out, with_media=args.with_media, progress=True)
+    except (BackupError, ToolFailed) as exc:
+        print(f"assistant backup: {exc}", file=sys.stderr)
+        return 1
+    carried = [o for o in manifest.objects if o.in_archive]
+    summary = {
+        "file": str(args.out),
+        "bytes": args.out.stat().st_size,
+        "rows": sum(manifest.tables.values()),
+        "objects": len(carried),
+        "objects_in_bucket": len(manifest.objects) - len(carried),
+        "missing": len(manifest.missing),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_backup_verify(args: argparse.Namespace) -> int:
+    from assistant.ops.restore import verify
+
+    result = verify(args.file, progress=True)
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from assistant.ops.pgtools import ToolFailed
+    from assistant.ops.restore import RestoreFailed, RestoreRefused, restore
+
+    try:
+        result = restore(get_settings(), args.file, force=args.force, progress=True)
+    except RestoreRefused as exc:
+        print(f"assistant restore: {exc}", file=sys.stderr)
+        return 2
+    except (RestoreFailed, ToolFailed) as exc:
+        print(f"assistant restore: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def _backup_parser(sub: Any) -> None:
+    backup = sub.add_parser(
+        "backup", help="write a backup (database, media, manifest) to one tar file"
+    )
+    backup.add_argument("--out", type=Path, help="the archive to write (e.g. backup.tar)")
+    backup.add_argument(
+        "--with-media", action="store_true", help="with S3: copy the bucket's objects in too"
+    )
+    backup.set_defaults(func=cmd_backup)
+    actions = backup.add_subparsers(dest="backup_command", metavar="CMD")
+    verify = actions.add_parser("verify", help="check a backup: manifest, every sha256")
+    verify.add_argument("file", type=Path)
+    verify.set_defaults(func=cmd_backup_verify)
+    restore = sub.add_parser("restore", help="restore a backup into an empty database and store")
+    restore.add_argument("file", type=Path)
+    restore.add_argument(
+        "--force", action="store_true", help="replace a database that has rows, add the objects"
+    )
+    restore.set_defaults(func=cmd_restore)
 
 
 # --- users: who may use the assistant over WhatsApp (assistant/access) -----------------
@@ -482,6 +558,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--database-url", help="server to create throw-away databases on")
     evaluate.add_argument("--verbose", action="store_true", help="per-query results (search)")
+    _backup_parser(sub)
     _users_parser(sub)
     return root
 

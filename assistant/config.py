@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     openai_vision: bool = Field(default=True, alias="OPENAI_VISION")
     # Tool-calling rounds per message before the brain stops and answers.
     openai_max_rounds: int = Field(default=5, alias="OPENAI_MAX_ROUNDS", ge=1, le=20)
+    # Tokens per model answer: without a cap llama.cpp generates until its context is full.
+    openai_max_tokens: int = Field(default=800, alias="OPENAI_MAX_TOKENS", ge=16, le=32768)
 
     # Twilio WhatsApp.
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")

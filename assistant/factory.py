@@ -20,6 +20,8 @@ from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.media.s3 import S3MediaStore
 from assistant.memory import Memory
 from assistant.models import ImageRecord
+from assistant.ops.retention import Housekeeping, Retention
+from assistant.ops.user_export import UserExports
 from assistant.prompts import configured_system_prompt
 from assistant.queue import Inbox, Outbox
 from assistant.retry import Backoff
@@ -69,6 +71,24 @@ class Services:
         indexer = Indexer(self.semantic, self.photos)
         indexer.start()
         return indexer
+
+    def start_housekeeping(self) -> Housekeeping:
+        """Build queued data exports and enforce retention (web and worker processes)."""
+        settings = self.settings
+        work_dir = settings.data_dir / "exports"
+        retention = Retention(
+            self.db,
+            self.store,
+            self.catalog,
+            settings.message_retention_days,
+            settings.voice_retention_days,
+            work_dir,
+        )
+        housekeeping = Housekeeping(
+            UserExports(self.db, self.store, settings.prefix, work_dir), retention
+        )
+        housekeeping.start()
+        return housekeeping
 
     def close(self) -> None:
         self.db.close()

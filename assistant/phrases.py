@@ -247,6 +247,49 @@ PHRASES: dict[str, dict[Language, str]] = {
         "en": "⚠️ The AI is unavailable right now (a configuration problem); "
         "answering with the basic rules.",
     },
+    # The model refused a message for good (issue #28): honest, and not a "problem" the
+    # user should retry.
+    "ai_declined": {
+        "pt": "⚠️ O modelo de IA não conseguiu processar esta mensagem; respondo com as "
+        "regras básicas.",
+        "en": "⚠️ The AI model could not process this message; answering with the basic rules.",
+    },
+    "ai_context_full": {
+        "pt": "⚠️ Nossa conversa ficou longa demais para o modelo de IA; respondo com as "
+        "regras básicas.",
+        "en": "⚠️ Our conversation got too long for the AI model; answering with the basic "
+        "rules.",
+    },
+    "saved_auto": {
+        "pt": "✅ Foto salva com a descrição automática: *{description}*. Se quiser outra, "
+        "me mande a sua.",
+        "en": "✅ Photo saved with an automatic description: *{description}*. If you want "
+        "another, send me yours.",
+    },
+    "reply_cut": {
+        "pt": "✂️ _(resposta cortada: ficou longa demais)_",
+        "en": "✂️ _(answer cut: it got too long)_",
+    },
+    "model_cut": {
+        "pt": "⚠️ Minha resposta foi cortada antes de terminar, então não fiz nada com ela. "
+        "Pode pedir de novo, de forma mais curta?",
+        "en": "⚠️ My answer was cut off before it was complete, so I did nothing with it. "
+        "Could you ask again, more briefly?",
+    },
+    "model_no_answer": {
+        "pt": "🤔 Não consegui formular uma resposta desta vez. Pode reformular o pedido?",
+        "en": "🤔 I couldn't put an answer together this time. Could you rephrase it?",
+    },
+    "delete_confirm_more": {
+        "pt": "⚠️ Por segurança apago só um item por mensagem, então não apaguei {what}. "
+        "Se quiser mesmo apagar, confirme numa nova mensagem.",
+        "en": "⚠️ To be safe I delete only one item per message, so I did not delete {what}. "
+        "If you really want it deleted, confirm in a new message.",
+    },
+    "delete_more_latest": {
+        "pt": "o item mais recente",
+        "en": "the most recent item",
+    },
     "voice_too_long": {
         "pt": "🎙️ Seu áudio tem uns {heard}; eu transcrevo até {limit}. Pode mandar"
         " em partes mais curtas ou escrever? (O áudio ficou guardado.)",
@@ -291,6 +334,69 @@ PHRASES: dict[str, dict[Language, str]] = {
         "Guardei tudo, mas só vou responder às próximas daqui a um minuto.",
         "en": "⏳ You sent a lot of messages in a short time (limit: {limit} a minute). "
         "I kept them all, but I'll only answer new ones in a minute.",
+    },
+    "export_ready": {
+        "pt": "📦 Seus dados estão prontos ({n} foto{s}, descrições, lembretes e mensagens):\n"
+        "{url}\nO link vale por {hours} horas; depois o arquivo é apagado.",
+        "en": "📦 Your data is ready ({n} photo{s}, descriptions, remembered facts and "
+        "messages):\n{url}\nThe link works for {hours} hours; then the file is deleted.",
+    },
+    "export_preparing": {
+        "pt": "📦 Estou preparando a exportação das suas {n} fotos e dados. Isso leva alguns "
+        "minutos: envio o link aqui assim que estiver pronto.",
+        "en": "📦 I'm preparing the export of your {n} photos and data. It takes a few "
+        "minutes: I'll send the link here as soon as it's ready.",
+    },
+    "export_already_preparing": {
+        "pt": "⏳ Sua exportação já está sendo preparada: envio o link assim que ficar pronta.",
+        "en": "⏳ Your export is already being prepared: I'll send the link as soon as it's ready.",
+    },
+    "export_failed": {
+        "pt": "⚠️ Não consegui preparar a exportação dos seus dados. Pode pedir de novo "
+        "daqui a pouco?",
+        "en": "⚠️ I couldn't prepare the export of your data. Could you ask again in a while?",
+    },
+    "export_readme": {
+        "pt": "Seus dados no assistente de fotos.\n"
+        "photos/: suas fotos, como você as enviou (entrada-foto.ext; 'waiting' = sem "
+        "descrição).\n"
+        "entries.json e entries.csv: descrições, legendas, etiquetas, texto lido nas fotos, "
+        "datas e o nome de cada foto neste arquivo.\n"
+        "facts.json: o que você pediu para eu lembrar.\n"
+        "messages.json: o histórico das nossas mensagens.\n"
+        "profile.json: seu número, nome e idioma.",
+        "en": "Your data in the photo assistant.\n"
+        "photos/: your photos as you sent them (entry-photo.ext; 'waiting' = no "
+        "description yet).\n"
+        "entries.json and entries.csv: descriptions, captions, tags, text read in the "
+        "photos, dates and each photo's file name in this archive.\n"
+        "facts.json: what you asked me to remember.\n"
+        "messages.json: the history of our messages.\n"
+        "profile.json: your number, name and language.",
+    },
+    "erase_confirm": {
+        "pt": "⚠️ Isso apaga *todos* os seus dados: fotos, descrições, lembretes e o histórico "
+        "de mensagens. Não dá para desfazer.\nPara confirmar, responda *{word}* nos próximos "
+        "{minutes} minutos. (Se quiser uma cópia antes, peça “exportar meus dados”.)",
+        "en": "⚠️ This deletes *all* your data: photos, descriptions, remembered facts and the "
+        "message history. It cannot be undone.\nTo confirm, reply *{word}* within the next "
+        "{minutes} minutes. (For a copy first, ask “export my data”.)",
+    },
+    "erased": {
+        "pt": "🗑️ Pronto: apaguei todos os seus dados — {entries} descriç{oes}, {photos} "
+        "foto{ps}, {facts} lembrete{fs} e {messages} mensage{ms}. Não guardei nada sobre você.",
+        "en": "🗑️ Done: I deleted all your data — {entries} entr{ies}, {photos} photo{ps}, "
+        "{facts} remembered fact{fs} and {messages} message{ms}. Nothing about you is kept.",
+    },
+    "erase_expired": {
+        "pt": "⌛ O pedido para apagar seus dados expirou (vale {minutes} minutos). Se ainda "
+        "quiser, peça de novo: “apagar todos os meus dados”.",
+        "en": "⌛ The request to delete your data expired (it lasts {minutes} minutes). If you "
+        "still want it, ask again: “delete all my data”.",
+    },
+    "erase_no_request": {
+        "pt": "Não há nada para confirmar. Para apagar tudo, peça “apagar todos os meus dados”.",
+        "en": "There is nothing to confirm. To delete everything, ask “delete all my data”.",
     },
 }
 

@@ -6,6 +6,7 @@ name another user, so neither a rule nor a model can reach someone else's data.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.catalog import Catalog
 from assistant.memory import MAX_FACT_CHARS, MAX_FACTS, Memory
 from assistant.models import Entry, ImageRecord
+from assistant.ops.erase import CONFIRM_MINUTES, CONFIRM_WORD, confirm_erasure, request_erasure
+from assistant.ops.user_export import UserExports
 from assistant.phrases import say
+
+log = logging.getLogger(__name__)
 
 
 class ToolArgs(BaseModel):
@@ -68,6 +73,24 @@ class RememberArgs(ToolArgs):
     """Remember a fact or preference the user asked you to keep."""
 
     fact: str = Field(min_length=1, max_length=500)
+
+
+class ExportDataArgs(ToolArgs):
+    """Export all the user's data (photos, entries, remembered facts, messages) as a zip
+    behind a link that expires in 24 hours. Only when the user asks for their data; relay
+    the link, or that it is being prepared and will be sent when ready."""
+
+
+class EraseDataArgs(ToolArgs):
+    """The user asked to delete ALL their data (everything, their account): this only asks
+    for confirmation. Tell them to reply with the word in `confirm_word` within `minutes`
+    minutes, and that this cannot be undone. Never for deleting one photo or entry."""
+
+
+class ConfirmEraseArgs(ToolArgs):
+    """The user answered a pending request to delete all their data with the confirmation
+    word: deletes everything. It checks the user's own message itself; if it refuses, say
+    why (`error`)."""
 
 
 class EntrySummary(BaseModel):
@@ -187,6 +210,37 @@ class Toolbox:
             data["notice"] = "\n".join(notices)
         return ToolResult(kind="remembered", data=data)
 
+    def export_my_data(self, args: ExportDataArgs) -> ToolResult:
+        lang = self.memory.language_of(self.owner)
+        exports = UserExports(self.catalog.db, self.catalog.store, self.catalog.prefix)
+        try:
+            done = exports.request(self.owner, lang)
+        except Exception as exc:  # the store or the disk: the user is told to ask again
+            log.exception("export failed")
+            return ToolResult(ok=False, kind="export", error=f"export failed: {exc}")
+        return ToolResult(kind="export", data=done.model_dump())
+
+    def delete_all_my_data(self, args: EraseDataArgs) -> ToolResult:
+        lang = self.memory.language_of(self.owner)
+        request_erasure(self.catalog.db, self.owner)
+        return ToolResult(
+            kind="erase_requested",
+            data={"confirm_word": CONFIRM_WORD[lang], "minutes": CONFIRM_MINUTES},
+        )
+
+    def confirm_delete_all_my_data(self, args: ConfirmEraseArgs) -> ToolResult:
+        outcome, receipt = confirm_erasure(self.catalog.db, self.catalog.store, self.owner)
+        if receipt is None:
+            errors = {
+                "no_request": "the user has not asked to delete all their data",
+                "expired": f"the request expired ({CONFIRM_MINUTES} minutes): ask again",
+                "not_confirmed": "the user's message is not the confirmation word",
+            }
+            return ToolResult(
+                ok=False, kind="erased", data={"reason": outcome}, error=errors[outcome]
+            )
+        return ToolResult(kind="erased", data={"removed": receipt.model_dump(exclude={"owner"})})
+
     # --- plumbing ---------------------------------------------------------------------
 
     def _listing(
@@ -241,7 +295,8 @@ class ToolSpec:
 
     @property
     def description(self) -> str:
-        return (self.args.__doc__ or self.name).strip()
+        # One line, whatever the docstring's wrapping (it is sent to the model as is).
+        return " ".join((self.args.__doc__ or self.name).split())
 
     def json_schema(self) -> dict[str, Any]:
         schema = self.args.model_json_schema()
@@ -259,5 +314,8 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("delete_last", DeleteLastArgs, Toolbox.delete_last),
     ToolSpec("update_description", UpdateDescriptionArgs, Toolbox.update_description),
     ToolSpec("remember", RememberArgs, Toolbox.remember),
+    ToolSpec("export_my_data", ExportDataArgs, Toolbox.export_my_data),
+    ToolSpec("delete_all_my_data", EraseDataArgs, Toolbox.delete_all_my_data),
+    ToolSpec("confirm_delete_all_my_data", ConfirmEraseArgs, Toolbox.confirm_delete_all_my_data),
 ]
 TOOLS_BY_NAME = {spec.name: spec for spec in TOOLS}

@@ -388,6 +388,7 @@ def run_workers(settings: Settings, threads: int = 2) -> None:
         log.warning("Twilio is not configured: replies cannot be sent")
     pool = WorkerPool(services, services.sender, max(1, threads)).start()
     indexer = services.start_indexer()
+    housekeeping = services.start_housekeeping()
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -402,6 +403,7 @@ def run_workers(settings: Settings, threads: int = 2) -> None:
     pool.stop()
     if indexer:
         indexer.stop()
+    housekeeping.stop()
     services.close()
 
 

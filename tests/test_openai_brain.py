@@ -15,7 +15,7 @@ from assistant.factory import Services, build_embedder
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.search.embeddings import OpenAIEmbedder
-from tests.fakes.openai_server import Call, FakeOpenAI, Say, fake_vector
+from tests.fakes.openai_server import Call, Fail, FakeOpenAI, Say, fake_vector
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import save_entry as add_entry
 from tests.helpers.catalog import send
@@ -183,7 +183,7 @@ def test_bad_tool_arguments_go_back_to_the_model(svc: Services, ai: FakeOpenAI) 
     errors = [r["error"] for r in tool_messages(ai.recorded.chats[-1])]
     assert "not JSON" in errors[0]
     assert "unknown tool" in errors[1]
-    assert "less than or equal to 20" in errors[2]
+    assert errors[2] == "invalid arguments: limit: Input should be less than or equal to 20"
 
 
 def test_context_holds_this_users_memory_only(svc: Services, ai: FakeOpenAI) -> None:
@@ -315,3 +315,302 @@ def test_a_local_server_needs_no_key(sandbox: Sandbox, ai: FakeOpenAI) -> None:
     client = openai_client(settings)
     assert client is not None and str(client.base_url).startswith("http://localhost:11434")
     assert openai_client(sandbox.settings(OPENAI_API_KEY=None, OPENAI_BASE_URL=None)) is None
+
+
+# --- issue #28: what a real OpenAI-compatible server showed ------------------------------
+
+
+def strict_roles(request: dict[str, Any]) -> list[str]:
+    """The roles of a request, checked against what the strictest templates accept: one
+    system message first; user and assistant alternating from a user turn; tool messages
+    only right after the assistant message that called them, one per call."""
+    messages = request["messages"]
+    roles = [m["role"] for m in messages]
+    assert roles[0] == "system" and "system" not in roles[1:], roles
+    expected, pending = "user", 0
+    for message in messages[1:]:
+        role = message["role"]
+        if pending:
+            assert role == "tool", roles
+            pending -= 1
+            continue
+        assert role == expected, roles
+        assert message.get("content") or message.get("tool_calls"), roles
+        for call in message.get("tool_calls") or []:
+            assert isinstance(json.loads(call["function"]["arguments"]), dict)
+        pending = len(message.get("tool_calls") or [])
+        expected = "assistant" if role == "user" else "user"
+        if pending:
+            expected = "assistant"  # after the tool results, the model answers
+    assert roles[-1] in ("user", "tool"), roles
+    return roles
+
+
+def test_calls_of_a_cut_answer_are_not_run(svc: Services, ai: FakeOpenAI) -> None:
+    kept = add_entry(svc, ALICE, "Meu cachorro na praia")
+    ai.script = [
+        Call(
+            [
+                ("delete_entry", {"entry_id": kept}),
+                ("delete_last", {}),
+                ("update_description", '{"entry_id": 1, "descri'),
+            ],
+            finish="length",
+        )
+    ]
+    replies = send(svc, ALICE, "organize minhas fotos")
+    assert svc.catalog.get_entry(ALICE, kept) is not None
+    assert svc.catalog.get_entry(ALICE, kept).description == "Meu cachorro na praia"  # type: ignore[union-attr]
+    assert "cortada antes de terminar" in replies[0].text
+    assert len(ai.recorded.chats) == 1  # nothing ran, nothing to tell the model
+    assert last_log_meta(svc, ALICE)["tools"] == []
+
+
+def test_one_deletion_per_message_and_more_need_a_confirmation(
+    svc: Services, ai: FakeOpenAI
+) -> None:
+    first = add_entry(svc, ALICE, "Recibo velho")
+    second = add_entry(svc, ALICE, "Outro recibo velho")
+    ai.script = [
+        Call([("delete_entry", {"entry_id": first}), ("delete_entry", {"entry_id": second})]),
+        Call([("delete_last", {})]),
+        Say("Apaguei os recibos."),
+    ]
+    replies = send(svc, ALICE, "apague os recibos velhos")
+    assert svc.catalog.get_entry(ALICE, first) is None
+    assert svc.catalog.get_entry(ALICE, second) is not None
+    assert ai.recorded.chats[0]["parallel_tool_calls"] is False
+    held = [r["error"] for r in tool_messages(ai.recorded.chats[-1]) if not r["ok"]]
+    assert len(held) == 2 and all("only one deletion" in e for e in held)
+    text = replies[0].text
+    assert text.startswith("Apaguei os recibos.")
+    assert f"não apaguei #{second}, o item mais recente" in text
+    assert "confirme numa nova mensagem" in text
+    # The confirmation is the next message: it may delete one more.
+    ai.script = [Call([("delete_entry", {"entry_id": second})]), Say("Apagado.")]
+    send(svc, ALICE, "sim, pode apagar o outro também")
+    assert svc.catalog.get_entry(ALICE, second) is None
+
+
+def test_invalid_arguments_go_back_well_formed_with_a_short_error(
+    svc: Services, ai: FakeOpenAI
+) -> None:
+    ai.script = [
+        Call([("search_photos", '{"query": "cachorro"'), ("list_recent", {"limit": 99})]),
+        Call([("search_photos", {"query": "cachorro", "owner": BOB})]),
+        Say("Não achei."),
+    ]
+    replies = send(svc, ALICE, "mostre o cachorro")
+    assert replies[0].text == "Não achei."
+    second, third = ai.recorded.chats[1:]
+    for request in (second, third):
+        strict_roles(request)
+    calls = second["messages"][-3]["tool_calls"]
+    assert [c["function"]["arguments"] for c in calls] == ["{}", '{"limit": 99}']
+    errors = [r["error"] for r in tool_messages(third)]
+    assert "not JSON" in errors[0] and "call it again" in errors[0]
+    assert errors[1] == "invalid arguments: limit: Input should be less than or equal to 20"
+    assert errors[2] == "invalid arguments: owner: Extra inputs are not permitted"
+    everything = json.dumps(third) + json.dumps(last_log_meta(svc, ALICE))
+    assert "pydantic.dev" not in everything and "input_value" not in everything
+
+
+@pytest.mark.parametrize(
+    ("failure", "note", "reason"),
+    [
+        ((500, "Context size has been exceeded."), "longa demais", "context"),
+        ((500, "the request exceeds the context size"), "longa demais", "context"),
+        (
+            (500, "Failed to parse tool call arguments as JSON"),
+            "não conseguiu processar",
+            "request",
+        ),
+        ((400, "Conversation roles must alternate"), "não conseguiu processar", "request"),
+    ],
+)
+def test_permanent_refusals_go_straight_to_the_offline_rules(
+    sandbox: Sandbox, ai: FakeOpenAI, failure: tuple[int, str], note: str, reason: str
+) -> None:
+    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_RETRIES=3))
+    try:
+        add_entry(services, ALICE, "Meu cachorro na praia")
+        ai.failures = [failure, failure, failure, failure]
+        replies = send(services, ALICE, "Mostre fotos de cachorro")
+        assert len(ai.recorded.failed) == 1  # neither the SDK nor we retried it
+        assert note in replies[0].text and "Tive um problema" not in replies[0].text
+        assert any(r.media for r in replies)  # the offline rules found the photo
+        brain = last_log_meta(services, ALICE)["brain"]
+        assert f"{failure[0]} {reason}" in brain and "offline rules" in brain
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("status", [429, 503, 500, 502])
+def test_temporary_errors_are_retried_then_left_to_the_queue(
+    sandbox: Sandbox, ai: FakeOpenAI, status: int
+) -> None:
+    from assistant.errors import ServiceBusy
+
+    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_RETRIES=1))
+    try:
+        ai.failures = [(status, "Loading model")] * 2
+        with pytest.raises(ServiceBusy):
+            send(services, ALICE, "oi")
+        assert len(ai.recorded.failed) == 2
+        ai.failures = [(status, "Loading model")]
+        ai.script = [Say("Olá!")]
+        assert send(services, ALICE, "oi")[0].text == "Olá!"  # the retry succeeded
+    finally:
+        services.close()
+
+
+def test_a_text_only_model_is_sent_no_more_images(sandbox: Sandbox, ai: FakeOpenAI) -> None:
+    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_RETRIES=2))
+    try:
+        refusal = "image input is not supported - hint: you may need to provide the mmproj"
+        ai.script = [Fail(500, refusal), Say("Salvei a foto do Rex.")]
+        replies = send(services, ALICE, "Rex na praia", sample_image("rex"))
+        assert replies[0].text == "Salvei a foto do Rex."
+        assert len(ai.recorded.failed) == 1
+        (entry,) = services.catalog.recent(ALICE).entries
+        assert entry.description == "Rex na praia"
+        ai.failures = []
+        ai.script = [Say("Salvei.")]
+        send(services, ALICE, "Mia no sofá", sample_image("mia"))
+        assert "image_url" not in json.dumps(ai.recorded.chats)
+        assert len(ai.recorded.failed) == 1
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("text", ["Meu cachorro na praia", ""])
+def test_a_refusal_after_the_photo_was_saved_does_not_save_it_again(
+    svc: Services, ai: FakeOpenAI, text: str
+) -> None:
+    caption = {"caption": "Um cachorro na areia", "tags": ["cachorro"]}
+    ai.script = [Say(json.dumps(caption)), Fail(400, "Conversation roles must alternate")]
+    replies = send(svc, ALICE, text, sample_image("dog"))
+    (entry,) = svc.catalog.recent(ALICE).entries
+    assert entry.description == (text or "Um cachorro na areia")
+    assert svc.catalog.count_images(ALICE) == 1 and not svc.catalog.pending_images(ALICE)
+    said = replies[0].text
+    assert "não conseguiu processar" in said
+    assert "Tive um problema" not in said and "indisponível" not in said
+    if text:
+        assert "✅ Foto salva com a descrição: *Meu cachorro na praia*" in said
+    else:
+        assert "descrição automática: *Um cachorro na areia*" in said
+    saves = [t for t in last_log_meta(svc, ALICE)["tools"] if t["name"] == "save_description"]
+    assert [t["ok"] for t in saves] == [True]
+
+
+def test_histories_alternate_and_notes_come_first(sandbox: Sandbox, ai: FakeOpenAI) -> None:
+    services = sandbox.fresh(**ai_env(ai))
+    try:
+        caption = {"caption": "Um gato no sofá", "tags": ["gato"]}
+        ai.script = [Say(json.dumps(caption)), Say("Salvei o gato!")]
+        send(services, ALICE, "", sample_image("cat"))  # a photo alone: history skipped
+        assert strict_roles(ai.recorded.chats[1]) == ["system", "user"]
+        system = ai.recorded.chats[1]["messages"][0]["content"]
+        assert "save_description" in system and "update_description" in system
+        ai.script = [Say("Oi!"), Say("Aqui estão.")]
+        send(services, ALICE, "oi")
+        send(services, ALICE, "e as fotos?")
+        # in "" (the photo) → "[photo…]"; then replies and messages alternate.
+        last = ai.recorded.chats[-1]
+        assert strict_roles(last) == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert last["messages"][1]["content"] == "[photo or voice note, no text]"
+        # A message left without an answer (two user turns in a row) is merged, not sent
+        # as two user turns.
+        services.memory.log(ALICE, "in", "mensagem sem resposta", channel="test")
+        ai.script = [Say("ok")]
+        send(services, ALICE, "e agora?")
+        last = ai.recorded.chats[-1]
+        roles = strict_roles(last)
+        assert roles[-2:] == ["assistant", "user"]
+        assert last["messages"][-1]["content"] == "mensagem sem resposta\n\ne agora?"
+    finally:
+        services.close()
+
+
+def test_answers_are_capped_and_a_cut_answer_says_so(svc: Services, ai: FakeOpenAI) -> None:
+    ai.script = [Say("Aqui vai uma explicação muito longa sobre", finish="length")]
+    replies = send(svc, ALICE, "me explique tudo")
+    assert ai.recorded.chats[0]["max_tokens"] == 800
+    assert replies[0].text.startswith("Aqui vai uma explicação muito longa sobre…")
+    assert "resposta cortada" in replies[0].text
+
+
+def test_the_cap_is_a_setting_and_follows_what_the_server_wants(
+    sandbox: Sandbox, ai: FakeOpenAI
+) -> None:
+    from assistant.brains.openai import OpenAIBrain
+    from assistant.llm import openai_client
+
+    settings = sandbox.settings(**ai_env(ai, OPENAI_MAX_TOKENS=64))
+    assert settings.openai_max_tokens == 64
+    client = openai_client(settings)
+    assert client is not None
+    brain = OpenAIBrain(client, "fake-gpt", "prompt", max_tokens=settings.openai_max_tokens)
+    services = sandbox.fresh(**ai_env(ai))
+    try:
+        services.assistant.brain = brain
+        unsupported = (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead."
+        )
+        ai.script = [Fail(400, unsupported), Say("Olá!"), Say("De novo.")]
+        assert send(services, ALICE, "oi")[0].text == "Olá!"
+        send(services, ALICE, "oi de novo")
+        first, second = ai.recorded.chats
+        for request in (first, second):
+            assert request["max_completion_tokens"] == 64 and "max_tokens" not in request
+    finally:
+        services.close()
+
+
+def test_tool_rounds_without_text_still_get_a_reply(sandbox: Sandbox, ai: FakeOpenAI) -> None:
+    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_ROUNDS=2))
+    try:
+        add_entry(services, ALICE, "Meu cachorro na praia")
+        ai.script = [Call([("search_photos", {"query": "cachorro"})])] * 2
+        replies = send(services, ALICE, "cachorro")
+        assert "Não consegui formular uma resposta" in replies[0].text
+        assert any(r.media for r in replies)  # what the tools found is still sent
+    finally:
+        services.close()
+
+
+def test_evaluation_uses_no_model_unless_asked_and_survives_a_busy_one(
+    sandbox: Sandbox, ai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from assistant.ops.evaluate import evaluate_dialogues
+
+    dialogues = tmp_path / "dialogues.yaml"
+    dialogues.write_text(
+        "dialogues:\n"
+        "  - name: greeting\n"
+        "    steps:\n"
+        "      - send: {text: oi}\n"
+        "        expect: {reply_matches: '.'}\n"
+        "  - name: help\n"
+        "    steps:\n"
+        "      - send: {text: ajuda}\n"
+        "        expect: {reply_matches: '.'}\n"
+    )
+    for name, value in ai_env(ai).items():
+        monkeypatch.setenv(name, str(value))
+    out = io.StringIO()
+    assert evaluate_dialogues(dialogues, sandbox, out) == (2, 0)
+    assert out.getvalue().startswith("brain: offline rules\n")
+    assert ai.recorded.chats == [] and ai.recorded.failed == []
+
+    ai.failures = [429]  # the first dialogue's model stays busy; the second answers
+    out = io.StringIO()
+    assert evaluate_dialogues(dialogues, sandbox, out, model=True) == (1, 1)
+    printed = out.getvalue()
+    assert printed.startswith("brain: openai:fake-gpt\n")
+    assert "FAIL greeting" in printed and "stayed busy" in printed
+    assert printed.rstrip().endswith("1 passed, 1 failed")

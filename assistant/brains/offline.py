@@ -10,6 +10,7 @@ import re
 
 from assistant.brains.base import BrainReply, Turn
 from assistant.models import ImageRecord, Language
+from assistant.ops.erase import CONFIRM_MINUTES, CONFIRM_WORD
 from assistant.phrases import format_date, say
 from assistant.search.text import fold, strip_request
 from assistant.tools import Toolbox, ToolResult
@@ -21,6 +22,24 @@ _SEARCH = re.compile(
     rf"|\b{_PHOTO} (de|do|da|dos|das|of)\b"
 )
 _INTENTS: list[tuple[str, re.Pattern[str]]] = [
+    # The person's data as a whole (issue #24): before the photo commands, which would
+    # read "apagar todos os meus dados" as deleting something.
+    ("erase_confirm", re.compile(r"^\W*(confirmar|confirmo|confirm)\W*$")),
+    (
+        "erase_request",
+        re.compile(
+            # "apague minha conta de luz" is a photo of a bill: the account only at the end.
+            r"\b(apag|exclu|delet|remov|eras|wip|limp)\w*\b.*(\b(meus|my|all|todos os)"
+            r" (dados|data|informac\w*|information)\b|\b(minha conta|my account)\W*$)"
+        ),
+    ),
+    (
+        "export",
+        re.compile(
+            r"\bexport\w*\b.*\b(dados|data|fotos|photos|tudo|everything|catalogo|catalog)\b"
+            r"|^export\w*\W*$|\b(baix\w*|download\w*|copia|copy)\b.*\b(meus dados|my data)\b"
+        ),
+    ),
     (
         "help",
         re.compile(
@@ -166,6 +185,14 @@ class OfflineBrain:
             return [self._deleted(result, lang)]
         if intent == "delete_last":
             return [self._deleted(tools.call("delete_last", {}), lang)]
+        if intent == "export":
+            return [self._exported(tools.call("export_my_data", {}), lang)]
+        if intent == "erase_request":
+            result = tools.call("delete_all_my_data", {})
+            minutes = result.data["minutes"]
+            return [say("erase_confirm", lang, word=CONFIRM_WORD[lang], minutes=minutes)]
+        if intent == "erase_confirm":
+            return [self._erased(tools.call("confirm_delete_all_my_data", {}), lang)]
         if intent == "remember" and match:
             fact = text[match.start("fact") :].strip() if match.start("fact") < len(text) else text
             result = tools.call("remember", {"fact": fact})
@@ -215,6 +242,48 @@ class OfflineBrain:
             entry = result.data["entry"]
             return say("deleted", lang, description=entry["description"], n=entry["images"])
         return say("deleted_pending", lang)
+
+    @staticmethod
+    def _exported(result: ToolResult, lang: Language) -> str:
+        if not result.ok:
+            return say("export_failed", lang)
+        data = result.data
+        if data["status"] == "ready":
+            return say(
+                "export_ready", lang, url=data["url"], n=data["photos"], hours=data["expires_hours"]
+            )
+        if data["status"] == "already_preparing":
+            return say("export_already_preparing", lang)
+        return say("export_preparing", lang, n=data["photos"])
+
+    @staticmethod
+    def _erased(result: ToolResult, lang: Language) -> str:
+        if not result.ok:
+            reason = result.data.get("reason")
+            if reason == "expired":
+                return say("erase_expired", lang, minutes=CONFIRM_MINUTES)
+            return say("erase_no_request", lang)
+        removed = result.data["removed"]
+
+        def plural(n: int, one: str, many: str) -> str:
+            return one if n == 1 else many
+
+        e, p, f, m = (removed[k] for k in ("entries", "photos", "facts", "messages"))
+        forms = {
+            "pt": {"oes": plural(e, "ão", "ões"), "ms": plural(m, "m", "ns")},
+            "en": {"ies": plural(e, "y", "ies"), "ms": plural(m, "", "s")},
+        }[lang]
+        return say(
+            "erased",
+            lang,
+            entries=e,
+            photos=p,
+            facts=f,
+            messages=m,
+            ps=plural(p, "", "s"),
+            fs=plural(f, "", "s"),
+            **forms,
+        )
 
     @staticmethod
     def _listing(result: ToolResult, lang: Language) -> str:

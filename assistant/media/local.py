@@ -116,6 +116,10 @@ class LocalMediaStore:
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def file_path(self, key: str) -> Path:
+        """Where an object lives, for serving large ones (exports) as a stream."""
+        return self._path(key)
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -7,6 +7,7 @@ Both commands run on throw-away databases (a private embedded server unless
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from assistant.errors import ServiceBusy
 from assistant.factory import Services
 from assistant.media import sha256_hex
 from assistant.models import InboundMedia, InboundMessage, Reply
@@ -103,13 +105,31 @@ def check_step(
     return failures
 
 
-def evaluate_dialogues(path: Path, sandbox: Sandbox, out: Any = sys.stdout) -> tuple[int, int]:
+# The model settings a sandbox would otherwise take from the environment: an exported
+# OPENAI_BASE_URL alone silently switched an evaluation to a model (issue #28).
+NO_MODEL = {"OPENAI_BASE_URL": None, "OPENAI_API_KEY": None}
+
+
+def evaluate_dialogues(
+    path: Path, sandbox: Sandbox, out: Any = sys.stdout, *, model: bool = False
+) -> tuple[int, int]:
+    """Play every dialogue of the file on fresh databases: with the offline rules, or with
+    the model the environment configures when `model` is true."""
     dialogues = yaml.safe_load(path.read_text(encoding="utf-8"))["dialogues"]
     passed = failed = 0
+    brain = None
     for dialogue in dialogues:
-        services = sandbox.fresh()
+        # A sandbox sets no key of its own: asked for the model, it takes the environment's.
+        asked = {"OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY")}
+        services = sandbox.fresh(**(asked if model else NO_MODEL))
+        if brain is None:
+            brain = services.assistant.brain.name
+            print(f"brain: {brain}", file=out)
         try:
             failures = run_dialogue(services, dialogue)
+        except ServiceBusy as exc:
+            # A model still busy after its retries fails this dialogue, not the run.
+            failures = [f"the AI service stayed busy: {exc}"]
         finally:
             services.close()
         if failures:
@@ -466,11 +486,18 @@ def _command_done(
     raise ValueError(f"unknown action {kind!r}")
 
 
-def run(kind: str, file: Path, database_url: str | None = None, verbose: bool = False) -> int:
-    """`assistant evaluate KIND FILE`: prints the results; 1 when a dialogue failed."""
+def run(
+    kind: str,
+    file: Path,
+    database_url: str | None = None,
+    verbose: bool = False,
+    model: bool = False,
+) -> int:
+    """`assistant evaluate KIND FILE`: prints the results; 1 when a dialogue failed.
+    Dialogues use the offline rules unless `model` asks for the configured model."""
     with Sandbox(admin_url=database_url) as sandbox:
         if kind == "dialogues":
-            _, failed = evaluate_dialogues(file, sandbox)
+            _, failed = evaluate_dialogues(file, sandbox, model=model)
             return 1 if failed else 0
         if kind == "speech":
             report = evaluate_speech(file, sandbox)

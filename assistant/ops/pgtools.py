@@ -33,8 +33,9 @@ def bundled_bin() -> Path | None:
 def server_version(conninfo: str) -> tuple[int, str]:
     """(major, full text) of the server, e.g. (16, "16.2")."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        row = conn.execute("SELECT current_setting('server_version_num')::int,"
-                           " current_setting('server_version')").fetchone()
+        row = conn.execute(
+            "SELECT current_setting('server_version_num')::int, current_setting('server_version')"
+        ).fetchone()
     assert row is not None
     return int(row[0]) // 10000, str(row[1])
 

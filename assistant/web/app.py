@@ -76,11 +76,14 @@ def create_app(
         if not settings.twilio_validate:
             log.warning("TWILIO_VALIDATE=false: /whatsapp accepts UNSIGNED requests")
         indexer = services.start_indexer() if threads else None
+        housekeeping = services.start_housekeeping() if threads else None
         yield
         if pool:
             await run_in_threadpool(pool.stop)
         if indexer:
             await run_in_threadpool(indexer.stop)
+        if housekeeping:
+            await run_in_threadpool(housekeeping.stop)
         await run_in_threadpool(replayer.stop)
 
     app = FastAPI(

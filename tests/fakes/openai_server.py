@@ -2,7 +2,9 @@
 
 Chat completions answer from a script the test gives (text, or tool calls); every request
 is recorded (tool schemas, image parts, the multipart transcription upload, embeddings).
-It can be told to fail the next requests with a status code (429, 401, 500).
+It can be told to fail the next requests with a status code (429, 401, 500), optionally
+with the server's own words (llama.cpp's 500s say what is wrong), and an answer can be cut
+by the token cap (`finish="length"`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Say:
     """The model answers with text."""
 
     text: str
+    finish: str = "stop"
 
 
 @dataclass
@@ -36,9 +39,19 @@ class Call:
     """The model calls one or more tools: (name, arguments as dict or raw string)."""
 
     calls: list[tuple[str, dict[str, Any] | str]]
+    finish: str = "tool_calls"
 
 
-Step = Say | Call | Callable[[dict[str, Any]], "Say | Call"]
+@dataclass
+class Fail:
+    """The server refuses this request: status and its own words (for a scripted failure
+    at a given point of a conversation; `FakeOpenAI.failures` fails the next requests)."""
+
+    status: int
+    message: str = "scripted failure"
+
+
+Step = Say | Call | Fail | Callable[[dict[str, Any]], "Say | Call | Fail"]
 
 
 @dataclass
@@ -54,6 +67,8 @@ class Recorded:
     chats: list[dict[str, Any]] = field(default_factory=list)
     transcriptions: list[Upload] = field(default_factory=list)
     embeddings: list[dict[str, Any]] = field(default_factory=list)
+    # Requests answered with a scripted failure: (status, the request body).
+    failed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -64,11 +79,17 @@ def fake_vector(text: str, dimensions: int) -> list[float]:
     return [x / norm for x in raw]
 
 
+def error_body(status: int, message: str) -> dict[str, Any]:
+    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
+    return {"error": {"message": message, "type": kind or "server_error", "code": kind or status}}
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.script: list[Step] = []
         self.transcript = "mostre fotos de cachorro"
-        self.failures: list[int] = []
+        # Each: a status, or (status, message) for the server's own words.
+        self.failures: list[int | tuple[int, str]] = []
         self.recorded = Recorded()
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -86,16 +107,21 @@ class FakeOpenAI:
 
     # --- answers ----------------------------------------------------------------------
 
-    def _chat(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _chat(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
-            self.recorded.chats.append(request)
             step: Step = self.script.pop(0) if self.script else Say("ok")
         if callable(step):
             step = step(request)
+        with self.lock:
+            if isinstance(step, Fail):
+                self.recorded.failed.append((step.status, request))
+            else:
+                self.recorded.chats.append(request)
+        if isinstance(step, Fail):
+            return step.status, error_body(step.status, step.message)
         n = next(self._ids)
         if isinstance(step, Say):
             message: dict[str, Any] = {"role": "assistant", "content": step.text}
-            finish = "stop"
         else:
             message = {
                 "role": "assistant",
@@ -112,13 +138,12 @@ class FakeOpenAI:
                     for i, (name, args) in enumerate(step.calls)
                 ],
             }
-            finish = "tool_calls"
-        return {
+        return 200, {
             "id": f"chatcmpl-{n}",
             "object": "chat.completion",
             "created": 1_700_000_000,
             "model": request.get("model", "fake"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "finish_reason": step.finish}],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
         }
 
@@ -140,17 +165,19 @@ class FakeOpenAI:
                 with fake.lock:
                     failure = fake.failures.pop(0) if fake.failures else None
                 if failure:
-                    kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(failure, "")
-                    self._json(
-                        failure,
-                        {"error": {"message": "scripted failure", "type": kind, "code": kind}},
-                    )
+                    status, said = failure if isinstance(failure, tuple) else (failure, "")
+                    with fake.lock:
+                        try:
+                            fake.recorded.failed.append((status, json.loads(raw or b"{}")))
+                        except ValueError:  # a multipart upload
+                            fake.recorded.failed.append((status, {}))
+                    self._json(status, error_body(status, said or "scripted failure"))
                     return
                 if self.headers.get("Authorization") != "Bearer test-key":
                     self._json(401, {"error": {"message": "bad key", "code": "invalid_api_key"}})
                     return
                 if self.path.endswith("/chat/completions"):
-                    self._json(200, fake._chat(json.loads(raw)))
+                    self._json(*fake._chat(json.loads(raw)))
                 elif self.path.endswith("/audio/transcriptions"):
                     upload = self._multipart(raw)
                     with fake.lock:

@@ -5,8 +5,9 @@
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from assistant.media import LocalMediaStore
 from assistant.web.routes import Web
 
 
@@ -50,11 +51,13 @@ def router(web: Web) -> APIRouter:
         key = web.services.signer.verify(token)
         if key is None or not web.services.store.exists(key):
             raise HTTPException(404, "link expired or unknown")
+        headers = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+        store = web.services.store
+        if key.endswith(".zip") and "exports/" in key and isinstance(store, LocalMediaStore):
+            # A data export can be hundreds of MB: streamed from disk, saved as a file.
+            headers["Content-Disposition"] = 'attachment; filename="meus-dados.zip"'
+            return FileResponse(store.file_path(key), media_type="application/zip", headers=headers)
         content_type = web.services.catalog.content_type_of(key) or "application/octet-stream"
-        return Response(
-            web.services.store.get(key),
-            media_type=content_type,
-            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
-        )
+        return Response(store.get(key), media_type=content_type, headers=headers)
 
     return routes
