@@ -434,6 +434,30 @@ def cmd_users_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_erase(args: argparse.Namespace) -> int:
+    """Everything of one person, as their "apagar todos os meus dados" does."""
+    from assistant.access import normalize_number
+    from assistant.db import Database
+    from assistant.factory import build_signer, build_store
+    from assistant.ops.erase import erase_owner
+
+    owner = normalize_number(args.number)
+    if not owner:
+        return _fail(f"not a phone number: {args.number!r}")
+    if not args.yes:
+        typed = input(f"Erase everything of {owner}? Type ERASE to go on: ").strip()
+        if typed != "ERASE":
+            return _fail("nothing erased")
+    settings = get_settings()
+    db = Database.from_settings(settings)
+    try:
+        receipt = erase_owner(db, build_store(settings, build_signer(settings)), owner)
+    finally:
+        db.close()
+    print(json.dumps(receipt.model_dump(), indent=2))
+    return 0
+
+
 _LIMITS = ("photos_per_day", "storage_mb", "voice_minutes_per_day", "tokens_per_day")
 
 
@@ -461,7 +485,7 @@ def cmd_users_limits(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from assistant.ops.evaluate import run
 
-    return run(args.kind, args.file, args.database_url, args.verbose)
+    return run(args.kind, args.file, args.database_url, args.verbose, model=args.model)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -558,6 +582,11 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--database-url", help="server to create throw-away databases on")
     evaluate.add_argument("--verbose", action="store_true", help="per-query results (search)")
+    evaluate.add_argument(
+        "--model",
+        action="store_true",
+        help="dialogues: use the model the environment configures (default: offline rules)",
+    )
     _backup_parser(sub)
     _users_parser(sub)
     return root
@@ -601,6 +630,10 @@ def _users_parser(sub: Any) -> None:
         command = add(action, cmd_users_status, help)
         command.add_argument("number", help="+5511987654321 (spaces and dashes are fine)")
         command.set_defaults(action=action)
+
+    erase = add("erase", cmd_users_erase, "remove everything of one person (LGPD/GDPR)")
+    erase.add_argument("number")
+    erase.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     limits = add("limits", cmd_users_limits, "show or change one number's limits (0: none)")
     limits.add_argument("number")

@@ -372,6 +372,9 @@ class Assistant:
         if transcriber is None:
             return None, ("voice_unavailable", {})
         data, content_type = audio
+        accepted = getattr(transcriber, "content_types", None)
+        if accepted is not None and content_type not in accepted:
+            return None, ("voice_unsupported", {})  # e.g. AMR for OpenAI: not even decoded
         try:
             # Every engine, a paid one included, gets only notes that passed the budget
             # (codec, rate, real duration): see assistant.speech.audio.

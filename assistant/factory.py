@@ -118,6 +118,7 @@ def model_brain(settings: Settings, model: str, system_prompt: str) -> OpenAIBra
         system_prompt,
         vision=settings.openai_vision,
         max_rounds=settings.openai_max_rounds,
+        max_tokens=settings.openai_max_tokens,
     )
 
 

@@ -257,8 +257,7 @@ PHRASES: dict[str, dict[Language, str]] = {
     "ai_context_full": {
         "pt": "⚠️ Nossa conversa ficou longa demais para o modelo de IA; respondo com as "
         "regras básicas.",
-        "en": "⚠️ Our conversation got too long for the AI model; answering with the basic "
-        "rules.",
+        "en": "⚠️ Our conversation got too long for the AI model; using the basic rules.",
     },
     "saved_auto": {
         "pt": "✅ Foto salva com a descrição automática: *{description}*. Se quiser outra, "

@@ -221,3 +221,38 @@ def test_the_confirmation_expires_after_ten_minutes(services: Services) -> None:
     done = joined(send(services, ALICE, "confirm"))
     assert "Done: I deleted all your data" in done
     assert person_rows(services, ALICE, alice["entries"])["descriptions"] == 0
+
+
+def test_the_operator_can_erase_a_person_from_the_shell(
+    services: Services, tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    import json
+    import os
+
+    from assistant import cli
+    from assistant.config import get_settings
+
+    shared = sample_image("shared-cli")
+    alice = fill(services, ALICE, shared)
+    save_entry(services, BOB, "do Bob", shared)
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    for key in list(os.environ):
+        if key.startswith(("TWILIO_", "DATABASE_", "POSTGRES_", "OPENAI_", "BUCKET")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DATABASE_URL", str(services.settings.database_url))
+    monkeypatch.setenv("DATA_DIR", str(services.settings.data_dir))
+    get_settings.cache_clear()
+    umask = os.umask(0o022)
+    try:
+        monkeypatch.setattr("builtins.input", lambda _prompt: "no")
+        assert cli.main(["users", "erase", "+55 11 94444-0001"]) == 2
+        assert services.db.scalar("SELECT count(*) FROM descriptions WHERE owner = %s", (ALICE,))
+        assert cli.main(["users", "erase", "+55 11 94444-0001", "--yes"]) == 0
+    finally:
+        os.umask(umask)
+        get_settings.cache_clear()
+    receipt = json.loads(capsys.readouterr().out)
+    assert receipt["owner"] == ALICE and receipt["entries"] == 2
+    assert all(n == 0 for n in person_rows(services, ALICE, alice["entries"]).values())
+    bob = services.catalog.search(BOB, "Bob").entries
+    assert len(bob) == 1 and services.store.exists(bob[0].images[0].storage_key)

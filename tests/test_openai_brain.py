@@ -614,3 +614,15 @@ def test_evaluation_uses_no_model_unless_asked_and_survives_a_busy_one(
     assert printed.startswith("brain: openai:fake-gpt\n")
     assert "FAIL greeting" in printed and "stayed busy" in printed
     assert printed.rstrip().endswith("1 passed, 1 failed")
+
+
+def test_a_cut_answer_after_a_save_still_says_the_photo_was_saved(
+    svc: Services, ai: FakeOpenAI
+) -> None:
+    caption = {"caption": "Um cachorro na areia", "tags": ["cachorro"]}
+    ai.script = [Say(json.dumps(caption)), Call([("delete_last", {})], finish="length")]
+    replies = send(svc, ALICE, "Rex na praia", sample_image("rex"))
+    (entry,) = svc.catalog.recent(ALICE).entries  # saved once, and not deleted
+    assert entry.description == "Rex na praia"
+    assert "✅ Foto salva com a descrição: *Rex na praia*" in replies[0].text
+    assert "cortada antes de terminar" in replies[0].text

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from assistant.brains.base import BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.errors import ServiceBusy
-from assistant.models import ImageRecord, Language
+from assistant.models import ImageRecord
 from assistant.phrases import format_date, say
 from assistant.tools import TOOLS, TOOLS_BY_NAME, Toolbox, ToolCall, ToolResult
 
@@ -175,6 +175,8 @@ class OpenAIBrain:
         max_tokens: int = DEFAULT_MAX_TOKENS,
     ):
         self.client = client
+        # Retries are ours (see _complete): the SDK would retry every 500.
+        self._once = client.with_options(max_retries=0)
         self.model = model
         self.system_prompt = system_prompt
         self.vision = vision
@@ -259,22 +261,27 @@ class OpenAIBrain:
             log.warning("model kept calling tools for %d rounds", self.max_rounds)
             text = last_words
         return BrainReply(
-            text=self._final_text(text, cut, held, turn.language),
+            text=self._final_text(text, cut, held, turn, tools),
             images=images,
             tool_calls=list(tools.calls),
             usage=usage,
             brain=self.name,
         )
 
-    @staticmethod
-    def _final_text(text: str, cut: bool, held: list[int | None], lang: Language) -> str:
+    def _final_text(
+        self, text: str, cut: bool, held: list[int | None], turn: Turn, tools: Toolbox
+    ) -> str:
+        lang = turn.language
         text = text.strip()
         if text and cut:
             # Sent with a note rather than replaced by the offline rules: the tools of the
             # earlier rounds already ran, and the rules would run the request again.
             text = f"{text}…\n\n{say('reply_cut', lang)}"
         elif not text:
-            text = say("model_cut" if cut else "model_no_answer", lang)
+            # Never an empty reply; and what was done (the photo saved) is still said.
+            done = [self._done_line(c, turn) for c in tools.calls if c.result.ok]
+            said = say("model_cut" if cut else "model_no_answer", lang)
+            text = "\n\n".join([*(x for x in done if x), said])
         if held:
             latest = say("delete_more_latest", lang)
             what = ", ".join(f"#{i}" if i else latest for i in dict.fromkeys(held))
@@ -451,7 +458,6 @@ class OpenAIBrain:
     def _complete(self, **params: Any) -> Any:
         """One model call. Retries are ours, not the SDK's: it would retry every 500, and
         llama.cpp answers 500 to requests that can never succeed (issue #28)."""
-        client = self.client.with_options(max_retries=0)
         attempts = self.client.max_retries + 1
         attempt = 0
         while True:
@@ -459,7 +465,7 @@ class OpenAIBrain:
                 # Plain dicts rather than the SDK's TypedDicts: the same messages go to
                 # any OpenAI-compatible server.
                 body = {**params, self._cap_param: self.max_tokens}
-                return client.chat.completions.create(model=self.model, **body)
+                return self._once.chat.completions.create(model=self.model, **body)
             except openai.APIStatusError as exc:
                 reason = permanent_reason(exc)
                 if reason == "request" and self._use_completion_tokens(exc):

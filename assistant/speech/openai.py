@@ -32,6 +32,7 @@ class OpenAITranscriber:
         self.client = client
         self.model = model
         self.name = f"openai:{model}"
+        self.content_types = frozenset(OPENAI_AUDIO)  # the core refuses others up front
 
     def transcribe(
         self, audio: bytes, content_type: str, language: str | None, vocabulary: str = ""
