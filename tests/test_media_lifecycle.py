@@ -134,13 +134,26 @@ def test_a_reply_waiting_to_be_sent_keeps_its_image(store: Services) -> None:
 def test_a_failed_local_write_leaves_no_temporary_file(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pathlib import Path
+    import os
 
-    def full_disk(self: Path, data: bytes) -> int:
-        self.touch()  # the file was created, then the disk filled up
-        raise OSError(28, "No space left on device")
+    real_fdopen = os.fdopen
 
-    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    class FullDisk:
+        """The file was created, then the disk filled up on the first write."""
+
+        def __init__(self, fd: int, mode: str) -> None:
+            self.file = real_fdopen(fd, mode)
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("assistant.media.local.os.fdopen", FullDisk)
     with pytest.raises(OSError):
         services.store.put("images/ab/x.jpg", b"data", "image/jpeg")
     monkeypatch.undo()

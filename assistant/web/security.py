@@ -310,6 +310,13 @@ class AdminGate:
         # Constant time; non-ASCII input is compared as bytes instead of raising.
         return hmac.compare_digest(value.strip().encode("utf-8", "replace"), token)
 
+    def _known_token(self, headers: Headers) -> bool:
+        value = headers.get("authorization", "").partition(" ")[2].strip()
+        candidate = value.encode("utf-8", "replace")
+        return bool(value) and any(
+            hmac.compare_digest(candidate, token) for token in self.route_tokens.values()
+        )
+
     async def _admin(self, headers: Headers) -> bool:
         if self.sessions.bearer_ok(headers.get("authorization")):
             return True
@@ -346,7 +353,9 @@ class AdminGate:
             return
         scope.setdefault("state", {})["admin"] = admin
         route_token = not admin and scope["type"] == "http" and self._route_token_ok(scope, headers)
-        if bearer and not admin and not route_token:
+        if bearer and not admin and not route_token and not self._known_token(headers):
+            # A wrong guess. A route's own token (METRICS_TOKEN) used elsewhere is refused
+            # too, but it is a known credential, not a guess: it does not lock out others.
             self.sessions.throttle.failed(address)
         if admin or (scope["type"] == "http" and (self.is_public(method, path) or route_token)):
             await self.app(scope, receive, send)
