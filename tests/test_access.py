@@ -386,6 +386,17 @@ def test_the_global_budget_switches_everyone_to_the_offline_rules(
     assert "orçamento" not in bodies(fake, OTHER)[-1]  # a one-time note
     page = Users(services.db, services.settings).page()
     assert page.spent_today_usd > page.budget_usd == 0.01
+    # ... and a line on the dashboard (the report's and the Gradio tab's).
+    from assistant.ops.dashboard import dashboard
+    from assistant.web.ui.handlers import dashboard_view
+
+    board = dashboard(services.db, services.inbox, budget_usd=0.01)
+    assert board.budget.spent and board.budget.spent_today_usd > 0.01
+    assert "budget used up" in dashboard_view(services, 30).headline
+    report = app_client(services).get(
+        "/report", headers={"Authorization": "Bearer admin-secret-for-tests"}
+    )
+    assert "used up: the offline rules answer" in report.text
 
 
 def test_members_messages_go_before_a_flood_of_strangers(

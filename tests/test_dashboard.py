@@ -218,7 +218,9 @@ def test_report_page_and_json_carry_the_same_numbers(demo: tuple[Services, Dashb
     client = app_client(services)
     data = client.get("/get-report-data?days=90", headers=BEARER).json()["dashboard"]
     # The page's window ends today; the demo's rows are older, so compare whole windows.
-    live = dashboard(services.db, services.inbox, days=90)
+    live = dashboard(
+        services.db, services.inbox, days=90, budget_usd=services.settings.model_budget_usd_per_day
+    )
     assert data == live.model_dump(mode="json")
     page = client.get("/report?days=90", headers=BEARER).text
     assert f"{board.total_searches} searches" in page or f"{live.total_searches} searches" in page

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from assistant.db import Database
 from assistant.ops.prices import cost_of
@@ -63,6 +63,19 @@ class Storage(BaseModel):
     voice_notes: int  # received in the window
 
 
+class Budget(BaseModel):
+    """Today's model spend (UTC day, all users, list prices) against MODEL_BUDGET_USD_PER_DAY:
+    past it the offline rules answer everyone until the next day."""
+
+    spent_today_usd: float
+    budget_usd: float  # 0: no budget
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def spent(self) -> bool:
+        return bool(self.budget_usd) and self.spent_today_usd >= self.budget_usd
+
+
 class Dashboard(BaseModel):
     since: date
     until: date
@@ -76,6 +89,7 @@ class Dashboard(BaseModel):
     brains: list[BrainUse]
     queue: dict[str, int]
     storage: Storage
+    budget: Budget
 
     @property
     def total_searches(self) -> int:
@@ -92,7 +106,12 @@ def _days(since: date, until: date) -> list[date]:
 
 
 def dashboard(
-    db: Database, inbox: Inbox, days: int = 30, owner: str | None = None, today: date | None = None
+    db: Database,
+    inbox: Inbox,
+    days: int = 30,
+    owner: str | None = None,
+    today: date | None = None,
+    budget_usd: float = 0.0,
 ) -> Dashboard:
     """The last `days` days (today included), for everyone or one user."""
     until = today or datetime.now(UTC).date()
@@ -241,6 +260,19 @@ def dashboard(
             photos=int(storage["photos"]),
             photo_bytes=int(storage["bytes"]),
             voice_notes=int(voice["n"]),
+        ),
+        budget=Budget(
+            spent_today_usd=round(
+                float(
+                    db.scalar(
+                        "SELECT coalesce(sum(cost_usd), 0) FROM usage_daily"
+                        " WHERE day = (now() AT TIME ZONE 'UTC')::date"
+                    )
+                    or 0
+                ),
+                4,
+            ),
+            budget_usd=budget_usd,
         ),
     )
 

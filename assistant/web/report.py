@@ -155,12 +155,15 @@ def report_data(
     query: ReportQuery,
     ttl: int = 3600,
     inbox: Inbox | None = None,
+    budget_usd: float = 0.0,
 ) -> dict[str, Any]:
     owner = query.owner
     entries, total = find_entries(db, catalog, query)
     # The dashboard heads the first page only (its queries are the page's heaviest).
     board = (
-        dashboard(db, inbox, days=query.days, owner=owner) if inbox and query.page == 1 else None
+        dashboard(db, inbox, days=query.days, owner=owner, budget_usd=budget_usd)
+        if inbox and query.page == 1
+        else None
     )
     users = db.fetchall(
         "SELECT owner AS user, count(*) AS entries FROM descriptions GROUP BY owner"

@@ -45,6 +45,7 @@ def router(web: Web) -> APIRouter:
             query,
             web.settings.media_url_ttl_seconds,
             web.services.inbox,
+            web.settings.model_budget_usd_per_day,
         )
         return HTMLResponse(render_report(data))
 
@@ -57,6 +58,7 @@ def router(web: Web) -> APIRouter:
             query,
             web.settings.media_url_ttl_seconds,
             web.services.inbox,
+            web.settings.model_budget_usd_per_day,
         )
 
     @routes.get("/agent-messages")

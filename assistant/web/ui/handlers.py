@@ -528,7 +528,13 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
     from assistant.ops.dashboard import dashboard
 
     owner = normalize_phone(user) if (user or "").strip() else None
-    board = dashboard(services.db, services.inbox, days=max(1, min(int(days), 366)), owner=owner)
+    board = dashboard(
+        services.db,
+        services.inbox,
+        days=max(1, min(int(days), 366)),
+        owner=owner,
+        budget_usd=services.settings.model_budget_usd_per_day,
+    )
     share = board.empty_share
     queue = board.queue
     lines = [
@@ -545,6 +551,7 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
         f"{queue.get('outbox_failed', 0) + queue.get('outbox_uncertain', 0)} failed sends · "
         f"storage: {board.storage.photos} photos, {board.storage.photo_bytes / 2**20:.1f} MB, "
         f"{board.storage.voice_notes} voice notes in the window",
+        _budget_line(board.budget),
     ]
     day = [d.day.isoformat() for d in board.messages]
     return DashboardView(
@@ -598,3 +605,12 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
             columns=["brain", "replies", "prompt tokens", "completion tokens", "cost (USD)"],
         ),
     )
+
+
+def _budget_line(budget: Any) -> str:
+    """The daily model budget, as the dashboard's headline says it."""
+    spent = f"Model spend today (UTC): ${budget.spent_today_usd:.2f}"
+    if not budget.budget_usd:
+        return spent + " · no daily budget set"
+    line = f"{spent} of ${budget.budget_usd:.2f}"
+    return line + (" · **budget used up: the offline rules answer**" if budget.spent else "")
