@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 import psycopg
 from measure import percentile  # benchmarks/measure.py
-from webhook_load import encode_request  # benchmarks/webhook_load.py
+from webhook_load import encode_request, roundtrip  # benchmarks/webhook_load.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,20 +117,6 @@ class Run:
     drained: bool = False
     before: dict[str, tuple[int, int]] = field(default_factory=dict)
     cpu: tuple[float, float] | None = None  # the app's CPU seconds at flood start, drain end
-
-
-async def roundtrip(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
-) -> bool:
-    """Write one pre-built request and read its answer; True when it was a 200."""
-    writer.write(data)
-    status = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    await reader.readexactly(length)
-    return b" 200 " in status
 
 
 async def table_sizes(conn: psycopg.AsyncConnection[Any]) -> dict[str, tuple[int, int]]:

@@ -53,6 +53,20 @@ def encode_request(host: str, form: dict[str, str], signature: str) -> bytes:
     return head.encode() + body
 
 
+async def roundtrip(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
+) -> bool:
+    """Write one pre-built request and read its answer; True when it was a 200."""
+    writer.write(data)
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return b" 200 " in status
+
+
 async def send_all(
     port: int, requests: list[bytes], rate: float, concurrency: int
 ) -> tuple[list[float], list[float], int, float]:
@@ -70,15 +84,9 @@ async def send_all(
         reader, writer = await free.get()
         try:
             lags.append((time.perf_counter() - due) * 1000)
-            writer.write(payload)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+            ok = await roundtrip(reader, writer, payload)
             latencies.append((time.perf_counter() - due) * 1000)
-            errors += b" 200 " not in status
+            errors += not ok
         except (OSError, asyncio.IncompleteReadError):
             errors += 1
             reader, writer = await asyncio.open_connection("127.0.0.1", port)

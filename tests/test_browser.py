@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from assistant.ops.samples import sample_image, speak
+from tests.helpers.browser import guarded_page
 from tests.helpers.processes import login_link, printed_login_link, running_webhook
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -83,20 +84,14 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     app: tuple[str, Path], browser: Browser, tmp_path: Path
 ) -> None:
     app_url, workdir = app
-    dialogs: list[str] = []
-    tracked: list[str] = []
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     # Any request for the tracker means user text was rendered as Markdown or HTML.
-    context.route(
-        "**/*",
-        lambda route: (
-            (tracked.append(route.request.url), route.abort())
-            if "tracker.example" in route.request.url
-            else route.continue_()
-        ),
+    guarded = guarded_page(browser, 1400, 1000)
+    context, page, tracked, dialogs = (
+        guarded.context,
+        guarded.page,
+        guarded.tracked,
+        guarded.dialogs,
     )
-    page = context.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(login_link(workdir, app_url))  # the printed one-time link is spent
     expect(page).to_have_url(f"{app_url}/ui/")
     chat = page.locator("#chat-send")

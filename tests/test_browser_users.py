@@ -20,6 +20,7 @@ from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.web.auth import login_link
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.browser import guarded_page
 from tests.helpers.web import serving
 from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
 from tests.test_browser import browser, playwright, shot  # noqa: F401  (fixtures)
@@ -58,19 +59,13 @@ def test_invite_qr_then_approve_a_waiting_stranger_whose_next_photo_is_saved(
     browser: Browser,  # noqa: F811
 ) -> None:
     base, services = invite_app
-    tracked: list[str] = []
-    dialogs: list[str] = []
-    context = browser.new_context(viewport={"width": 1500, "height": 1300})
-    context.route(
-        "**/*",
-        lambda route: (
-            (tracked.append(route.request.url), route.abort())
-            if "tracker.example" in route.request.url
-            else route.continue_()
-        ),
+    guarded = guarded_page(browser, 1500, 1300)
+    context, page, tracked, dialogs = (
+        guarded.context,
+        guarded.page,
+        guarded.tracked,
+        guarded.dialogs,
     )
-    page = context.new_page()
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(login_link(services.db, base))
     expect(page).to_have_url(f"{base}/ui/")
     page.get_by_role("tab", name="Users").click()

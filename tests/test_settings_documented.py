@@ -23,6 +23,7 @@ def test_every_setting_is_in_the_readme_and_the_example_env() -> None:
     example = (ROOT / ".env.example").read_text()
     names = aliases()
     assert len(names) > 40
+
     # The README names a family once: `POSTGRES_DB_HOST`, `_PORT`, ...
     def in_readme(name: str) -> bool:
         family, _, tail = name.rpartition("_")

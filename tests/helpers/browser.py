@@ -1,0 +1,31 @@
+"""A browser page that records what user text must never cause: a request to the
+tracker host (user text rendered as Markdown or HTML) or a dialog (a script ran)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from playwright.sync_api import Browser, BrowserContext, Page
+
+
+@dataclass
+class GuardedPage:
+    context: BrowserContext
+    page: Page
+    tracked: list[str] = field(default_factory=list)  # requests for the tracker host
+    dialogs: list[str] = field(default_factory=list)  # alert(), confirm(), ...
+
+
+def guarded_page(browser: Browser, width: int, height: int) -> GuardedPage:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    guarded = GuardedPage(context, context.new_page())
+    context.route(
+        "**/*",
+        lambda route: (
+            (guarded.tracked.append(route.request.url), route.abort())
+            if "tracker.example" in route.request.url
+            else route.continue_()
+        ),
+    )
+    guarded.page.on("dialog", lambda d: (guarded.dialogs.append(d.message), d.dismiss()))
+    return guarded
