@@ -57,7 +57,10 @@ def test_existing_directories_are_made_private_at_start(
     services = sandbox.fresh(DATA_DIR=settings.data_dir)
     try:
         app_client(services)
-        for folder in (settings.data_dir, settings.media_dir, settings.spool_dir):
+        # DATA_DIR keeps only the traverse bit, as root: pgserver's own user must pass
+        # through it to the database (see the last test); nobody else may list it.
+        assert mode(settings.data_dir) == (0o711 if os.geteuid() == 0 else 0o700)
+        for folder in (settings.media_dir, settings.spool_dir):
             assert mode(folder) == 0o700, folder
     finally:
         services.close()
@@ -89,3 +92,43 @@ def test_an_explicit_gradio_temp_dir_is_respected(
     chosen = tmp_path / "gradio-here"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(chosen))
     assert _gradio_upload_dir(services) == chosen
+
+
+def test_a_folder_the_embedded_database_must_pass_through_stays_traversable(
+    tmp_path: Path,
+) -> None:
+    """As root, pgserver's own system user must pass through DATA_DIR to reach DATA_DIR/pg:
+    making it 0700 broke pg_ctl (a failed restart, a server killed at exit)."""
+    import os
+    import subprocess
+    import sys
+
+    from assistant.media.local import private_dir
+
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o711)  # what pgserver leaves on the folders above its database
+    private_dir(folder, holds_database=True)
+    expected = 0o711 if os.geteuid() == 0 else 0o700
+    assert folder.stat().st_mode & 0o777 == expected
+    os.chmod(folder, 0o755)
+    private_dir(folder, holds_database=True)  # never readable or writable by others
+    assert folder.stat().st_mode & 0o777 == expected
+    private_dir(folder)  # any other folder: 0700
+    assert folder.stat().st_mode & 0o777 == 0o700
+    # End to end: a command on an embedded database stops it cleanly (no kill).
+    data = tmp_path / "cmd"
+    env = {**os.environ, "DATA_DIR": str(data), "PYTHONPATH": str(Path(__file__).parents[1])}
+    for key in [k for k in env if k.startswith(("DATABASE_URL", "POSTGRES_DB"))]:
+        env.pop(key)
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "demo-data", "--users", "1", "--entries", "2"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "killing it instead" not in done.stderr
+    assert "Permission denied" not in done.stderr

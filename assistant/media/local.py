@@ -21,9 +21,10 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: Path, *, holds_database: bool = False) -> Path:
     """Create `path` and its missing parents 0700, and make an existing `path` 0700 (data
-    directories made by earlier versions were 0755). Returns `path`."""
+    directories made by earlier versions were 0755). Returns `path`. `holds_database`:
+    DATA_DIR, above the embedded database, keeps the traverse bits pgserver gives it."""
     missing: list[Path] = []
     for folder in (path, *path.parents):
         if folder.exists():
@@ -35,9 +36,16 @@ def private_dir(path: Path) -> Path:
         os.chmod(folder, PRIVATE_DIR)
     if not path.is_dir():
         raise NotADirectoryError(f"{path} is not a directory")
-    if path.stat().st_mode & 0o777 != PRIVATE_DIR:
+    mode = PRIVATE_DIR
+    if holds_database and os.geteuid() == 0:
+        # As root, pgserver runs the embedded PostgreSQL as its own system user and makes
+        # every folder above the database traversable (x, never r or w). Taking that away
+        # made its pg_ctl fail ("Permission denied"): the restart after tuning, at random,
+        # and the stop at exit, always (the server was killed instead).
+        mode |= path.stat().st_mode & 0o011
+    if path.stat().st_mode & 0o777 != mode:
         try:
-            os.chmod(path, PRIVATE_DIR)
+            os.chmod(path, mode)
         except PermissionError:  # not ours (a mounted volume): say so, but keep working
             log.warning("%s is readable by other accounts and not ours to chmod", path)
     return path
@@ -51,7 +59,8 @@ class UrlSigner:
 
     @classmethod
     def from_file(cls, path: Path) -> UrlSigner:
-        private_dir(path.parent)  # DATA_DIR: every process makes its signer first
+        # DATA_DIR: every process makes its signer first.
+        private_dir(path.parent, holds_database=True)
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:

@@ -244,7 +244,7 @@ def restore(
             "the target is not empty (" + "; ".join(reasons) + "): restore refused;"
             " --force replaces the database and adds the objects"
         )
-    work = private_dir(settings.data_dir)
+    work = private_dir(settings.data_dir, holds_database=True)
     with (
         tempfile.TemporaryDirectory(prefix=".restore-", dir=work) as tmp,
         tarfile.open(path, "r:") as tar,

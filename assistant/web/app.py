@@ -60,7 +60,8 @@ def create_app(
     services = services or build_services(settings or get_settings())
     settings = services.settings
     # Earlier versions made these 0755: other local accounts could read users' photos.
-    for folder in (settings.data_dir, settings.spool_dir, settings.prompts_dir):
+    private_dir(settings.data_dir, holds_database=True)
+    for folder in (settings.spool_dir, settings.prompts_dir):
         private_dir(folder)
     sessions = Sessions(
         services.db, admin_token(settings).value, settings.admin_session_hours * 3600
