@@ -13,6 +13,7 @@ from assistant.factory import Services
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.catalog import SpyTranscriber
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
 
@@ -291,16 +292,9 @@ def test_voice_minutes_are_limited_before_transcribing(invite_mode: Any, fake: F
     from tests.helpers.hostile import opus_in_ogg
 
     services = invite_mode(ACCESS="open", LIMIT_VOICE_MINUTES_PER_DAY=0.05)  # 3 s
-    heard: list[bytes] = []
-
-    class Spy:
-        name = "spy"
-
-        def transcribe(self, audio: bytes, *_a: object, **_k: object) -> str:
-            heard.append(audio)
-            return "mostre fotos"
-
-    services.assistant.transcriber = Spy()
+    spy = SpyTranscriber()
+    heard = spy.heard
+    services.assistant.transcriber = spy
 
     def voice_note(seconds: float) -> None:
         url = fake.add_media(MediaItem(opus_in_ogg(seconds), "audio/ogg"))

@@ -26,7 +26,7 @@ from assistant.ops.sandbox import Sandbox
 from assistant.speech import AudioTooLong, UnsupportedCodec, probe
 from assistant.speech.audio import decode
 from assistant.worker import WorkerPool
-from tests.helpers.catalog import joined, send
+from tests.helpers.catalog import SpyTranscriber, joined, send
 from tests.helpers.hostile import (
     big_rgba_png,
     flac_in_ogg,
@@ -106,16 +106,9 @@ def test_the_frame_budget_holds_even_for_an_allowed_codec(monkeypatch: pytest.Mo
 
 
 def test_a_flac_voice_note_gets_a_clear_reply_and_no_engine_hears_it(services: Services) -> None:
-    heard: list[bytes] = []
-
-    class Spy:
-        name = "spy"
-
-        def transcribe(self, audio: bytes, *_args: object, **_kw: object) -> str:
-            heard.append(audio)
-            return "mostre fotos"
-
-    services.assistant.transcriber = Spy()
+    spy = SpyTranscriber()
+    heard = spy.heard
+    services.assistant.transcriber = spy
     reply = joined(send(services, ALICE, "", flac_in_ogg()))
     assert "Não consigo transcrever" in reply or "formato" in reply, reply
     assert heard == []
@@ -126,16 +119,9 @@ def test_a_flac_voice_note_gets_a_clear_reply_and_no_engine_hears_it(services: S
 def test_the_length_limit_is_checked_before_any_engine(sandbox: Sandbox) -> None:
     """A paid engine (OpenAI) used to receive a 600 s note: only its 25 MB limit applied."""
     services = sandbox.fresh(MAX_AUDIO_SECONDS=2)
-    heard: list[bytes] = []
-
-    class Paid:
-        name = "openai:spy"
-
-        def transcribe(self, audio: bytes, *_args: object, **_kw: object) -> str:
-            heard.append(audio)
-            return "oi"
-
-    services.assistant.transcriber = Paid()
+    paid = SpyTranscriber("openai:spy", "oi")
+    heard = paid.heard
+    services.assistant.transcriber = paid
     try:
         reply = joined(send(services, ALICE, "", opus_in_ogg(5)))
         assert "eu transcrevo até 2 s" in reply, reply

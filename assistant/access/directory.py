@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from assistant.access.gate import normalize_number
-from assistant.access.limits import LimitBook, Limits, UnknownNumber
+from assistant.access.limits import TODAY_UTC, LimitBook, Limits, UnknownNumber
 from assistant.config import Settings
 from assistant.db import Database
 
@@ -66,13 +66,13 @@ FROM page p
 CROSS JOIN LATERAL (
     SELECT count(*) AS photos, coalesce(sum(byte_size), 0) AS storage_bytes
     FROM images WHERE owner = p.phone) i
-LEFT JOIN usage_daily t ON t.owner = p.phone AND t.day = (now() AT TIME ZONE 'UTC')::date
+LEFT JOIN usage_daily t ON t.owner = p.phone AND t.day = {today}
 LEFT JOIN LATERAL (
     SELECT sum(tokens) AS tokens, sum(cost_usd) AS cost_usd FROM usage_daily
     WHERE owner = p.phone
       AND day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date) m ON true
 ORDER BY p.last_seen DESC, p.phone
-"""
+""".replace("{today}", TODAY_UTC)
 
 
 class Users:

@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from assistant.access.invites import MAX_WRONG_CODES, Invites, join_code
-from assistant.access.limits import LimitBook, Quota
+from assistant.access.limits import TODAY_UTC, LimitBook, Quota
 from assistant.config import Settings
 from assistant.db import Database
 from assistant.models import InboundMessage, Language, Reply
 from assistant.phrases import say
 from assistant.search.text import detect_language
 
-_TODAY = "(now() AT TIME ZONE 'UTC')::date"
 # Any constant: serialises the count of replies to strangers across workers.
 STRANGER_REPLY_LOCK = 7_405_331_922
 
@@ -60,7 +59,7 @@ class Gate:
     def admit(self, owner: str, message: InboundMessage) -> Decision:
         """Decide, and record what the Users page shows (inside the message's transaction)."""
         row = self.db.fetchone(
-            "SELECT status, joined_via FROM access WHERE phone = %s FOR UPDATE", (owner,)
+            "SELECT status, joined_via, limits FROM access WHERE phone = %s FOR UPDATE", (owner,)
         )
         status = row["status"] if row else None
         if status == "blocked":
@@ -71,7 +70,8 @@ class Gate:
                 self._activate(owner, via)
             else:
                 self.db.execute("UPDATE access SET last_seen = now() WHERE phone = %s", (owner,))
-            return Decision(True, "active", quota=self.limits.quota(owner))
+            overrides = dict(row["limits"] or {}) if row else {}
+            return Decision(True, "active", quota=self.limits.quota(owner, overrides))
         language: Language = detect_language(message.text) or self.settings.default_language
         if message.text.strip().lower().startswith(("join", "code")):
             language = "en"  # the join phrase's own language ("join K7QX-M2PD")
@@ -93,7 +93,7 @@ class Gate:
     def _join(self, owner: str, code: str, language: Language) -> Decision:
         wrong = self.db.scalar(
             "SELECT wrong_codes FROM access WHERE phone = %s"
-            f" AND (wrong_code_at AT TIME ZONE 'UTC')::date = {_TODAY}",
+            f" AND (wrong_code_at AT TIME ZONE 'UTC')::date = {TODAY_UTC}",
             (owner,),
         )
         if wrong is not None and wrong >= MAX_WRONG_CODES:
@@ -107,7 +107,7 @@ class Gate:
                 " ON CONFLICT (phone) DO UPDATE SET"
                 " last_seen = now(), waiting_messages = access.waiting_messages + 1,"
                 f" wrong_codes = CASE WHEN (access.wrong_code_at AT TIME ZONE 'UTC')::date"
-                f" = {_TODAY} THEN access.wrong_codes + 1 ELSE 1 END, wrong_code_at = now()",
+                f" = {TODAY_UTC} THEN access.wrong_codes + 1 ELSE 1 END, wrong_code_at = now()",
                 (owner,),
             )
             if not self._may_tell(owner, once_a_day=False):
@@ -147,7 +147,7 @@ class Gate:
         if cap <= 0:
             return False
         daily = (
-            f" AND (noticed_at IS NULL OR (noticed_at AT TIME ZONE 'UTC')::date < {_TODAY})"
+            f" AND (noticed_at IS NULL OR (noticed_at AT TIME ZONE 'UTC')::date < {TODAY_UTC})"
             if once_a_day
             else ""
         )

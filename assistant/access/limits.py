@@ -19,7 +19,8 @@ from assistant.config import Settings
 from assistant.db import Database
 from assistant.ops.prices import cost_of
 
-_TODAY = "(now() AT TIME ZONE 'UTC')::date"
+# Today as the limits count days: UTC (the reset is at 00:00 UTC for everyone).
+TODAY_UTC = "(now() AT TIME ZONE 'UTC')::date"
 
 
 class UnknownNumber(ValueError):
@@ -135,7 +136,8 @@ class LimitBook:
             " coalesce(u.cost_usd, 0) AS cost_usd,"
             " (SELECT coalesce(sum(byte_size), 0) FROM images WHERE owner = %(o)s)"
             " AS storage_bytes"
-            f" FROM (SELECT 1) one LEFT JOIN usage_daily u ON u.owner = %(o)s AND u.day = {_TODAY}",
+            " FROM (SELECT 1) one LEFT JOIN usage_daily u"
+            f" ON u.owner = %(o)s AND u.day = {TODAY_UTC}",
             {"o": owner},
         )
         assert row is not None
@@ -144,20 +146,26 @@ class LimitBook:
     def spent_today(self) -> float:
         """USD spent on the model today, all users (the dashboard's list prices)."""
         value = self.db.scalar(
-            f"SELECT coalesce(sum(cost_usd), 0) FROM usage_daily WHERE day = {_TODAY}"
+            f"SELECT coalesce(sum(cost_usd), 0) FROM usage_daily WHERE day = {TODAY_UTC}"
         )
         return float(value or 0)
 
-    def quota(self, owner: str) -> Quota:
-        quota = Quota(self.limits_of(owner), self.usage_today(owner))
+    def quota(self, owner: str, overrides: dict[str, Any] | None = None) -> Quota:
+        """`overrides`: the user's row's, when the caller has just read it."""
+        limits = (
+            self.limits_of(owner)
+            if overrides is None
+            else Limits.defaults(self.settings).with_overrides(overrides)
+        )
+        quota = Quota(limits, self.usage_today(owner))
         budget = self.settings.model_budget_usd_per_day
         quota.budget_spent = bool(budget and self.spent_today() >= budget)
         if not quota.model_allowed():
             # Told once per UTC day; the update only matches when not yet told today.
             quota.note_budget = bool(
                 self.db.fetchone(
-                    f"UPDATE access SET budget_noted_on = {_TODAY} WHERE phone = %s"
-                    f" AND budget_noted_on IS DISTINCT FROM {_TODAY} RETURNING phone",
+                    f"UPDATE access SET budget_noted_on = {TODAY_UTC} WHERE phone = %s"
+                    f" AND budget_noted_on IS DISTINCT FROM {TODAY_UTC} RETURNING phone",
                     (owner,),
                 )
             )
@@ -173,7 +181,7 @@ class LimitBook:
             return
         self.db.execute(
             "INSERT INTO usage_daily (owner, day, photos, bytes, voice_seconds, tokens, cost_usd)"
-            f" VALUES (%s, {_TODAY}, %s, %s, %s, %s, %s)"
+            f" VALUES (%s, {TODAY_UTC}, %s, %s, %s, %s, %s)"
             " ON CONFLICT (owner, day) DO UPDATE SET photos = usage_daily.photos + EXCLUDED.photos,"
             " bytes = usage_daily.bytes + EXCLUDED.bytes,"
             " voice_seconds = usage_daily.voice_seconds + EXCLUDED.voice_seconds,"

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, computed_field
 
+from assistant.access.limits import TODAY_UTC
 from assistant.db import Database
 from assistant.ops.prices import cost_of
 from assistant.queue import Inbox
@@ -266,7 +267,7 @@ def dashboard(
                 float(
                     db.scalar(
                         "SELECT coalesce(sum(cost_usd), 0) FROM usage_daily"
-                        " WHERE day = (now() AT TIME ZONE 'UTC')::date"
+                        f" WHERE day = {TODAY_UTC}"
                     )
                     or 0
                 ),

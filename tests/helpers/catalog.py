@@ -28,3 +28,16 @@ def save_entry(services: Services, owner: str, text: str, data: bytes | None = N
 
 def found_texts(services: Services, owner: str, query: str) -> list[str]:
     return [e.description for e in services.catalog.search(owner, query).entries]
+
+
+class SpyTranscriber:
+    """A transcriber that records the notes that reached it (to prove none did)."""
+
+    def __init__(self, name: str = "spy", text: str = "mostre fotos"):
+        self.name = name
+        self.text = text
+        self.heard: list[bytes] = []
+
+    def transcribe(self, audio: bytes, *_args: object, **_kw: object) -> str:
+        self.heard.append(audio)
+        return self.text
