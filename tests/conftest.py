@@ -17,6 +17,12 @@ from tests.helpers.whatsapp import twilio_env, wire_media
 DATA = Path(__file__).parent / "data"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real llama-server's tests run last: on a fresh machine its one-time build
+    (about 7 minutes on two cores, started early by `.ci/run`) finishes meanwhile."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_llama_server.py"))
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as box:

@@ -626,3 +626,15 @@ def test_a_cut_answer_after_a_save_still_says_the_photo_was_saved(
     assert entry.description == "Rex na praia"
     assert "✅ Foto salva com a descrição: *Rex na praia*" in replies[0].text
     assert "cortada antes de terminar" in replies[0].text
+
+
+def test_a_foreign_templates_control_tokens_never_reach_the_user(
+    svc: Services, ai: FakeOpenAI
+) -> None:
+    # What Gemma 3 270M wrote under llama-server with the Qwen2.5 template (issue #28): the
+    # template's tokens, then invented turns of the conversation.
+    ai.script = [Say("Claro, Ana!<|im_end|>\n<|im_start|>user\nE agora?<|im_end|>")]
+    assert send(svc, ALICE, "Oi")[0].text == "Claro, Ana!"
+    ai.script = [Say("<end_of_turn>\n<start_of_turn>user\nMeu cachorro<end_of_turn>")]
+    (reply,) = send(svc, ALICE, "Oi de novo")
+    assert "<" not in reply.text and "Não consegui formular uma resposta" in reply.text

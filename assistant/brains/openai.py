@@ -48,6 +48,8 @@ _PERMANENT = {
     "failed to parse tool call arguments": "request",
     "context size has been exceeded": "context",
     "exceeds the context": "context",
+    "exceeds the available context size": "context",  # llama.cpp's 400 today
+    "exceed_context_size_error": "context",
     "maximum context length": "context",
     "context_length_exceeded": "context",
 }
@@ -65,6 +67,11 @@ _CAPTION_PROMPT = (
     "animals, people (no names), places, documents (receipt, ticket), text you can read."
 )
 _LANGUAGE = {"pt": "Brazilian Portuguese", "en": "English"}
+# A model run with a chat template that is not its own (common with local servers) writes
+# the template's control tokens and goes on to invent the next turns: what comes after an
+# end-of-turn token is not an answer, and no control token is ever shown to a user.
+_TURN_END = re.compile(r"<\|im_end\|>|<\|eot_id\|>|<\|end\|>|<\|endoftext\|>|<end_of_turn>|</s>")
+_CONTROL = re.compile(r"<\|[a-z_]{2,30}\|>|<(?:start|end)_of_turn>|<s>")
 # An inbound message without text was a photo or a voice note (the memory keeps no more).
 _MEDIA_ONLY = "[photo or voice note, no text]"
 
@@ -128,6 +135,11 @@ def alternate(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif merged or message["role"] == "user":
             merged.append(dict(message))
     return merged
+
+
+def visible_text(text: str) -> str:
+    """The answer a user may see: up to the first end-of-turn token, no control tokens."""
+    return _CONTROL.sub("", _TURN_END.split(text, maxsplit=1)[0]).strip()
 
 
 def _data_url(data: bytes, content_type: str) -> str:
@@ -272,7 +284,7 @@ class OpenAIBrain:
         self, text: str, cut: bool, held: list[int | None], turn: Turn, tools: Toolbox
     ) -> str:
         lang = turn.language
-        text = text.strip()
+        text = visible_text(text)
         if text and cut:
             # Sent with a note rather than replaced by the offline rules: the tools of the
             # earlier rounds already ran, and the rules would run the request again.
