@@ -168,7 +168,7 @@ def test_gradio_client_drives_chat_and_catalog(launched: str, tmp_path: Path) ->
     assert "offline rules" in status
     # States (the page of photos) stay in the browser: the API answers with the summary.
     summary = client.predict(ALICE, "aniversario", "", "", "", "day", api_name="/catalog")
-    assert "1 entries" in summary
+    assert "1 entry for" in summary
 
 
 def test_catalog_filters_dates_and_types_and_groups_by_month(
@@ -198,7 +198,7 @@ def test_catalog_filters_dates_and_types_and_groups_by_month(
     # The search, then the date range (UTC days, both ends included).
     october = catalog_browse(services, ALICE, "gato", since="2026-10-01", until="2026-10-15")
     assert [t.caption for g in october.groups for t in g.thumbs] == ["Gato na janela"]
-    assert "1 entries" in october.summary
+    assert "1 entry for" in october.summary
     pngs = catalog_browse(services, ALICE, "", media_type="image/png")
     assert [t.caption for g in pngs.groups for t in g.thumbs] == ["Gato dormindo"]
     assert "Dates are" in catalog_browse(services, ALICE, "", since="03/10/2026").summary

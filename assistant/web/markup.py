@@ -28,3 +28,8 @@ def md_code(text: str, language: str = "") -> str:
         longest = max(longest, run)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{text}\n{fence}"
+
+
+def counted(n: int, one: str, many: str) -> str:
+    """ "1 photo", "2 photos", "0 photos": the count with the word that fits it."""
+    return f"{n} {one if n == 1 else many}"

@@ -31,7 +31,7 @@ from assistant.factory import Services, model_brain
 from assistant.llm import openai_client
 from assistant.models import Entry, InboundMedia, InboundMessage, Reply
 from assistant.prompts import PromptNameError, SavedPrompts
-from assistant.web.markup import md_code, md_text
+from assistant.web.markup import counted, md_code, md_text
 from assistant.web.report import ReportQuery, find_entries
 
 DEFAULT_PHONE = "+5511900000001"
@@ -258,7 +258,9 @@ def catalog_browse(
         order = [KINDS[k] for k in KINDS if KINDS[k] in groups]
         groups = {label: groups[label] for label in order}
     who = md_text(user) if user else "all users"
-    summary = f"{total} entries for {who}" + (f" matching “{md_text(query)}”" if searching else "")
+    summary = f"{counted(total, 'entry', 'entries')} for {who}" + (
+        f" matching “{md_text(query)}”" if searching else ""
+    )
     guesses = sum(e.matched_by in ("partial", "meaning") for e in entries)
     if guesses:
         summary += f"; {guesses} more only guessed by meaning (marked ≈)"

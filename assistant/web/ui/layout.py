@@ -8,7 +8,7 @@ import gradio as gr
 
 from assistant.factory import Services
 from assistant.prompts import SavedPrompts, configured_system_prompt
-from assistant.web.markup import md_text
+from assistant.web.markup import counted, md_text
 from assistant.web.report import MEDIA_TYPES
 from assistant.web.ui.handlers import (
     DEFAULT_PHONE,
@@ -75,6 +75,16 @@ UI_CSS = """
   grid-template-rows: none !important;
   grid-auto-rows: 150px !important;
 }
+/* Gradio gives every gallery a 450 px minimum: a day with one photo was a mostly empty
+   box. Each group is as tall as its rows of thumbnails. */
+.catalog-group .grid-wrap {
+  min-height: 0 !important;
+  height: auto !important;
+  max-height: none !important;
+}
+.catalog-group .wrap, .catalog-group .gallery-container {
+  height: auto !important;
+}
 """
 
 
@@ -111,8 +121,9 @@ def _catalog_tab(services: Services) -> None:
                     gr.Markdown("No photos here yet.", elem_id="catalog-empty")
                     return
                 for number, group in enumerate(current["groups"]):
+                    count = counted(len(group["thumbs"]), "photo", "photos")
                     gr.Markdown(
-                        f"#### {md_text(group['label'])} · {len(group['thumbs'])} photos",
+                        f"#### {md_text(group['label'])} · {count}",
                         elem_id=f"catalog-title-{number}",
                         latex_delimiters=[],
                     )
