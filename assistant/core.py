@@ -13,6 +13,7 @@ from assistant.access.limits import Quota
 from assistant.brains.base import Brain, BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.catalog import Catalog, StoredImage
+from assistant.channels.base import DEFAULT_TEXT_LIMIT
 from assistant.config import Settings
 from assistant.errors import StoreUnavailable
 from assistant.media import (
@@ -44,7 +45,8 @@ from assistant.tools import Toolbox, ToolCall
 
 log = logging.getLogger(__name__)
 
-MediaFetcher = Callable[[str], tuple[bytes, str | None]]
+# (the channel the message came in on, the item) -> its bytes and content type.
+MediaFetcher = Callable[[str, InboundMedia], tuple[bytes, str | None]]
 
 
 @dataclass
@@ -79,6 +81,8 @@ class Assistant:
         transcriber: Transcriber | None = None,
         fetch_media: MediaFetcher | None = None,
         photos: PhotoTexts | None = None,
+        *,
+        text_limit: Callable[[str], int] = lambda _channel: DEFAULT_TEXT_LIMIT,
     ):
         self.settings = settings
         self.catalog = catalog
@@ -87,6 +91,7 @@ class Assistant:
         self.transcriber = transcriber
         self.fetch_media = fetch_media
         self.photos = photos
+        self.text_limit = text_limit  # of the channel a message came in on
 
     def handle(
         self, message: InboundMessage, *, degraded: bool = False, quota: Quota | None = None
@@ -129,7 +134,7 @@ class Assistant:
                 over[limit_hit] = over.get(limit_hit, 0) + 1
                 continue
             try:
-                data, claimed = self._media_bytes(item)
+                data, claimed = self._media_bytes(item, message.channel)
             except MediaUnavailable:
                 notices.append(("media_unavailable", {}))
                 continue
@@ -277,11 +282,12 @@ class Assistant:
         if reply.text:
             lines.append(reply.text)
 
-        replies = [Reply(text=part) for part in split_message("\n\n".join(lines))]
+        limit = self.text_limit(message.channel)
+        replies = [Reply(text=part) for part in split_message("\n\n".join(lines), limit)]
         for image, caption in reply.images:
             replies.append(
                 Reply(
-                    text=caption[:1600],
+                    text=caption[:limit],
                     media=[
                         OutMedia(
                             key=image.storage_key,
@@ -339,19 +345,19 @@ class Assistant:
                 waiting.append(saved)
         return waiting, hints
 
-    def _media_bytes(self, item: InboundMedia) -> tuple[bytes, str | None]:
+    def _media_bytes(self, item: InboundMedia, channel: str) -> tuple[bytes, str | None]:
         if item.data is not None:
             return item.data, item.content_type
-        if item.url and self.fetch_media:
+        if (item.url or item.media_id) and self.fetch_media:
             try:
-                data, content_type = self.fetch_media(item.url)
+                data, content_type = self.fetch_media(channel, item)
             except MediaRejected:
                 raise
             except Exception as exc:  # network, auth, 404: the user is asked to resend
                 log.warning("media not fetched (%s): %s", type(exc).__name__, exc)
-                raise MediaUnavailable(item.url) from exc
+                raise MediaUnavailable(item.url or item.media_id or "") from exc
             return data, content_type or item.content_type
-        raise MediaUnavailable(item.url or "")
+        raise MediaUnavailable(item.url or item.media_id or "")
 
     def _keep_audio(self, data: bytes, content_type: str) -> dict[str, Any]:
         """Voice notes are kept, so nothing is lost when transcription is off or fails."""

@@ -12,6 +12,7 @@ from assistant.brains.base import Brain
 from assistant.brains.offline import OfflineBrain
 from assistant.brains.openai import OpenAIBrain
 from assistant.catalog import Catalog
+from assistant.channels import Channels, build_channels
 from assistant.config import ConfigError, Settings
 from assistant.core import Assistant
 from assistant.db import Database
@@ -38,7 +39,6 @@ from assistant.search.photo_text import (
 from assistant.search.semantic import SemanticIndex
 from assistant.speech import LocalWhisperTranscriber, OpenAITranscriber, Transcriber
 from assistant.speech.weights import hub_cached, joined_model, packaged_available
-from assistant.twilio import TwilioSender, build_fetcher, build_sender
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Services:
     assistant: Assistant
     inbox: Inbox
     outbox: Outbox
-    sender: TwilioSender | None
+    channels: Channels
     semantic: SemanticIndex | None = None
     photos: PhotoTexts | None = None
     gate: Gate = field(init=False)
@@ -219,14 +219,16 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         )
 
     photos = PhotoTexts(db, store, reader, describe_pending) if reader else None
+    channels = build_channels(settings)
     assistant = Assistant(
         settings,
         catalog,
         memory,
         brain,
         build_transcriber(settings),
-        build_fetcher(settings),
+        channels.fetch_media,
         photos,
+        text_limit=channels.text_limit,
     )
     backoff = Backoff(base=settings.retry_base_seconds)
     inbox = Inbox(
@@ -248,7 +250,7 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         assistant,
         inbox,
         outbox,
-        build_sender(settings),
+        channels,
         semantic,
         photos,
     )

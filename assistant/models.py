@@ -15,11 +15,14 @@ def utcnow() -> datetime:
 
 
 class InboundMedia(BaseModel):
-    """One attachment. Channels give bytes (simulator) or a URL to fetch (Twilio)."""
+    """One attachment. Channels give bytes (simulator), a URL to fetch (Twilio), or the
+    platform's id for it and the hash it declared (Meta's Cloud API)."""
 
     content_type: str | None = Field(default=None, max_length=255)
     data: bytes | None = Field(default=None, repr=False)
     url: str | None = Field(default=None, max_length=2048)
+    media_id: str | None = Field(default=None, max_length=128)
+    sha256: str | None = Field(default=None, max_length=128)
 
 
 # Bounds on what a channel may hand us: a value the database cannot store (a NUL) or
@@ -62,7 +65,7 @@ class OutMedia(BaseModel):
 
 
 class Reply(BaseModel):
-    """One outgoing WhatsApp message: text up to 1600 characters and at most one media."""
+    """One outgoing WhatsApp message: text within its channel's limit, at most one media."""
 
     text: str = ""
     media: list[OutMedia] = Field(default_factory=list)

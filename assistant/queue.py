@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
+from assistant.channels.base import Channels
 from assistant.db import Conn, Database
 from assistant.models import InboundMessage, Reply
 from assistant.retry import Backoff
@@ -44,8 +45,8 @@ UPDATE inbox SET status = 'processing', attempts = attempts + 1,
        lease_until = now() + make_interval(secs => %(lease)s),
        claim_token = %(token)s, worker = %(worker)s
 FROM next WHERE inbox.id = next.id
-RETURNING inbox.id, inbox.owner, inbox.payload, inbox.attempts, inbox.received_at,
-          inbox.last_error, inbox.last_error_kind
+RETURNING inbox.id, inbox.owner, inbox.channel, inbox.payload, inbox.attempts,
+          inbox.received_at, inbox.last_error, inbox.last_error_kind
 """
 
 # The text lane: a message with attachments (photos to decode, notes to transcribe) is
@@ -93,6 +94,7 @@ class InboxClaim:
     attempts: int
     last_error: str | None = None
     last_error_kind: str | None = None
+    channel: str = "twilio"  # the one it came in on: its replies go out through it
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class OutboxRow:
     id: int
     inbox_id: int | None
     kind: str
+    channel: str
     recipient: str
     body: str
     media_key: str | None
@@ -140,11 +143,18 @@ class Inbox:
         # One statement, one round trip (autocommit): the webhook answers in milliseconds.
         with self.db.statement(timeout=timeout) as conn:
             row = conn.execute(
-                "INSERT INTO inbox (message_sid, owner, payload, received_at, known)"
-                " VALUES (%s, %s, %s, coalesce(to_timestamp(%s), now()),"
+                "INSERT INTO inbox (channel, message_sid, owner, payload, received_at, known)"
+                " VALUES (%s, %s, %s, %s, coalesce(to_timestamp(%s), now()),"
                 " EXISTS (SELECT 1 FROM access WHERE phone = %s AND status = 'active'))"
-                " ON CONFLICT (message_sid) DO NOTHING RETURNING id",
-                (message.message_id, owner, Jsonb(payload), received_at, owner),
+                " ON CONFLICT (channel, message_sid) DO NOTHING RETURNING id",
+                (
+                    Channels.canonical(message.channel),
+                    message.message_id,
+                    owner,
+                    Jsonb(payload),
+                    received_at,
+                    owner,
+                ),
             ).fetchone()
         return row is not None
 
@@ -172,6 +182,7 @@ class Inbox:
             row["attempts"],
             row["last_error"],
             row["last_error_kind"],
+            row["channel"],
         )
 
     def finish(self, claim: InboxClaim, status: str = "done") -> None:
@@ -302,10 +313,12 @@ class Outbox:
         recipient: str,
         replies: list[Reply],
         *,
+        channel: str,
         kind: str = "reply",
         public_base: str | None = None,
     ) -> int:
-        """Queue one WhatsApp message per reply (text <= 1600 characters, <= 1 media)."""
+        """Queue one WhatsApp message per reply (within the channel's text limit, <= 1
+        media) to `recipient` (a phone number) through `channel`."""
         rows = []
         for seq, reply in enumerate(replies):
             media = reply.media[0] if reply.media else None
@@ -314,6 +327,7 @@ class Outbox:
                     inbox_id,
                     seq,
                     kind,
+                    Channels.canonical(channel),
                     recipient,
                     reply.text,
                     media.key if media else None,
@@ -325,8 +339,8 @@ class Outbox:
             return 0
         with self.db.connection() as conn, conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO outbox (inbox_id, seq, kind, recipient, body, media_key,"
-                " media_content_type, public_base) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                "INSERT INTO outbox (inbox_id, seq, kind, channel, recipient, body, media_key,"
+                " media_content_type, public_base) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (inbox_id, seq) DO NOTHING",
                 rows,
             )
@@ -345,7 +359,7 @@ class Outbox:
 
     def sent(self, row: OutboxRow, sid: str, status: str) -> None:
         self.db.execute(
-            "UPDATE outbox SET status = 'sent', sid = %s, twilio_status = %s, sent_at = now(),"
+            "UPDATE outbox SET status = 'sent', sid = %s, delivery_status = %s, sent_at = now(),"
             " lease_until = NULL, last_error = NULL WHERE id = %s",
             (sid, status, row.id),
         )
@@ -379,14 +393,15 @@ class Outbox:
 
     def uncertain(self, limit: int = 20) -> list[dict[str, Any]]:
         return self.db.fetchall(
-            "SELECT id, recipient, body, media_key, sending_at FROM outbox"
+            "SELECT id, channel, recipient, body, media_key, sending_at FROM outbox"
             " WHERE status = 'uncertain' ORDER BY id LIMIT %s",
             (limit,),
         )
 
-    def known_sids(self, recipient: str) -> set[str]:
+    def known_sids(self, channel: str, recipient: str) -> set[str]:
         rows = self.db.fetchall(
-            "SELECT sid FROM outbox WHERE recipient = %s AND sid IS NOT NULL", (recipient,)
+            "SELECT sid FROM outbox WHERE channel = %s AND recipient = %s AND sid IS NOT NULL",
+            (channel, recipient),
         )
         return {r["sid"] for r in rows}
 
@@ -406,6 +421,9 @@ class Outbox:
                 (outbox_id,),
             )
 
-    def update_status(self, sid: str, status: str) -> int:
-        """Delivery updates from Twilio's status callback."""
-        return self.db.execute("UPDATE outbox SET twilio_status = %s WHERE sid = %s", (status, sid))
+    def update_status(self, channel: str, sid: str, status: str) -> int:
+        """Delivery updates from a channel's status callback."""
+        return self.db.execute(
+            "UPDATE outbox SET delivery_status = %s WHERE channel = %s AND sid = %s",
+            (status, channel, sid),
+        )

@@ -2,7 +2,8 @@
 
 Each message is handled in one database transaction together with its replies being
 queued and its inbox row being closed, so a message counts as handled exactly when its
-replies exist. Sending happens afterwards, from the outbox, one Twilio request per row.
+replies exist. Sending happens afterwards, from the outbox, one request per row through
+the channel the message came in on (`assistant/channels/`).
 
 Run more of them with `python -m assistant.worker --threads 2` (any number of processes
 may share one database); the web process runs `WORKER_THREADS` of them by default.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from assistant import metrics
+from assistant.channels.base import Channels, SendError
 from assistant.config import Settings
 from assistant.errors import ServiceBusy
 from assistant.factory import Services, build_services
@@ -28,7 +30,6 @@ from assistant.models import Reply
 from assistant.phrases import say
 from assistant.queue import Inbox, InboxClaim, Lane, LeaseLost, OutboxRow
 from assistant.retry import Backoff
-from assistant.twilio import SendError, TwilioSender
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,14 +82,14 @@ class Worker:
     def __init__(
         self,
         services: Services,
-        sender: TwilioSender | None,
         name: str | None = None,
         *,
+        channels: Channels | None = None,
         on_processed: Callable[[InboxClaim], None] | None = None,
         lane: Lane = "any",
     ):
         self.services = services
-        self.sender = sender
+        self.channels = channels or services.channels
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.on_processed = on_processed
         self.lane = lane
@@ -124,7 +125,7 @@ class Worker:
     def _process(self, claim: InboxClaim) -> str:
         """Handle one claimed message; returns the outcome the metrics count it under."""
         services = self.services
-        recipient = f"whatsapp:{claim.owner}"
+        recipient, channel = claim.owner, claim.channel
         if claim.attempts > services.inbox.max_attempts:
             # Every earlier attempt died without recording a failure (the worker was
             # killed, or the message crashes its process): stop here, once.
@@ -141,7 +142,9 @@ class Worker:
                 )
                 if not decision.admitted:
                     if decision.replies:
-                        services.outbox.add(claim.id, recipient, decision.replies, kind="access")
+                        services.outbox.add(
+                            claim.id, recipient, decision.replies, channel=channel, kind="access"
+                        )
                     services.inbox.refuse(claim)
                     outcome = decision.status
                 elif throttled:
@@ -153,7 +156,11 @@ class Worker:
                             limit=services.settings.rate_limit_per_minute,
                         )
                         services.outbox.add(
-                            claim.id, recipient, [Reply(text=text)], kind="throttled"
+                            claim.id,
+                            recipient,
+                            [Reply(text=text)],
+                            channel=channel,
+                            kind="throttled",
                         )
                     services.inbox.finish(claim, "throttled")
                     outcome = "throttled"
@@ -176,7 +183,13 @@ class Worker:
                         )
                     if beat.lost:
                         raise LeaseLost(claim.id)
-                    services.outbox.add(claim.id, recipient, replies, public_base=claim.public_base)
+                    services.outbox.add(
+                        claim.id,
+                        recipient,
+                        replies,
+                        channel=channel,
+                        public_base=claim.public_base,
+                    )
                     services.inbox.finish(claim)
         except LeaseLost:
             log.warning("message %s was taken over by another worker; dropped ours", claim.id)
@@ -196,7 +209,11 @@ class Worker:
                 services.inbox.park(claim, error)
                 text = say("error", services.memory.language_of(claim.owner))
                 services.outbox.add(
-                    claim.id, f"whatsapp:{claim.owner}", [Reply(text=text)], kind="apology"
+                    claim.id,
+                    claim.owner,
+                    [Reply(text=text)],
+                    channel=claim.channel,
+                    kind="apology",
                 )
             log.error("message %s parked: %s", claim.id, error)
         except LeaseLost:
@@ -211,7 +228,11 @@ class Worker:
                     log.error("message %s parked after %d attempts", claim.id, claim.attempts)
                     text = say("error", services.memory.language_of(claim.owner))
                     services.outbox.add(
-                        claim.id, f"whatsapp:{claim.owner}", [Reply(text=text)], kind="apology"
+                        claim.id,
+                        claim.owner,
+                        [Reply(text=text)],
+                        channel=claim.channel,
+                        kind="apology",
                     )
 
         try:
@@ -234,17 +255,17 @@ class Worker:
         row = outbox.claim(inbox_id)
         if row is None:
             return False
-        if self.sender is None:
+        channel = self.channels.get(row.channel)
+        missing = (
+            f"no channel {row.channel!r} is configured" if channel is None else channel.missing
+        )
+        if channel is None or missing:
             metrics.SEND_FAILURES.labels("unconfigured").inc()
-            outbox.failed(
-                row,
-                "Twilio is not configured "
-                "(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM)",
-            )
+            outbox.failed(row, missing or "")
             return True
         try:
             media_url = self._media_url(row)
-            result = self.sender.send(row.recipient, row.body, media_url)
+            result = channel.send(row.recipient, row.body, media_url)
         except SendError as exc:
             error = str(exc)
             reason = "uncertain" if exc.uncertain else "retry" if exc.retryable else "refused"
@@ -266,7 +287,7 @@ class Worker:
             self._record(lambda: outbox.failed(row, error))
             return True
         metrics.MESSAGES_SENT.inc()
-        # Twilio took it: record that even if the database is restarting right now (a row
+        # The platform took it: record that even if the database is restarting now (a row
         # left "sending" would be reaped as uncertain, never resent, but mislabelled).
         self._record(lambda: outbox.sent(row, result.sid, result.status))
         return True
@@ -277,27 +298,30 @@ class Worker:
         return BOOKKEEPING.call(write, attempts=BOOKKEEPING_ATTEMPTS, what="recording a send")
 
     def reconcile(self) -> int:
-        """Settle uncertain sends by asking Twilio what it has: sent (recorded with its
-        SID), or never received (queued again). Nothing is ever sent twice: a send only
+        """Settle uncertain sends by asking their channel what it has: sent (recorded with
+        its id), or never received (queued again). Nothing is ever sent twice: a send only
         becomes uncertain once nobody can still be sending it."""
-        if self.sender is None:
-            return 0
         outbox = self.services.outbox
         settled = 0
+        unreachable: set[str] = set()  # channels that could not be asked this round
         for row in outbox.uncertain():
-            if row["sending_at"] is None:
+            channel = self.channels.get(row["channel"])
+            if row["sending_at"] is None or channel is None or channel.missing:
+                continue
+            if channel.name in unreachable:
                 continue
             try:
-                sid = self.sender.find_sent(
+                sid = channel.find_sent(
                     row["recipient"],
                     row["body"],
                     row["media_key"] is not None,
                     row["sending_at"],
-                    outbox.known_sids(row["recipient"]),
+                    outbox.known_sids(row["channel"], row["recipient"]),
                 )
             except SendError as exc:
-                log.warning("cannot settle uncertain sends now: %s", exc)
-                return settled
+                log.warning("cannot settle uncertain %s sends now: %s", channel.name, exc)
+                unreachable.add(channel.name)
+                continue
             outbox.settle(row["id"], sid)
             log.warning("uncertain send %s settled: %s", row["id"], sid or "sent again")
             settled += 1
@@ -343,15 +367,8 @@ class WorkerPool:
     takes everything).
     """
 
-    def __init__(
-        self,
-        services: Services,
-        sender: TwilioSender | None,
-        threads: int,
-        media_threads: int | None = None,
-    ):
+    def __init__(self, services: Services, threads: int, media_threads: int | None = None):
         self.services = services
-        self.sender = sender
         self.stop_event = threading.Event()
         heavy = services.settings.worker_media_threads if media_threads is None else media_threads
         heavy = threads if threads <= 1 else max(1, min(heavy, threads))
@@ -364,7 +381,7 @@ class WorkerPool:
         ]
 
     def _run(self, lane: Lane) -> None:
-        Worker(self.services, self.sender, lane=lane).run(self.stop_event)
+        Worker(self.services, lane=lane).run(self.stop_event)
 
     def start(self) -> WorkerPool:
         for thread in self.threads:
@@ -384,9 +401,10 @@ def run_workers(settings: Settings, threads: int = 2) -> None:
 
     configure_logging()
     services = build_services(settings)
-    if services.sender is None:
-        log.warning("Twilio is not configured: replies cannot be sent")
-    pool = WorkerPool(services, services.sender, max(1, threads)).start()
+    for channel in services.channels:
+        if channel.missing:
+            log.warning("%s: replies through it cannot be sent", channel.missing)
+    pool = WorkerPool(services, max(1, threads)).start()
     indexer = services.start_indexer()
     housekeeping = services.start_housekeeping()
     stopping = threading.Event()

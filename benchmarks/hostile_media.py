@@ -164,7 +164,8 @@ def part2(seconds: float) -> None:
     }
     heavy["https://api.twilio.com/note"] = hostile.opus_in_ogg(600)
 
-    def fetch(url: str) -> tuple[bytes, str | None]:
+    def fetch(_channel: str, item: InboundMedia) -> tuple[bytes, str | None]:
+        url = item.url or ""
         data = heavy[url]
         return data, "audio/ogg" if url.endswith("note") else None
 
@@ -173,7 +174,7 @@ def part2(seconds: float) -> None:
     with Sandbox() as box:
         services = box.fresh(WORKER_THREADS=2)
         services.assistant.fetch_media = fetch
-        pool = WorkerPool(services, None, threads=2).start()
+        pool = WorkerPool(services, threads=2).start()
 
         def ping(owner: str) -> float:
             sid = f"SM{next(sids):032d}"

@@ -15,7 +15,15 @@ from assistant.ops.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import SpyTranscriber
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
+from tests.helpers.whatsapp import (
+    PUBLIC,
+    bodies,
+    drain,
+    sign,
+    twilio_env,
+    webhook_form,
+    wire_media,
+)
 
 ALICE, STRANGER, OTHER = "+5511987650001", "+5511987650099", "+5511987650098"
 
@@ -56,10 +64,6 @@ def send(
     )
     assert response.status_code == 200
     drain(services)
-
-
-def bodies(fake: FakeTwilio, user: str) -> list[str]:
-    return [s["Body"] for s in fake.sends_to(f"whatsapp:{user}")]
 
 
 def stored_for(services: Services, owner: str) -> dict[str, int]:

@@ -186,8 +186,8 @@ def test_messages_are_logged_both_ways(services: Services) -> None:
 def test_media_fetch_failures_get_a_friendly_reply(services: Services) -> None:
     from assistant.media import MediaRejected
 
-    def refuse(url: str) -> tuple[bytes, str | None]:
-        if "big" in url:
+    def refuse(_channel: str, item: InboundMedia) -> tuple[bytes, str | None]:
+        if "big" in (item.url or ""):
             raise MediaRejected("too_large", "content-length 9000000")
         raise ConnectionError("host down")
 

@@ -61,7 +61,7 @@ def person_rows(services: Services, owner: str, entries: list[int]) -> dict[str,
                 (owner,),
             )
         )
-    params = {"recipient": f"whatsapp:{owner}", "entries": entries}
+    params = {"recipient": owner, "entries": entries}
     for table, condition in BY_HAND.items():
         if condition is not None and table in tables:
             counts[table] = int(

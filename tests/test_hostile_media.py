@@ -311,7 +311,7 @@ def test_a_text_lane_answers_while_heavy_media_is_being_worked_on(services: Serv
     is answered meanwhile by the pool's text thread, and Alice's photo after."""
     started, release = threading.Event(), threading.Event()
 
-    def slow_fetch(url: str) -> tuple[bytes, str | None]:
+    def slow_fetch(_channel: str, _item: InboundMedia) -> tuple[bytes, str | None]:
         started.set()
         assert release.wait(60)
         return sample_image("alice"), "image/jpeg"
@@ -320,7 +320,7 @@ def test_a_text_lane_answers_while_heavy_media_is_being_worked_on(services: Serv
     media = [InboundMedia(url="https://api.twilio.com/m/1", content_type="image/jpeg")]
     message = InboundMessage(sender=ALICE, text="gato", media=media, message_id="SM1")
     services.inbox.enqueue(ALICE, message, None)
-    pool = WorkerPool(services, None, threads=2)
+    pool = WorkerPool(services, threads=2)
     assert pool.lanes == ["any", "text"]
     pool.start()
     try:
@@ -350,8 +350,8 @@ def test_a_text_lane_answers_while_heavy_media_is_being_worked_on(services: Serv
         pool.stop()
     assert services.db.scalar("SELECT status FROM inbox WHERE owner = %s", (ALICE,)) == "done"
     # One thread alone takes everything.
-    assert WorkerPool(services, None, threads=1).lanes == ["any"]
-    assert WorkerPool(services, None, threads=4, media_threads=2).lanes == [
+    assert WorkerPool(services, threads=1).lanes == ["any"]
+    assert WorkerPool(services, threads=4, media_threads=2).lanes == [
         "any",
         "any",
         "text",

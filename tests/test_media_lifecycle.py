@@ -122,7 +122,7 @@ def test_a_reply_waiting_to_be_sent_keeps_its_image(store: Services) -> None:
     inbox_id = store.db.scalar("SELECT id FROM inbox")
     store.db.execute(
         "INSERT INTO outbox (inbox_id, seq, recipient, media_key) VALUES (%s, 0, %s, %s)",
-        (inbox_id, f"whatsapp:{ALICE}", keys[0]),
+        (inbox_id, ALICE, keys[0]),
     )
     store.catalog.delete_entry(ALICE, entry_id)
     assert store.store.exists(keys[0]) and not store.store.exists(keys[1])

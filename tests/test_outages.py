@@ -19,10 +19,10 @@ import pytest
 from psycopg_pool import PoolTimeout
 
 from assistant import metrics
+from assistant.channels.twilio import parse_form
 from assistant.factory import Services
 from assistant.models import InboundMessage
 from assistant.ops.sandbox import Sandbox
-from assistant.twilio import parse_form
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers import pg
 from tests.helpers.web import app_client
@@ -102,8 +102,8 @@ def test_an_outage_spools_webhooks_and_replays_them(
 
 
 def test_a_replayed_spool_file_is_stored_once(wa: Services, fake: FakeTwilio) -> None:
+    from assistant.channels.twilio import parse_form
     from assistant.spool import Spool
-    from assistant.twilio import parse_form
 
     spool = Spool(wa.settings.spool_dir)
     message = parse_form(webhook_form(ALICE, "duplicada"))

@@ -48,7 +48,7 @@ def test_old_messages_and_finished_queue_rows_go_newer_stay(services: Services) 
         services.inbox.enqueue(ALICE, InboundMessage(sender=ALICE, text=sid, message_id=sid), None)
     claim = services.inbox.claim("w")
     assert claim is not None
-    services.outbox.add(claim.id, f"whatsapp:{ALICE}", [Reply(text="old reply")])
+    services.outbox.add(claim.id, ALICE, [Reply(text="old reply")], channel=claim.channel)
     services.inbox.finish(claim)
     services.db.execute(
         "UPDATE inbox SET received_at = now() - interval '400 days' WHERE id = %s", (claim.id,)

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from assistant.channels.twilio import ForeignMediaHost, MediaDownloadError, TwilioMediaFetcher
 from assistant.factory import Services
 from assistant.media import MediaRejected
 from assistant.ops.samples import sample_image
 from assistant.retry import Backoff
-from assistant.twilio import ForeignMediaHost, MediaDownloadError, TwilioMediaFetcher
 from tests.fakes.twilio_server import CDN_HOST, S3_HOST, FakeTwilio, MediaItem
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, sign, webhook_form

@@ -22,7 +22,7 @@ from assistant.ops.sandbox import Sandbox
 from assistant.tools import Toolbox
 from tests.fakes.twilio_server import FakeTwilio, ForeignHost, MediaItem
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import PUBLIC, bodies, drain, sign, twilio_env, webhook_form
 from webhook import create_app
 
 ALICE, BOB = "+5511987650001", "+5511987650002"
@@ -42,10 +42,6 @@ def inbox_status(services: Services) -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
-def bodies(fake: FakeTwilio, user: str) -> list[str]:
-    return [s["Body"] for s in fake.sends_to(f"whatsapp:{user}")]
-
-
 # --- the webhook ------------------------------------------------------------------------
 
 
@@ -62,8 +58,8 @@ def test_signed_webhook_is_queued_acknowledged_and_answered(wa: Services, fake: 
     (sent,) = fake.sends_to(f"whatsapp:{ALICE}")
     assert sent["From"] == "whatsapp:+14155238886"
     assert "descrição" in sent["Body"]
-    row = wa.db.fetchone("SELECT status, sid, twilio_status FROM outbox")
-    assert row == {"status": "sent", "sid": sent["sid"], "twilio_status": "queued"}
+    row = wa.db.fetchone("SELECT status, sid, delivery_status FROM outbox")
+    assert row == {"status": "sent", "sid": sent["sid"], "delivery_status": "queued"}
 
 
 def test_wrong_or_missing_signatures_get_403(wa: Services, fake: FakeTwilio) -> None:
@@ -329,7 +325,7 @@ def test_status_callbacks_update_the_outbox(wa: Services, fake: FakeTwilio) -> N
         headers={"X-Twilio-Signature": sign(fake.auth_token, url, form)},
     )
     assert signed.status_code == 204
-    assert wa.db.scalar("SELECT twilio_status FROM outbox") == "delivered"
+    assert wa.db.scalar("SELECT delivery_status FROM outbox") == "delivered"
 
 
 def test_validation_can_be_switched_off_for_local_tunnels(
@@ -347,10 +343,11 @@ def test_validation_can_be_switched_off_for_local_tunnels(
 def test_uncertain_sends_are_settled_with_twilios_log(wa: Services, fake: FakeTwilio) -> None:
     """A send whose answer never came is neither lost nor sent twice: Twilio's message log
     says whether it arrived (recorded as sent) or not (sent again)."""
-    from assistant.twilio import TwilioSender
+    from assistant.channels import Channels
+    from assistant.channels.twilio import TwilioChannel, TwilioSender
     from assistant.worker import Worker
 
-    assert wa.sender is not None
+    assert wa.channels.get("twilio").missing is None  # type: ignore[union-attr]
     impatient = TwilioSender(
         fake.account_sid,
         fake.auth_token,
@@ -361,7 +358,7 @@ def test_uncertain_sends_are_settled_with_twilios_log(wa: Services, fake: FakeTw
     client = client_for(wa)
     fake.answer_delay = 1.5  # Twilio takes the first message but answers too late
     post(client, fake.auth_token, webhook_form(ALICE, "oi"))
-    worker = Worker(wa, impatient, "test-worker")
+    worker = Worker(wa, "test-worker", channels=Channels([TwilioChannel(impatient, None)]))
     claim = wa.inbox.claim("test-worker")
     assert claim is not None
     worker.process(claim)
@@ -374,7 +371,7 @@ def test_uncertain_sends_are_settled_with_twilios_log(wa: Services, fake: FakeTw
     wa.db.execute(
         "UPDATE outbox SET status = 'uncertain', sid = NULL, sending_at = now()"
         " WHERE recipient = %s",
-        (f"whatsapp:{BOB}",),
+        (BOB,),
     )
     fake.recorded.sends[:] = [s for s in fake.recorded.sends if s["To"] != f"whatsapp:{BOB}"]
     worker.reconcile()  # (the drain above already settled the first one)

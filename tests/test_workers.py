@@ -194,7 +194,7 @@ def test_a_message_slower_than_the_lease_is_processed_once(
     services.assistant.brain = brain
     alice = "+5511955550011"
     enqueue(app_client(services), fake.auth_token, webhook_form(alice, "ajuda"))
-    pool = WorkerPool(services, services.sender, 3).start()
+    pool = WorkerPool(services, 3).start()
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -111,7 +111,7 @@ def erase_owner(
     counts, and the retention sweep removes them like any other finished row.
     """
     receipt = ErasureReceipt(owner=owner)
-    recipient = f"whatsapp:{owner}"
+    recipient = owner  # outbox recipients are phone numbers, whatever the channel
     export_keys: list[str] = []
     with db.transaction() as conn:
 

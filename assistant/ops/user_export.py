@@ -226,10 +226,13 @@ class UserExports:
     def _tell(self, owner: str, text: str) -> None:
         """A message to the owner outside any reply: queued in the outbox, and logged."""
         with self.db.transaction() as conn:
+            # Through the channel the person last wrote on (an export is asked for by
+            # chat, so there is one).
             conn.execute(
-                "INSERT INTO outbox (inbox_id, seq, kind, recipient, body)"
-                " VALUES (NULL, 0, 'reply', %s, %s)",
-                (f"whatsapp:{owner}", text),
+                "INSERT INTO outbox (inbox_id, seq, kind, channel, recipient, body)"
+                " VALUES (NULL, 0, 'reply', coalesce((SELECT channel FROM inbox"
+                " WHERE owner = %s ORDER BY id DESC LIMIT 1), 'twilio'), %s, %s)",
+                (owner, owner, text),
             )
             conn.execute(
                 "INSERT INTO messages (owner, direction, body, channel, meta)"

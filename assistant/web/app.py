@@ -22,7 +22,7 @@ from assistant.factory import Services, build_services
 from assistant.media.local import private_dir
 from assistant.spool import Recorder, Spool
 from assistant.web.auth import Sessions, admin_token
-from assistant.web.routes import Web, admin, login, metrics, public, twilio, users
+from assistant.web.routes import Web, admin, login, metrics, public, users
 from assistant.web.routes.metrics import WebhookTimer
 from assistant.web.security import AdminGate, BodyLimit, ForwardedHeaders, HostGuard
 from assistant.worker import WorkerPool
@@ -73,7 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         replayer = recorder.replayer().start()
-        pool = WorkerPool(services, services.sender, threads).start() if threads else None
+        pool = WorkerPool(services, threads).start() if threads else None
         if not settings.twilio_validate:
             log.warning("TWILIO_VALIDATE=false: /whatsapp accepts UNSIGNED requests")
         indexer = services.start_indexer() if threads else None
@@ -94,7 +94,10 @@ def create_app(
         openapi_url=None,
         lifespan=lifespan,
     )
-    for module in (twilio, public, login, admin, users, metrics):
+    # Each channel's webhooks (assistant/channels/), then the app's own routes.
+    for channel in services.channels:
+        app.include_router(channel.router(web))
+    for module in (public, login, admin, users, metrics):
         app.include_router(module.router(web))
 
     if mount_ui:

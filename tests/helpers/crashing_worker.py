@@ -29,7 +29,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     services = build_services(get_settings())
     services.assistant.brain = CrashingBrain()
-    Worker(services, services.sender).run(threading.Event())
+    Worker(services).run(threading.Event())
 
 
 if __name__ == "__main__":

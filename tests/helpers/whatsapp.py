@@ -8,9 +8,9 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
+from assistant.channels.twilio import TwilioChannel, TwilioMediaFetcher
 from assistant.factory import Services
 from assistant.media.download import Downloader
-from assistant.twilio import TwilioMediaFetcher
 from assistant.worker import Worker
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -34,6 +34,11 @@ def twilio_env(fake: FakeTwilio, **extra: Any) -> dict[str, Any]:
     }
     values.update(extra)
     return values
+
+
+def bodies(fake: FakeTwilio, user: str) -> list[str]:
+    """What the fake Twilio was asked to send to `user`."""
+    return [s["Body"] for s in fake.sends_to(f"whatsapp:{user}")]
 
 
 def new_sid() -> str:
@@ -67,7 +72,7 @@ def sign(token: str, url: str, form: dict[str, str]) -> str:
 
 def drain(services: Services, limit: int = 200) -> int:
     """Run one worker until there is nothing left to do (due now)."""
-    worker = Worker(services, services.sender, "test-worker")
+    worker = Worker(services, "test-worker")
     steps = 0
     while worker.step() and steps < limit:
         steps += 1
@@ -78,7 +83,9 @@ def wire_media(services: Services, fake: FakeTwilio, **downloader: Any) -> Twili
     """Point the app's media fetcher at the fake: Twilio's media host names resolve to it,
     its CA is trusted and its address counts as the public internet. Everything else about
     the fetcher (hosts allowed, https only, credentials, limits) is the production code."""
-    fetcher = services.assistant.fetch_media
+    channel = services.channels.get("twilio")
+    assert isinstance(channel, TwilioChannel)
+    fetcher = channel.fetcher
     assert isinstance(fetcher, TwilioMediaFetcher)
     fetcher.downloader = Downloader(
         resolver=downloader.pop("resolver", fake.resolver),

@@ -1,4 +1,5 @@
-"""The app's routes, one small module per audience: Twilio (`twilio`), anyone (`public`:
+"""The app's routes, one small module per audience (each channel's webhooks live with the
+channel, in `assistant/channels/`): anyone (`public`:
 health, signed media links), the login (`login`), the admin (`admin`, and `users`: who
 may use the assistant, under /admin/), Prometheus (`metrics`). Each module's `router(web)`
 builds its routes over the shared `Web` context."""

@@ -33,10 +33,13 @@ def router(web: Web) -> APIRouter:
             return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
         body = {"status": "ok"}
         if admin:
+            # Which channels can send (a channel's routes exist even when it cannot).
+            ready = {c.name: c.missing is None for c in web.services.channels}
             body.update(
                 brain=web.services.assistant.brain.name,
                 media=web.services.store.name,
-                twilio=web.services.sender is not None,
+                twilio=ready.get("twilio", False),
+                channels=ready,
                 queue=depth,
                 # Files waiting for the database, and files set aside (`rejected/`: the
                 # database refused them, or they are not spool records): a number that

@@ -11,10 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from assistant.channels.twilio.webhook import (
+    InvalidWebhook,
+    parse_form,
+    public_base,
+    public_url,
+    signature_valid,
+)
 from assistant.core import normalize_phone
 from assistant.spool import Refused
-from assistant.twilio import parse_form, public_base, public_url, signature_valid
-from assistant.twilio.webhook import InvalidWebhook
 from assistant.web.routes import Web
 
 log = logging.getLogger("webhook")
@@ -76,7 +81,7 @@ def router(web: Web) -> APIRouter:
     async def twilio_status(form: Form) -> Response:
         sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
         if sid and status:
-            await run_in_threadpool(web.services.outbox.update_status, sid, status)
+            await run_in_threadpool(web.services.outbox.update_status, "twilio", sid, status)
         return Response(status_code=204)
 
     return routes

@@ -4,7 +4,6 @@ was sent."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
+from assistant.channels.base import SendError, SendResult
 from assistant.config import Settings
 
 log = logging.getLogger(__name__)
@@ -34,22 +34,6 @@ class RebasedHttpClient(TwilioHttpClient):
         if url.startswith(TWILIO_API):
             url = self.api_url + url[len(TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    sid: str
-    status: str
-
-
-class SendError(Exception):
-    """A send that failed. `retryable`: Twilio did not take it (429, 5xx, no connection);
-    `uncertain`: the request may have been accepted (timeout while waiting)."""
-
-    def __init__(self, message: str, *, retryable: bool, uncertain: bool = False):
-        super().__init__(message)
-        self.retryable = retryable
-        self.uncertain = uncertain
 
 
 class TwilioSender:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from assistant.channels.twilio.sender import TWILIO_API, twilio_configured
 from assistant.config import Settings
 from assistant.media import MediaRejected
 from assistant.media.download import (
@@ -20,7 +21,6 @@ from assistant.media.download import (
     origin,
 )
 from assistant.retry import Backoff
-from assistant.twilio.sender import TWILIO_API, twilio_configured
 
 log = logging.getLogger(__name__)
 

@@ -77,7 +77,7 @@ def parse_form(form: Mapping[str, str]) -> InboundMessage:
             sender=sender,
             text=_CONTROL.sub("", form.get("Body", "")),
             media=media,
-            channel="whatsapp",
+            channel="twilio",
             message_id=sid or None,
             profile_name=profile or None,
         )
