@@ -72,6 +72,25 @@ class Settings(BaseSettings):
     twilio_media_hosts: str = Field(
         default="*.twiliocdn.com,s3-external-1.amazonaws.com", alias="TWILIO_MEDIA_HOSTS"
     )
+    # Meta's WhatsApp Cloud API (a channel beside Twilio; both may be configured at once).
+    meta_access_token: str | None = Field(default=None, alias="META_ACCESS_TOKEN")
+    meta_phone_number_id: str | None = Field(default=None, alias="META_PHONE_NUMBER_ID")
+    # Signs every notification (X-Hub-Signature-256); without it notifications get 503.
+    meta_app_secret: str | None = Field(default=None, alias="META_APP_SECRET")
+    # What you typed in the app's webhook settings: answers Meta's verification request.
+    meta_verify_token: str | None = Field(default=None, alias="META_VERIFY_TOKEN")
+    meta_graph_version: str = Field(
+        default="v23.0", alias="META_GRAPH_VERSION", pattern=r"^v\d{1,3}\.\d{1,2}$"
+    )
+    # A Graph-compatible endpoint instead of https://graph.facebook.com (tests, proxies).
+    meta_api_url: str | None = Field(default=None, alias="META_API_URL")
+    # Where media download URLs may point: host patterns (https and public addresses
+    # only), or whole origins ("http://127.0.0.1:9000") an operator vouches for.
+    meta_media_hosts: str = Field(default="lookaside.fbsbx.com", alias="META_MEDIA_HOSTS")
+    # Notifications come in batches (up to 1,000 changes), larger than Twilio's forms.
+    meta_max_webhook_bytes: int = Field(
+        default=1024 * 1024, alias="META_MAX_WEBHOOK_BYTES", ge=1024, le=16 * 1024 * 1024
+    )
     # One deadline for a whole media download, redirects and slow bodies included.
     media_download_timeout_seconds: float = Field(
         default=30, alias="MEDIA_DOWNLOAD_TIMEOUT_SECONDS", gt=0, le=600
@@ -218,7 +237,9 @@ class Settings(BaseSettings):
     def access_mode(self) -> Literal["open", "invite", "allowlist"]:
         if self.access != "auto":
             return self.access
-        configured = self.twilio_account_sid and self.twilio_auth_token
+        configured = (self.twilio_account_sid and self.twilio_auth_token) or (
+            self.meta_access_token and self.meta_phone_number_id
+        )
         return "invite" if configured else "open"
 
     @property

@@ -140,11 +140,13 @@ class Assistant:
                 continue
             except MediaRejected as exc:  # a fetcher may refuse before downloading it all
                 limit = self.settings.max_image_bytes
-                notices.append(
-                    ("too_large", {"mb": f">{limit / 2**20:g}", "limit": f"{limit / 2**20:g}"})
-                    if exc.reason == "too_large"
-                    else ("unsupported", {})
-                )
+                if exc.reason == "too_large":
+                    size = {"mb": f">{limit / 2**20:g}", "limit": f"{limit / 2**20:g}"}
+                    notices.append(("too_large", size))
+                elif exc.reason == "unsupported_message":
+                    notices.append(("unsupported_message", {}))
+                else:
+                    notices.append(("unsupported", {}))
                 continue
             audio_type = sniff_audio(data)
             if audio_type or (claimed or "").startswith("audio/"):
@@ -348,7 +350,11 @@ class Assistant:
     def _media_bytes(self, item: InboundMedia, channel: str) -> tuple[bytes, str | None]:
         if item.data is not None:
             return item.data, item.content_type
-        if (item.url or item.media_id) and self.fetch_media:
+        if not (item.url or item.media_id):
+            # A kind of message a channel passes on without content we could keep (a
+            # location, a contact card, a type WhatsApp added later).
+            raise MediaRejected("unsupported_message", item.content_type or "")
+        if self.fetch_media:
             try:
                 data, content_type = self.fetch_media(channel, item)
             except MediaRejected:

@@ -19,13 +19,20 @@ class StoreUnavailable(Exception):
 
 class MediaRejected(Exception):
     """Media we do not keep: too large, too many pixels, an extreme shape, over the
-    message's budget, not a supported type, empty. `limit` is the bound it broke, for the
-    user's reply (pixels for `too_many_pixels`)."""
+    message's budget, not a supported type, empty, or a kind of message with nothing to
+    keep (a location). `limit` is the bound it broke, for the user's reply (pixels for
+    `too_many_pixels`)."""
 
     def __init__(
         self,
         reason: Literal[
-            "too_large", "too_many_pixels", "bad_shape", "over_budget", "unsupported", "empty"
+            "too_large",
+            "too_many_pixels",
+            "bad_shape",
+            "over_budget",
+            "unsupported",
+            "empty",
+            "unsupported_message",
         ],
         detail: str = "",
         limit: int | None = None,

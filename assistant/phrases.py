@@ -233,6 +233,12 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "⚠️ Não consigo guardar esse tipo de arquivo. Envie fotos em JPG, PNG ou WEBP.",
         "en": "⚠️ I can't keep that kind of file. Please send photos as JPG, PNG or WEBP.",
     },
+    "unsupported_message": {
+        "pt": "⚠️ Ainda não sei lidar com esse tipo de mensagem. Mande fotos (com ou sem "
+        "legenda), textos ou áudios.",
+        "en": "⚠️ I can't handle that kind of message yet. Send me photos (with or without "
+        "a caption), texts or voice notes.",
+    },
     "media_unavailable": {
         "pt": "⚠️ Não consegui baixar o arquivo que você enviou. Pode tentar de novo?",
         "en": "⚠️ I couldn't download the file you sent. Could you try again?",

@@ -1,11 +1,12 @@
 """Load test of the WhatsApp webhook: ack latency under a steady rate, then exactly-once.
 
 Starts `webhook.py` on 127.0.0.1 (embedded PostgreSQL in a temp dir, a local fake Twilio
-REST server), sends N signed webhooks at a fixed rate with bounded concurrency, waits for
-the queue to drain, and prints ack latency p50/p95/p99, throughput and the counts of lost
-and duplicated messages.
+REST server or fake Graph API), sends N signed webhooks at a fixed rate with bounded
+concurrency, waits for the queue to drain, and prints ack latency p50/p95/p99, throughput
+and the counts of lost and duplicated messages.
 
     .venv/bin/python benchmarks/webhook_load.py --rate 200 --seconds 30
+    .venv/bin/python benchmarks/webhook_load.py --channel meta   # Meta's Cloud API route
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.ops.sandbox import Sandbox  # noqa: E402
+from tests.fakes import meta_server as meta  # noqa: E402
 from tests.helpers.processes import free_port  # noqa: E402
 from tests.helpers.whatsapp import sign, webhook_form  # noqa: E402
 
@@ -51,6 +53,18 @@ def encode_request(host: str, form: dict[str, str], signature: str) -> bytes:
         f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\n\r\n"
     )
     return head.encode() + body
+
+
+def encode_notification(host: str, sender: str, text: str) -> tuple[bytes, str]:
+    """A pre-built, signed Meta notification with one text message; and its message id."""
+    message = meta.text(text, sender=sender.lstrip("+"))
+    body, headers = meta.signed(meta.notification([message]))
+    head = (
+        f"POST /meta/webhook HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Hub-Signature-256: {headers['X-Hub-Signature-256']}\r\n\r\n"
+    )
+    return head.encode() + body, str(message["id"])
 
 
 async def roundtrip(
@@ -127,6 +141,7 @@ def main() -> None:
         default=1,
         help="1: `python webhook.py` as `make run`; N > 1: `uvicorn webhook:app --workers N`",
     )
+    parser.add_argument("--channel", choices=["twilio", "meta"], default="twilio")
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--keep-log", type=Path, help="copy the app's log here at the end")
     args = parser.parse_args()
@@ -134,9 +149,10 @@ def main() -> None:
     fake_port, port = free_port(), free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
     token = "bench-token"
+    fake_module = "meta_server" if args.channel == "meta" else "twilio_server"
+    fake_token = ["--auth-token", token] if args.channel == "twilio" else []
     fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", str(fake_port)]
-        + ["--auth-token", token],
+        [sys.executable, "-m", f"tests.fakes.{fake_module}", "--port", str(fake_port)] + fake_token,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -146,7 +162,7 @@ def main() -> None:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "TWILIO_", "POSTGRES_", "DATABASE_", "BUCKET"))
+            if not k.startswith(("OPENAI_", "TWILIO_", "META_", "POSTGRES_", "DATABASE_", "BUCKET"))
         }
         env.update(
             PYTHONPATH=str(ROOT),
@@ -161,6 +177,14 @@ def main() -> None:
             WORKER_THREADS=str(args.worker_threads),
             ADMIN_TOKEN="bench-admin-token-0123456789",
             DB_POOL_SIZE="20",
+            # Both channels configured, as a deployment may have them.
+            META_ACCESS_TOKEN=meta.ACCESS_TOKEN,
+            META_PHONE_NUMBER_ID=meta.PHONE_NUMBER_ID,
+            META_APP_SECRET=meta.APP_SECRET,
+            META_VERIFY_TOKEN="bench-verify",
+            META_GRAPH_VERSION=meta.GRAPH_VERSION,
+            META_API_URL=fake_url,
+            ACCESS="open",
         )
         log = open(sandbox.root / "app.log", "wb")  # noqa: SIM115
         web = [sys.executable, str(ROOT / "webhook.py")]
@@ -196,16 +220,21 @@ def main() -> None:
 
             total = int(args.rate * args.seconds)
             users = [f"+55119{i:07d}" for i in range(args.users)]
-            forms = [
-                webhook_form(users[i % len(users)], f"{TEXTS[i % len(TEXTS)]} #{i}")
-                for i in range(total)
-            ]
-            requests = [
-                encode_request(f"127.0.0.1:{port}", f, sign(token, f"{public}/whatsapp", f))
-                for f in forms
-            ]
+            host = f"127.0.0.1:{port}"
+            texts = [(users[i % len(users)], f"{TEXTS[i % len(TEXTS)]} #{i}") for i in range(total)]
+            if args.channel == "meta":
+                built = [encode_notification(host, user, text) for user, text in texts]
+                requests = [request for request, _ in built]
+                sids = [sid for _, sid in built]
+            else:
+                forms = [webhook_form(user, text) for user, text in texts]
+                requests = [
+                    encode_request(host, f, sign(token, f"{public}/whatsapp", f)) for f in forms
+                ]
+                sids = [form["MessageSid"] for form in forms]
             print(
-                f"sending {total} signed webhooks at {args.rate:g}/s for {args.seconds:g} s,"
+                f"sending {total} signed {args.channel} webhooks at {args.rate:g}/s"
+                f" for {args.seconds:g} s,"
                 f" concurrency {args.concurrency}, {args.users} users,"
                 f" {args.web_processes} web process(es);"
                 f" workers: {args.worker_threads} threads in the web process"
@@ -250,7 +279,6 @@ def main() -> None:
                         break
                     time.sleep(0.5)
                 drained = time.perf_counter() - drain_start
-                sids = [form["MessageSid"] for form in forms]
                 done = conn.execute(
                     "SELECT count(*) FROM inbox WHERE status = 'done' AND message_sid = ANY(%s)",
                     (sids,),
@@ -275,7 +303,7 @@ def main() -> None:
                 f"queue drained {drained:.1f} s after the load ended;"
                 f" processing rate {total / (elapsed + drained):.1f} messages/s overall"
             )
-            print(f"inbox: {dict(status)}; replies sent to Twilio: {twilio_sends}")
+            print(f"inbox: {dict(status)}; replies sent to {args.channel}: {twilio_sends}")
             print(
                 f"lost: {lost}  duplicated: {duplicated}  sends beyond one per reply: {extra_sends}"
             )

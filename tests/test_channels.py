@@ -32,6 +32,7 @@ class Recording:
     def __init__(self, name: str = "echo", text_limit: int = 300):
         self.name = name
         self.text_limit = text_limit
+        self.webhooks: frozenset[str] = frozenset()
         self.sent: list[tuple[str, str, str | None]] = []
         self.fail: list[SendError] = []
         self.media: dict[str, bytes] = {}

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from assistant.models import InboundMedia
 
@@ -51,6 +52,8 @@ class SendError(Exception):
 class Channel(Protocol):
     name: str  # stored in inbox and outbox rows: never rename one
     text_limit: int  # characters per outgoing message
+    # Its webhook paths: open to anyone (no login), each checking the platform's proof.
+    webhooks: frozenset[str]
 
     @property
     def missing(self) -> str | None:
@@ -80,6 +83,16 @@ class Channel(Protocol):
         ...
 
 
+def public_base(request_url: str, configured: str | None) -> str:
+    """Scheme and host the world reaches us at (for links in replies), recorded with each
+    inbound message: the configured PUBLIC_BASE_URL, else the request's own (with a
+    trusted proxy's forwarded scheme and host already applied)."""
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(request_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class Channels:
     """The configured channels by name."""
 
@@ -88,6 +101,10 @@ class Channels:
 
     def __iter__(self) -> Iterator[Channel]:
         return iter(self.by_name.values())
+
+    @property
+    def webhooks(self) -> frozenset[str]:
+        return frozenset(path for channel in self for path in channel.webhooks)
 
     def get(self, name: str | None) -> Channel | None:
         name = name or ""

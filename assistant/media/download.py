@@ -86,7 +86,8 @@ def origin(url: str) -> str:
 class Hop:
     """What a rule decided for one request: send credentials? any address allowed?"""
 
-    auth: tuple[str, str] | None = None
+    auth: tuple[str, str] | None = None  # HTTP basic (Twilio)
+    bearer: str | None = None  # a bearer token (Meta's Graph API and media host)
     any_address: bool = False  # the operator configured this origin (e.g. a local proxy)
 
 
@@ -234,6 +235,8 @@ class Downloader:
                 if decision.auth:
                     pair = ":".join(decision.auth).encode()
                     headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+                elif decision.bearer:
+                    headers["Authorization"] = f"Bearer {decision.bearer}"
                 response = self._get(manager, guard, url, headers)
                 try:
                     if response.status in REDIRECTS:

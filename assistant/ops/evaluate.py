@@ -11,7 +11,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +45,21 @@ def voice_note(services: Services, words: str, lang: str) -> InboundMedia:
     return InboundMedia(data=sample_wav(words), content_type="audio/wav")
 
 
-def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
+# One message and its replies: (sender, text, media) -> replies. In-process by default; a
+# channel's tests play the same dialogues through its webhook, worker and sends.
+Exchange = Callable[[str, str, list[InboundMedia]], list[Reply]]
+
+
+def run_dialogue(
+    services: Services, dialogue: dict[str, Any], exchange: Exchange | None = None
+) -> list[str]:
     """Play one dialogue; returns the failed expectations (empty when it passed)."""
+
+    def in_process(sender: str, text: str, media: list[InboundMedia]) -> list[Reply]:
+        message = InboundMessage(sender=sender, text=text, media=media, channel="evaluate")
+        return services.assistant.handle(message)
+
+    exchange = exchange or in_process
     failures: list[str] = []
     names_by_sha: dict[str, str] = {}
     for number, step in enumerate(dialogue.get("steps", []), start=1):
@@ -62,11 +75,7 @@ def run_dialogue(services: Services, dialogue: dict[str, Any]) -> list[str]:
             media.append(InboundMedia(data=data, content_type="image/jpeg"))
         if "audio" in send:
             media.append(voice_note(services, send["audio"], send.get("lang", "pt")))
-        replies = services.assistant.handle(
-            InboundMessage(
-                sender=sender, text=send.get("text", ""), media=media, channel="evaluate"
-            )
-        )
+        replies = exchange(sender, send.get("text", ""), media)
         failures += [
             f"step {number}: {f}"
             for f in check_step(services, sender, replies, step.get("expect", {}), names_by_sha)

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,7 +25,13 @@ from assistant.spool import Recorder, Spool
 from assistant.web.auth import Sessions, admin_token
 from assistant.web.routes import Web, admin, login, metrics, public, users
 from assistant.web.routes.metrics import WebhookTimer
-from assistant.web.security import AdminGate, BodyLimit, ForwardedHeaders, HostGuard
+from assistant.web.security import (
+    AdminGate,
+    BodyLimit,
+    ForwardedHeaders,
+    HostGuard,
+    public_routes,
+)
 from assistant.worker import WorkerPool
 
 log = logging.getLogger("webhook")
@@ -122,14 +129,18 @@ def create_app(
     # Added innermost first: requests pass WebhookTimer, HostGuard, ForwardedHeaders,
     # BodyLimit, AdminGate.
     app.add_middleware(
-        AdminGate, sessions=sessions, route_tokens={"/metrics": settings.metrics_token}
+        AdminGate,
+        sessions=sessions,
+        route_tokens={"/metrics": settings.metrics_token},
+        is_public=partial(public_routes, webhooks=services.channels.webhooks),
     )
     app.add_middleware(
         BodyLimit,
         limit=settings.max_webhook_bytes,
         ui_limit=settings.max_upload_bytes + 1024 * 1024,
+        paths={"/meta/webhook": settings.meta_max_webhook_bytes},
     )
     app.add_middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips, allowed_hosts=hosts)
     app.add_middleware(HostGuard, allowed=hosts)
-    app.add_middleware(WebhookTimer)
+    app.add_middleware(WebhookTimer, routes=sorted(services.channels.webhooks))
     return app

@@ -205,11 +205,20 @@ class BodyLimit:
     is bounded.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, ui_prefix: str = "/ui", ui_limit: int = 0):
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        ui_prefix: str = "/ui",
+        ui_limit: int = 0,
+        paths: dict[str, int] | None = None,
+    ):
         self.app = app
         self.limit = limit
         self.ui_prefix = ui_prefix
         self.ui_limit = ui_limit or limit
+        # Routes whose bodies are legitimately larger (Meta's batched notifications).
+        self.paths = paths or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -217,7 +226,7 @@ class BodyLimit:
             return
         declared = Headers(scope=scope).get("content-length", "")
         ui = scope["path"] == self.ui_prefix or scope["path"].startswith(self.ui_prefix + "/")
-        limit = self.ui_limit if ui else self.limit
+        limit = self.ui_limit if ui else self.paths.get(scope["path"], self.limit)
         if declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)
             return
@@ -263,10 +272,14 @@ class BodyLimit:
 PublicRule = Callable[[str, str], bool]
 
 
-def public_routes(method: str, path: str) -> bool:
+# Channels' webhooks: each route checks its platform's signature or verify token.
+TWILIO_WEBHOOKS = frozenset({"/whatsapp", "/twilio/status"})
+
+
+def public_routes(method: str, path: str, webhooks: frozenset[str] = TWILIO_WEBHOOKS) -> bool:
     """Routes anyone may call: each carries its own proof or says nothing private."""
-    if method == "POST" and path in ("/whatsapp", "/twilio/status"):
-        return True  # Twilio's signature is checked by the route
+    if method in ("GET", "POST") and path in webhooks:
+        return True  # the channel's route checks the platform's proof
     if method in ("GET", "HEAD") and path.startswith("/media/"):
         return True  # signed, expiring links (what Twilio fetches)
     if method in ("GET", "HEAD") and path in ("/healthz", "/"):

@@ -170,6 +170,7 @@ class FakeMeta:
         access_token: str = ACCESS_TOKEN,
         url_ttl: float = MEDIA_URL_TTL_SECONDS,
         sha256_encoding: Literal["hex", "base64"] = "hex",
+        graph_port: int = 0,
     ):
         self.access_token = access_token
         self.url_ttl = url_ttl
@@ -185,7 +186,7 @@ class FakeMeta:
         self.lock = threading.Lock()
         self._offset = 0.0
         self._url_key = secrets.token_bytes(16)
-        self.graph = QuietServer(("127.0.0.1", 0), self._graph_handler())
+        self.graph = QuietServer(("127.0.0.1", graph_port), self._graph_handler())
         self.lookaside = QuietServer(("127.0.0.1", 0), self._media_handler("lookaside"))
         self.cdn = QuietServer(("127.0.0.1", 0), self._media_handler("cdn"))
         self._servers = (self.graph, self.lookaside, self.cdn)
@@ -362,6 +363,9 @@ class FakeMeta:
                     _reply(self, 200, json.dumps(result).encode())
 
             def do_GET(self) -> None:
+                if self.path == "/__stats":  # for benchmarks/webhook_load.py
+                    _reply(self, 200, json.dumps({"sends": len(fake.sent)}).encode())
+                    return
                 fake._record("graph", self)
                 node = _GRAPH_NODE.match(urlsplit(self.path).path)
                 auth = self.headers.get("Authorization")
@@ -737,3 +741,15 @@ def signed(payload: dict[str, Any], app_secret: str = APP_SECRET) -> tuple[bytes
 def verification_query(verify_token: str, challenge: str = "1158201444") -> dict[str, str]:
     """The query of Meta's GET that verifies a callback URL ("Create a webhook endpoint")."""
     return {"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": verify_token}
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve the fake Graph API (Meta's Cloud API).")
+    parser.add_argument("--port", type=int, required=True, help="the Graph API's port")
+    parser.add_argument("--access-token", default=ACCESS_TOKEN)
+    args = parser.parse_args()
+    fake = FakeMeta(access_token=args.access_token, graph_port=args.port).start()
+    print(f"fake Graph API on {fake.graph_url}", flush=True)
+    threading.Event().wait()

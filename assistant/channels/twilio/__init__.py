@@ -3,6 +3,7 @@
 each message (`sender`). Everything talks to Twilio through its own SDK, or, for media,
 through the guarded downloader."""
 
+from assistant.channels.base import public_base
 from assistant.channels.twilio.channel import TWILIO_TEXT_LIMIT, TwilioChannel
 from assistant.channels.twilio.media import (
     TWILIO_MEDIA_HOSTS,
@@ -18,12 +19,7 @@ from assistant.channels.twilio.sender import (
     build_sender,
     twilio_configured,
 )
-from assistant.channels.twilio.webhook import (
-    parse_form,
-    public_base,
-    public_url,
-    signature_valid,
-)
+from assistant.channels.twilio.webhook import parse_form, public_url, signature_valid
 
 __all__ = [
     "TWILIO_API",

@@ -23,6 +23,7 @@ TWILIO_TEXT_LIMIT = 1600
 class TwilioChannel:
     name = "twilio"
     text_limit = TWILIO_TEXT_LIMIT
+    webhooks = frozenset({"/whatsapp", "/twilio/status"})
 
     def __init__(self, sender: TwilioSender | None, fetcher: TwilioMediaFetcher | None):
         self.sender = sender

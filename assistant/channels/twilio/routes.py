@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from assistant.channels.base import public_base
 from assistant.channels.twilio.webhook import (
     InvalidWebhook,
     parse_form,
-    public_base,
     public_url,
     signature_valid,
 )

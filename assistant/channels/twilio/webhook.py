@@ -100,14 +100,6 @@ def public_url(request_url: str, public_base_url: str | None = None) -> str:
     return public_base_url.rstrip("/") + path
 
 
-def public_base(request_url: str, configured: str | None) -> str:
-    """Scheme and host the world reaches us at (for links in replies)."""
-    if configured:
-        return configured.rstrip("/")
-    parts = urlsplit(request_url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def signature_valid(
     auth_token: str, url: str, params: Mapping[str, str], signature: str | None
 ) -> bool:
