@@ -345,3 +345,19 @@ def test_both_channels_at_once_each_reply_goes_back_its_way(
         assert health["channels"] == {"twilio": True, "meta": True}
     finally:
         services.close()
+
+
+def test_ids_that_are_not_metas_are_refused_and_the_body_is_bounded(
+    cloud: Services, client: TestClient, graph: FakeMeta
+) -> None:
+    # Even signed: an id that would walk a URL path, a sender that is no phone number.
+    walker = meta.image("../../me/accounts", "0" * 64, caption="x")
+    stranger = meta.text("oi", sender="../admin")
+    for message in (walker, stranger):
+        assert deliver(client, meta.notification([message])).status_code == 200
+    assert cloud.db.scalar("SELECT count(*) FROM inbox") == 0
+    assert graph.seen_by("graph") == []
+    # A notification over META_MAX_WEBHOOK_BYTES (1 MB) is refused before it is read.
+    huge = meta.notification([meta.text("x" * 1_100_000)])
+    assert deliver(client, huge).status_code == 413
+    assert cloud.db.scalar("SELECT count(*) FROM inbox") == 0

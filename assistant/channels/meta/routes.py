@@ -36,6 +36,10 @@ _SILENT = {"reaction", "system"}
 # Kinds passed on as text: what the user chose on a button or list.
 _AS_TEXT = {"text", "interactive", "button"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What Meta's ids look like (a phone number's digits; numeric media ids): anything else is
+# refused rather than put in a URL path or used as an owner.
+_WA_ID = re.compile(r"\+?[0-9]{6,15}")
+_MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def inbound_message(message: Message, profile: str | None) -> InboundMessage | None:
@@ -46,6 +50,9 @@ def inbound_message(message: Message, profile: str | None) -> InboundMessage | N
         # answer them yet.
         log.warning("Meta message %s without a phone number: not handled", message.id)
         return None
+    if not _WA_ID.fullmatch(message.from_):
+        log.warning("Meta message %s from %r: not a phone number", message.id, message.from_)
+        return None
     kind = message.kind
     if kind in _SILENT:
         return None
@@ -53,6 +60,9 @@ def inbound_message(message: Message, profile: str | None) -> InboundMessage | N
     text = ""
     if message.media is not None:
         found = message.media
+        if not _MEDIA_ID.fullmatch(found.id or ""):
+            log.warning("Meta message %s: media id %r refused", message.id, found.id)
+            return None
         media = [InboundMedia(media_id=found.id, content_type=found.mime_type, sha256=found.sha256)]
         text = found.caption or ""
     elif kind in _AS_TEXT:
