@@ -226,10 +226,16 @@ def listing(store: MediaStore, prefix: str) -> dict[str, ObjectEntry]:
                 found[key] = ObjectEntry(key=key, size=obj["Size"], etag=etag, in_archive=False)
         return found
     assert isinstance(store, LocalMediaStore)
-    return {
-        k: ObjectEntry(key=k, size=(store.root / k).stat().st_size, in_archive=False)
-        for k in store.list_keys()
-    }
+    found = {}
+    for key in store.list_keys():
+        try:
+            size = (store.root / key).stat().st_size
+        except FileNotFoundError:
+            # Swept between the folder's listing and this look at it (photos keep
+            # arriving and being deleted during a backup): it is not there.
+            continue
+        found[key] = ObjectEntry(key=key, size=size, in_archive=False)
+    return found
 
 
 def head(store: MediaStore, key: str) -> ObjectEntry | None:
