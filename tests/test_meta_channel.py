@@ -319,6 +319,15 @@ def test_send_errors_are_classified_by_graph_code(
     assert row is not None and row["status"] == "failed" and "code 190" in row["last_error"]
     assert graph.send_attempts == attempts + 1
 
+    # The operator sees them counted: on the dashboard and the report.
+    from assistant.ops.dashboard import dashboard
+
+    (sends,) = dashboard(cloud.db, cloud.inbox).sends
+    assert (sends.channel, sends.sent, sends.failed, sends.outside_window) == ("meta", 1, 2, 1)
+    admin = {"Authorization": "Bearer admin-secret-for-tests"}
+    report = client.get("/report", headers=admin)
+    assert report.status_code == 200 and "Outside the 24-hour window" in report.text
+
 
 def test_both_channels_at_once_each_reply_goes_back_its_way(
     sandbox: Sandbox, graph: FakeMeta, fake: FakeTwilio

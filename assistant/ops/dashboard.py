@@ -77,6 +77,17 @@ class Budget(BaseModel):
         return bool(self.budget_usd) and self.spent_today_usd >= self.budget_usd
 
 
+class ChannelSends(BaseModel):
+    """What became of the replies queued in the window, per channel: `outside_window` are
+    refused because the person last wrote more than 24 hours before (Meta's 131047)."""
+
+    channel: str
+    sent: int
+    failed: int
+    outside_window: int
+    uncertain: int
+
+
 class Dashboard(BaseModel):
     since: date
     until: date
@@ -91,6 +102,7 @@ class Dashboard(BaseModel):
     queue: dict[str, int]
     storage: Storage
     budget: Budget
+    sends: list[ChannelSends] = []
 
     @property
     def total_searches(self) -> int:
@@ -202,6 +214,15 @@ def dashboard(
             " WHERE (%s::text IS NULL OR owner = %s)",
             (owner, owner),
         ).fetchone()
+        sends = conn.execute(
+            "SELECT channel, count(*) FILTER (WHERE status = 'sent') AS sent,"
+            " count(*) FILTER (WHERE status = 'failed') AS failed,"
+            " count(*) FILTER (WHERE status = 'failed' AND last_error LIKE '%%131047%%')"
+            " AS outside, count(*) FILTER (WHERE status = 'uncertain') AS uncertain"
+            " FROM outbox WHERE created_at >= %s AND (%s::text IS NULL OR recipient = %s)"
+            " GROUP BY channel ORDER BY channel",
+            window,
+        ).fetchall()
         voice = conn.execute(
             "SELECT count(*) AS n FROM messages WHERE created_at >= %s"
             """ AND media @> '[{"kind": "audio"}]' AND direction = 'in'"""
@@ -275,6 +296,16 @@ def dashboard(
             ),
             budget_usd=budget_usd,
         ),
+        sends=[
+            ChannelSends(
+                channel=r["channel"],
+                sent=int(r["sent"]),
+                failed=int(r["failed"]),
+                outside_window=int(r["outside"]),
+                uncertain=int(r["uncertain"]),
+            )
+            for r in sends
+        ],
     )
 
 

@@ -554,6 +554,7 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
         f"storage: {board.storage.photos} photos, {board.storage.photo_bytes / 2**20:.1f} MB, "
         f"{board.storage.voice_notes} voice notes in the window",
         _budget_line(board.budget),
+        *_sends_lines(board.sends),
     ]
     day = [d.day.isoformat() for d in board.messages]
     return DashboardView(
@@ -607,6 +608,15 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
             columns=["brain", "replies", "prompt tokens", "completion tokens", "cost (USD)"],
         ),
     )
+
+
+def _sends_lines(sends: list[Any]) -> list[str]:
+    """Per channel, what became of the window's replies."""
+    return [
+        f"Sends via {md_text(s.channel)}: {s.sent} sent, {s.failed} failed "
+        f"({s.outside_window} outside WhatsApp's 24-hour window), {s.uncertain} uncertain"
+        for s in sends
+    ]
 
 
 def _budget_line(budget: Any) -> str:
