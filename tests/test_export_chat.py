@@ -165,7 +165,7 @@ def test_a_big_export_is_prepared_in_the_background(services: Services) -> None:
     )
     loop.step_once()
     sent = services.db.fetchall(
-        "SELECT body FROM outbox WHERE recipient = %s ORDER BY id", (f"whatsapp:{ALICE}",)
+        "SELECT body FROM outbox WHERE recipient = %s ORDER BY id", (ALICE,)
     )
     assert len(sent) == 1 and "📦" in sent[0]["body"]
     archive = zipfile.ZipFile(io.BytesIO(download(services, token_of(sent[0]["body"]))))
