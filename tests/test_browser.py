@@ -193,7 +193,14 @@ def test_a_voice_note_recorded_with_the_microphone_is_heard_and_answered(
         # Recording starts once the browser has opened the (fake) microphone.
         expect(page.locator("#voice-send button.stop-button")).to_be_visible(timeout=10_000)
         time.sleep(3.5)  # the words take about 1.7 s
-        page.locator("#voice-send button.stop-button").click()
+        # Stopping uploads the recording; only then does the component hold a value. A
+        # click on Send before that sent nothing ("Type a message or attach a file"): the
+        # test waits for the upload itself, not for a time.
+        with page.expect_response(
+            lambda r: "/upload" in r.url and r.request.method == "POST", timeout=30_000
+        ) as uploaded:
+            page.locator("#voice-send button.stop-button").click()
+        assert uploaded.value.ok
         expect(page.locator("#voice-send")).to_contain_text(re.compile(r"0:0[2-5]"), timeout=10_000)
         page.locator("#send-send").click()
         expect(chat).to_contain_text("Entendi", timeout=60_000)
