@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from tests.fakes.http_handler import QuietHandler, QuietServer
+from tests.fakes.openai_server import tool_call_message
 
 
 @dataclass
@@ -95,21 +96,7 @@ class LlamaProxy:
             choice["message"] = {"role": "assistant", "content": step.text}
             choice["finish_reason"] = step.finish or choice["finish_reason"]
             return
-        choice["message"] = {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": f"injected_{n}_{i}",
-                    "type": "function",
-                    "function": {
-                        "name": name,
-                        "arguments": args if isinstance(args, str) else json.dumps(args),
-                    },
-                }
-                for i, (name, args) in enumerate(step.calls)
-            ],
-        }
+        choice["message"] = tool_call_message(step.calls, f"injected_{n}")
         if step.finish is not None:
             choice["finish_reason"] = step.finish
 

@@ -71,6 +71,26 @@ class Recorded:
     failed: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
+def tool_call_message(calls: list[tuple[str, dict[str, Any] | str]], prefix: str) -> dict[str, Any]:
+    """An assistant message calling these tools (arguments as a dict, or a raw string that
+    may be invalid JSON), with ids `{prefix}_{i}`."""
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": f"{prefix}_{i}",
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "arguments": args if isinstance(args, str) else json.dumps(args),
+                },
+            }
+            for i, (name, args) in enumerate(calls)
+        ],
+    }
+
+
 def fake_vector(text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector per text (not semantic: for wire-format tests)."""
     digest = hashlib.sha256(text.encode()).digest()
@@ -123,21 +143,7 @@ class FakeOpenAI:
         if isinstance(step, Say):
             message: dict[str, Any] = {"role": "assistant", "content": step.text}
         else:
-            message = {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": f"call_{n}_{i}",
-                        "type": "function",
-                        "function": {
-                            "name": name,
-                            "arguments": args if isinstance(args, str) else json.dumps(args),
-                        },
-                    }
-                    for i, (name, args) in enumerate(step.calls)
-                ],
-            }
+            message = tool_call_message(step.calls, f"call_{n}")
         return 200, {
             "id": f"chatcmpl-{n}",
             "object": "chat.completion",
