@@ -10,13 +10,14 @@ has its own text limit. Replies go out through the channel the message came in o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from assistant.models import InboundMedia
+from assistant.models import MAX_PROFILE_NAME, InboundMedia
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -81,6 +82,21 @@ class Channel(Protocol):
         platform can say; None when it never arrived. Raises SendError when it cannot be
         asked (try later)."""
         ...
+
+
+# C0 control characters but tab, newline and carriage return: no one types them, and
+# PostgreSQL refuses the NUL among them (it made a spooled webhook unreplayable).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def user_text(value: str) -> str:
+    """A message's text as people typed it: control characters dropped, not refused."""
+    return _CONTROL.sub("", value)
+
+
+def profile_name(value: str | None) -> str | None:
+    """A sender's display name, cleaned and bounded; None when nothing is left."""
+    return user_text(value or "").strip()[:MAX_PROFILE_NAME] or None
 
 
 def public_base(request_url: str, configured: str | None) -> str:

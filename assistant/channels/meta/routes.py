@@ -20,10 +20,10 @@ from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from assistant.channels.base import public_base
+from assistant.channels.base import profile_name, public_base, user_text
 from assistant.channels.meta.payloads import Message, Notification, Status, signature_valid
 from assistant.core import normalize_phone
-from assistant.models import MAX_PROFILE_NAME, InboundMedia, InboundMessage
+from assistant.models import InboundMedia, InboundMessage
 from assistant.spool import Refused
 from assistant.web.routes import Web
 
@@ -35,7 +35,6 @@ PATH = "/meta/webhook"
 _SILENT = {"reaction", "system"}
 # Kinds passed on as text: what the user chose on a button or list.
 _AS_TEXT = {"text", "interactive", "button"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # What Meta's ids look like (a phone number's digits; numeric media ids): anything else is
 # refused rather than put in a URL path or used as an owner.
 _WA_ID = re.compile(r"\+?[0-9]{6,15}")
@@ -71,14 +70,13 @@ def inbound_message(message: Message, profile: str | None) -> InboundMessage | N
         # A location, a contact card, an order, a type Meta added later: answered with
         # "I can't handle that kind of message yet".
         media = [InboundMedia(content_type=f"application/x-whatsapp-{message.type}"[:255])]
-    name = _CONTROL.sub("", profile or "").strip()[:MAX_PROFILE_NAME]
     return InboundMessage(
         sender=f"+{message.from_.lstrip('+')}",
-        text=_CONTROL.sub("", text),
+        text=user_text(text),
         media=media,
         channel="meta",
         message_id=message.id,
-        profile_name=name or None,
+        profile_name=profile_name(profile),
     )
 
 

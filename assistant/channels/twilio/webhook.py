@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from twilio.request_validator import RequestValidator
 
-from assistant.models import MAX_PROFILE_NAME, InboundMedia, InboundMessage
+from assistant.channels.base import profile_name, user_text
+from assistant.models import InboundMedia, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,6 @@ MAX_URL = 2048
 MAX_CONTENT_TYPE = 255
 
 _SID = re.compile(r"[A-Za-z0-9_-]+")
-# C0 control characters but tab, newline and carriage return: no one types them, and
-# PostgreSQL refuses the NUL among them (it made a spooled webhook unreplayable).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -71,15 +69,15 @@ def parse_form(form: Mapping[str, str]) -> InboundMessage:
     ]
     # The body and the profile name are the user's own words: control characters are
     # dropped rather than the message refused.
-    profile = _CONTROL.sub("", form.get("ProfileName", "")).strip()[:MAX_PROFILE_NAME]
+    profile = profile_name(form.get("ProfileName"))
     try:
         return InboundMessage(
             sender=sender,
-            text=_CONTROL.sub("", form.get("Body", "")),
+            text=user_text(form.get("Body", "")),
             media=media,
             channel="twilio",
             message_id=sid or None,
-            profile_name=profile or None,
+            profile_name=profile,
         )
     except ValidationError as exc:
         fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
