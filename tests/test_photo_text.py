@@ -13,7 +13,13 @@ from PIL import Image
 from assistant.factory import Services
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
-from assistant.search.photo_text import PhotoText, RapidTextReader, describe, reduced
+from assistant.search.photo_text import (
+    DETECT_MAX_PIXELS,
+    PhotoText,
+    RapidTextReader,
+    describe,
+    reduced,
+)
 from assistant.web import ui
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import joined, save_entry, send
@@ -34,6 +40,39 @@ def test_the_reader_keeps_portuguese_accents_and_reduces_big_photos() -> None:
     out = io.BytesIO()
     big.save(out, format="JPEG")
     assert max(reduced(out.getvalue(), 1280).size) == 1280
+
+
+def test_the_text_detector_sees_at_most_its_pixel_budget_and_still_reads_big_photos() -> None:
+    """Its memory grows with the pixels it sees (issue #23): a square photo once cost it
+    ~150 MB at 960², more than a phone photo; now no shape gets past the area budget."""
+    reader = RapidTextReader()
+    detector = reader._load()._load_det_model()
+    seen: list[tuple[int, ...]] = []
+    session = detector.session
+
+    def recording(batch: object) -> object:
+        seen.append(batch.shape)  # type: ignore[attr-defined]
+        return session(batch)
+
+    detector.session = recording
+    try:
+        for size in [(3000, 3000), (4000, 3000), (1170, 5000)]:
+            page = Image.open(io.BytesIO(PADARIA)).convert("RGB")
+            photo = Image.new("RGB", size, (120, 100, 80))
+            scale = 0.7 * min(size[0] / page.width, size[1] / page.height)
+            page = page.resize((int(page.width * scale), int(page.height * scale)))
+            photo.paste(page, ((size[0] - page.width) // 2, (size[1] - page.height) // 2))
+            out = io.BytesIO()
+            photo.save(out, format="JPEG", quality=90)
+            found = reader.read(out.getvalue())
+            assert "PADARIA SÃO JOÃO LTDA" in found.lines, (size, found.lines)
+    finally:
+        detector.session = session
+    assert len(seen) == 3
+    for shape in seen:
+        # Sides are rounded to multiples of 32: within a few percent of the budget.
+        assert shape[2] * shape[3] <= DETECT_MAX_PIXELS * 1.03, seen
+    assert seen[0][2] == seen[0][3] < 960, seen  # the square, no longer at 960²
 
 
 def test_descriptions_say_what_the_document_is_and_its_telling_lines() -> None:

@@ -15,6 +15,7 @@ invoice, menu...) and its most telling lines (the issuer, a total, a date).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -70,6 +71,21 @@ class ReadFailed(Exception):
     """The reader could not read this image (corrupt, or the engine failed)."""
 
 
+# The text detector's input is bounded by area, not only by its longer side: its working
+# memory grows with the pixels it sees (a 960² square cost ~150 MB, a 960x720 phone photo
+# ~100 MB), so a square or near-square picture no longer costs more than a phone photo.
+# At 0.55 MP (736² for a square, 864x640 for 4:3) the OCR dev set reads the same, and
+# so do its documents pasted into 3000² and 4000x3000 photos (benchmarks/ocr.py).
+DETECT_MAX_SIDE = 960
+DETECT_MAX_PIXELS = 550_000
+
+
+def detect_side(width: int, height: int) -> int:
+    """The detector's longest side for an image of this shape, within both bounds."""
+    long, short = max(width, height), max(1, min(width, height))
+    return max(32, min(DETECT_MAX_SIDE, int(math.sqrt(DETECT_MAX_PIXELS * long / short))))
+
+
 class RapidTextReader:
     name = "rapidocr-3"
     _engine: Any = None
@@ -100,7 +116,7 @@ class RapidTextReader:
                     # image at max_side), lines recognised one at a time: a read's peak
                     # memory fell from ~690 MB to ~330 MB and it got faster (benchmarks/ocr.py).
                     "Det.limit_type": "max",
-                    "Det.limit_side_len": min(960, self.max_side),
+                    "Det.limit_side_len": min(DETECT_MAX_SIDE, self.max_side),
                     "Rec.rec_batch_num": 1,
                 }
                 if self.threads:
@@ -115,7 +131,11 @@ class RapidTextReader:
 
             pixels = np.asarray(reduced(data, self.max_side).convert("RGB"))
             engine = self._load()
+            side = min(self.max_side, detect_side(pixels.shape[1], pixels.shape[0]))
             with RapidTextReader._run_lock:
+                # rapidocr 3.x reads the side on every call (pinned <4; a test checks
+                # the detector's input stays within DETECT_MAX_PIXELS).
+                engine._load_det_model().limit_side_len = side
                 result = engine(pixels)
         except Exception as exc:  # a corrupt image, an engine error: the caller goes on
             raise ReadFailed(f"{type(exc).__name__}: {exc}") from exc
