@@ -1,9 +1,12 @@
-"""Entry point of the browser app alone (`python app_gradio.py`): the same web app as
-`make run`, with the same login, hosts and limits (the UI itself is `assistant/web/ui/`)."""
+"""`python app_gradio.py`: the seed's name for starting the app. It starts the whole web app
+(`make run`: webhooks, the browser UI, workers), with the same login, hosts and limits: a
+second server with its own rules would be a second door. The UI itself is in
+`assistant/web/ui/`."""
 
-from assistant.web.ui import build_ui, main
+from assistant.cli import main
+from assistant.web.ui import build_ui
 
 __all__ = ["build_ui", "main"]
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(["run"]))

@@ -120,7 +120,7 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
     from assistant.catalog import Catalog
     from assistant.db import Database
     from assistant.factory import build_signer, build_store
-    from assistant.media.moves import import_legacy, legacy_rows
+    from assistant.ops.moves import import_legacy, legacy_rows
 
     settings = get_settings()
     rows = legacy_rows(args.database_url)
@@ -146,8 +146,8 @@ def cmd_import_legacy(args: argparse.Namespace) -> int:
 def cmd_media_migrate(args: argparse.Namespace) -> int:
     from assistant.factory import build_signer
     from assistant.media import LocalMediaStore
-    from assistant.media.moves import migrate_media
     from assistant.media.s3 import S3MediaStore
+    from assistant.ops.moves import migrate_media
 
     settings = get_settings()
     if not settings.bucket_name:

@@ -31,6 +31,13 @@ class InboundMedia(BaseModel):
 MAX_MESSAGE_ID = 64  # Twilio's SIDs are 34 characters
 MAX_TEXT = 65_536  # WhatsApp's own limit is 4,096 characters
 MAX_PROFILE_NAME = 256
+# Inbox rows written before channels had names carry the message's old label.
+_LEGACY_CHANNELS = {"whatsapp": "twilio"}
+
+
+def canonical_channel(name: str) -> str:
+    """A channel's name as the channels registry knows it (old inbox labels mapped)."""
+    return _LEGACY_CHANNELS.get(name, name)
 
 
 class InboundMessage(BaseModel):

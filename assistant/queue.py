@@ -14,9 +14,8 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
-from assistant.channels.base import Channels
 from assistant.db import Conn, Database
-from assistant.models import InboundMessage, Reply
+from assistant.models import InboundMessage, Reply, canonical_channel
 from assistant.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -148,7 +147,7 @@ class Inbox:
                 " EXISTS (SELECT 1 FROM access WHERE phone = %s AND status = 'active'))"
                 " ON CONFLICT (channel, message_sid) DO NOTHING RETURNING id",
                 (
-                    Channels.canonical(message.channel),
+                    canonical_channel(message.channel),
                     message.message_id,
                     owner,
                     Jsonb(payload),
@@ -327,7 +326,7 @@ class Outbox:
                     inbox_id,
                     seq,
                     kind,
-                    Channels.canonical(channel),
+                    canonical_channel(channel),
                     recipient,
                     reply.text,
                     media.key if media else None,

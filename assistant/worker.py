@@ -5,7 +5,7 @@ queued and its inbox row being closed, so a message counts as handled exactly wh
 replies exist. Sending happens afterwards, from the outbox, one request per row through
 the channel the message came in on (`assistant/channels/`).
 
-Run more of them with `python -m assistant.worker --threads 2` (any number of processes
+Run more of them with `assistant worker --threads 2` (any number of processes
 may share one database); the web process runs `WORKER_THREADS` of them by default.
 """
 
@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from assistant.channels.base import Channels, SendError
 from assistant.config import Settings
 from assistant.errors import ServiceBusy
 from assistant.factory import Services, build_services
+from assistant.logs import configure_logging
 from assistant.models import Reply
 from assistant.phrases import say
 from assistant.queue import Inbox, InboxClaim, Lane, LeaseLost, OutboxRow
@@ -358,7 +358,7 @@ class Worker:
 
 
 class WorkerPool:
-    """N worker threads (inside the web process, or in `python -m assistant.worker`).
+    """N worker threads (inside the web process, or in `assistant worker`).
 
     Only `media_threads` of them take messages with attachments; the others take text
     only. Decoding photos and transcribing voice notes cost seconds and memory, so heavy
@@ -397,8 +397,6 @@ class WorkerPool:
 
 def run_workers(settings: Settings, threads: int = 2) -> None:
     """Worker threads in this process until SIGTERM, SIGHUP or Ctrl-C (`assistant worker`)."""
-    from assistant.web.server import configure_logging
-
     configure_logging()
     services = build_services(settings)
     for channel in services.channels:
@@ -423,14 +421,3 @@ def run_workers(settings: Settings, threads: int = 2) -> None:
         indexer.stop()
     housekeeping.stop()
     services.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m assistant.worker [--threads N] [--nice N]`, as `assistant worker`."""
-    from assistant.cli import main as cli
-
-    return cli(["worker", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -110,7 +110,7 @@ class Run:
         self.start_worker()
 
     def start_worker(self) -> None:
-        env_cwd = ["-m", "assistant.worker", "--threads", "2", "--nice", "10"]
+        env_cwd = ["-m", "assistant", "worker", "--threads", "2", "--nice", "10"]
         self.worker = subprocess.Popen(
             [sys.executable, *env_cwd],
             cwd=ROOT,

@@ -198,7 +198,7 @@ def main() -> None:
         for _ in range(args.worker_processes):
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "assistant.worker", "--threads", "2"]
+                    [sys.executable, "-m", "assistant", "worker", "--threads", "2"]
                     + ["--nice", str(args.worker_nice)],
                     cwd=ROOT,
                     env=env,

@@ -139,7 +139,7 @@ def test_a_closed_sandbox_leaves_no_server_behind() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["-m", "assistant.ops.evaluate", "search", "tests/data/search_dev.json"],
+        ["-m", "assistant", "evaluate", "search", "tests/data/search_dev.json"],
         ["-m", "assistant", "export", "--out", "EXPORT"],
     ],
 )
@@ -147,7 +147,7 @@ def test_a_closed_sandbox_leaves_no_server_behind() -> None:
 def test_commands_stop_their_embedded_server_when_interrupted(
     command: list[str], sig: signal.Signals, tmp_path: Path
 ) -> None:
-    """Regression: `timeout 25 python -m assistant.ops.evaluate ...` left a PostgreSQL server
+    """Regression: `timeout 25 python -m assistant evaluate ...` left a PostgreSQL server
     and its temporary folder behind; so did closing the terminal (SIGHUP)."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()

@@ -17,8 +17,8 @@ from PIL import Image
 from assistant.factory import Services
 from assistant.media import MediaRejected, derive, inspect_image
 from assistant.media.download import Downloader, RefusedURL, TooLarge, public_web_rule
-from assistant.media.moves import import_legacy
 from assistant.models import InboundMedia, InboundMessage
+from assistant.ops.moves import import_legacy
 from assistant.ops.samples import sample_image
 
 PHOTO = sample_image("legacy photo")

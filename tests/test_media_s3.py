@@ -20,8 +20,8 @@ from assistant.config import ConfigError
 from assistant.db import create_database
 from assistant.factory import Services
 from assistant.media import LocalMediaStore, dhash
-from assistant.media.moves import ImportReport, import_legacy, legacy_rows, migrate_media
 from assistant.media.s3 import S3MediaStore
+from assistant.ops.moves import ImportReport, import_legacy, legacy_rows, migrate_media
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from tests.helpers import catalog as helpers

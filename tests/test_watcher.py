@@ -23,7 +23,7 @@ from tests.helpers.processes import ROOT, clean_env
 
 COMMANDS = {
     # A throw-away sandbox server in a temporary folder (cleanup_mode="delete").
-    "evaluate": ["-m", "assistant.ops.evaluate", "search", "tests/data/search_dev.json"],
+    "evaluate": ["-m", "assistant", "evaluate", "search", "tests/data/search_dev.json"],
     # The server of DATA_DIR (cleanup_mode="stop"): the data stays, the server must not.
     "export": ["-m", "assistant", "export", "--out", "EXPORT"],
 }

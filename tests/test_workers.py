@@ -39,7 +39,7 @@ class Workers:
     def start(self, threads: int = 2) -> subprocess.Popen[bytes]:
         log = open(self.logdir / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.worker", "--threads", str(threads)],
+            [sys.executable, "-m", "assistant", "worker", "--threads", str(threads)],
             cwd=ROOT,
             env=self.env,
             stdout=log,

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from assistant.models import MAX_PROFILE_NAME, InboundMedia
+from assistant.models import MAX_PROFILE_NAME, InboundMedia, canonical_channel
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 # Messages that did not come through a platform (the browser simulator, evaluations, the
 # demo data) are split like Twilio's, the strictest limit of the channels we know.
 DEFAULT_TEXT_LIMIT = 1600
-# Inbox rows written before channels had names carry the message's old label.
-_LEGACY = {"whatsapp": "twilio"}
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class Channels:
 
     def get(self, name: str | None) -> Channel | None:
         name = name or ""
-        return self.by_name.get(_LEGACY.get(name, name))
+        return self.by_name.get(canonical_channel(name))
 
     def text_limit(self, name: str | None) -> int:
         channel = self.get(name)
@@ -135,7 +133,3 @@ class Channels:
         if channel is None:
             raise LookupError(f"no channel {name!r} to fetch media from")
         return channel.fetch_media(item)
-
-    @staticmethod
-    def canonical(name: str) -> str:
-        return _LEGACY.get(name, name)

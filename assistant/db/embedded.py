@@ -41,7 +41,7 @@ def start_embedded_server(pgdata: Path, cleanup: str = "stop") -> str:
 def _exit_on_sigterm() -> None:
     """Make SIGTERM and SIGHUP ordinary exits, so the exit handlers that stop the embedded
     server (and delete a throw-away one) run. Python's default action for them skips the
-    handlers: `timeout 25 python -m assistant.ops.evaluate ...`, or closing the terminal of
+    handlers: `timeout 25 python -m assistant evaluate ...`, or closing the terminal of
     `assistant demo-data`, used to leave a server running and its folder behind. Programs
     with their own handler (the worker, the web app) keep it."""
     if threading.current_thread() is not threading.main_thread():

@@ -1,4 +1,4 @@
-"""Measure behaviour: `python -m assistant.ops.evaluate dialogues FILE.yaml | search FILE.json`.
+"""Measure behaviour: `assistant evaluate dialogues FILE.yaml | search FILE.json | ...`.
 
 Both commands run on throw-away databases (a private embedded server unless
 `--database-url` names a server to create them on), never on the user's data.
@@ -517,13 +517,3 @@ def run(
         print(json.dumps(result, ensure_ascii=False, indent=None if not verbose else 2))
         return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m assistant.ops.evaluate ...`, as `assistant evaluate ...`."""
-    from assistant.cli import main as cli
-
-    return cli(["evaluate", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

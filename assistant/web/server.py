@@ -9,17 +9,15 @@ So production servers can run several processes:
 
 (`--no-proxy-headers`: the app applies X-Forwarded-* itself, from FORWARDED_ALLOW_IPS.)
 
-uvicorn's access log (on by default there, off in `make run`) writes every request's
-URL: the values of `code=` and `token=` in query strings are replaced by `***` in it
-(`redact_login_secrets`), so no login secret reaches a log file. The one-time code of a
-login link would be spent by then anyway; the admin token is no longer accepted in a URL.
+uvicorn's access log masks login secrets in URLs (`assistant/logs.py`); the one-time code
+of a login link would be spent by then anyway, and the admin token is no longer accepted
+in a URL.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -27,46 +25,16 @@ import threading
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assistant.config import Settings, get_settings
+from assistant.logs import configure_logging, redact_login_secrets
 from assistant.web.app import create_app
 from assistant.web.auth import LOGIN_CODE_MINUTES, admin_token, local_url, login_link
 
 log = logging.getLogger("webhook")
 
-_LOGIN_SECRET = re.compile(r"([?&](?:code|token)=)[^&#\s]*", re.IGNORECASE)
-
-
-class _RedactLoginSecrets(logging.Filter):
-    """Blank the login secrets in URLs that a log record carries as arguments."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _LOGIN_SECRET.sub(r"\1***", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
-def redact_login_secrets() -> None:
-    """Install the filter on uvicorn's access logger (once)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _RedactLoginSecrets) for f in access.filters):
-        access.addFilter(_RedactLoginSecrets())
-
-
 # At import, not at the first request: `uvicorn --factory webhook:create_app` never builds
 # the LazyApp, and uvicorn configures its loggers before it imports the app (adding a
 # filter leaves that configuration alone).
 redact_login_secrets()
-
-
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The Twilio SDK logs every request's headers at INFO: numbers and bodies in the log.
-    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-    redact_login_secrets()
 
 
 class LazyApp:

@@ -36,7 +36,6 @@ __all__ = [
     "lab_models",
     "lab_send",
     "load_prompt",
-    "main",
     "memory_clear",
     "memory_view",
     "reply_file",
@@ -46,10 +45,3 @@ __all__ = [
     "trace_markdown",
 ]
 
-
-def main() -> None:
-    """The UI alone is the whole web app: the same login, hosts and limits as `make run`
-    (a second server with its own rules would be a second door)."""
-    from assistant.cli import main as cli
-
-    raise SystemExit(cli(["run"]))
