@@ -10,7 +10,6 @@ import json
 import os
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rapidfuzz.distance import Levenshtein
 
 from assistant.errors import ServiceBusy
 from assistant.factory import Services
@@ -27,6 +27,7 @@ from assistant.ops.samples import sample_image, sample_wav, speak
 from assistant.ops.sandbox import Sandbox
 from assistant.search import semantic
 from assistant.search.baseline import baseline_search
+from assistant.search.text import fold
 from assistant.speech import LocalWhisperTranscriber
 
 DEFAULT_SENDER = "+5511900000001"
@@ -186,7 +187,7 @@ def char_accuracy(truth: str, read: str) -> float:
     a, b = "".join(truth.split()), "".join(read.split())
     if not a:
         return 1.0 if not b else 0.0
-    return max(0.0, 1 - edit_distance(a, b) / len(a))
+    return max(0.0, 1 - Levenshtein.distance(a, b) / len(a))
 
 
 def load_search_set(
@@ -362,20 +363,13 @@ def _ocr_accuracy(services: Services, data: dict[str, Any], base: Path) -> dict[
 
 def normalized_words(text: str) -> list[str]:
     """Lower case, accents folded, punctuation dropped: "Última foto!" -> ["ultima", "foto"]."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return re.findall(r"[a-z0-9]+", folded)
+    return re.findall(r"[a-z0-9]+", fold(text))
 
 
 def word_errors(reference: str, heard: str) -> tuple[int, int]:
     """(word edits, reference words): WER is their ratio."""
-    ref, hyp = normalized_words(reference), normalized_words(heard)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, start=1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[len(hyp)], len(ref)
+    ref = normalized_words(reference)
+    return Levenshtein.distance(ref, normalized_words(heard)), len(ref)
 
 
 def evaluate_speech(path: Path, sandbox: Sandbox, out: Any = sys.stdout) -> dict[str, Any]:

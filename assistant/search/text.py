@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rapidfuzz.distance import OSA
+
 from assistant.models import Language
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -261,22 +263,9 @@ def split_message(text: str, limit: int = 1600) -> list[str]:
 
 
 def damerau_levenshtein(a: str, b: str, limit: int = 2) -> int:
-    """Optimal-string-alignment distance, stopping early once it exceeds `limit`."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
+    """Optimal-string-alignment distance (a swap of two letters is one edit), `limit + 1`
+    once it exceeds `limit` (rapidfuzz stops early there)."""
+    return int(OSA.distance(a, b, score_cutoff=limit))
 
 
 def typo_budget(term: str) -> int:
