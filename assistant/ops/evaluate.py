@@ -172,16 +172,6 @@ def _metrics(ranked: list[list[str]], relevant: list[list[str]], k: int = 5) -> 
     return {f"recall@{k}": round(recall / n, 4), "mrr": round(mrr / n, 4)}
 
 
-def edit_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
 def char_accuracy(truth: str, read: str) -> float:
     """1 - character error rate, ignoring whitespace (OCR joins or splits spaces)."""
     a, b = "".join(truth.split()), "".join(read.split())
