@@ -43,7 +43,9 @@ def canonical_channel(name: str) -> str:
 class InboundMessage(BaseModel):
     """A message from a user, whatever the channel."""
 
-    sender: str = Field(min_length=3, max_length=40, description="E.164 phone, e.g. +5511...")
+    # As the channel gave it ("whatsapp:+5511…" from Twilio, "+5511…" from the Cloud API,
+    # any label from the simulator); `core.normalize_phone` makes the owner key from it.
+    sender: str = Field(min_length=3, max_length=40, description="The sender, as sent")
     text: str = Field(default="", max_length=MAX_TEXT)
     media: list[InboundMedia] = Field(default_factory=list)
     channel: str = "test"

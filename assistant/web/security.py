@@ -192,10 +192,6 @@ class ForwardedHeaders:
         await self.app(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """413 for request bodies over `limit` bytes, whether declared or sent chunked.
 
