@@ -31,7 +31,7 @@ from tests.helpers.catalog import save_entry, send
 from tests.helpers.documents import PADARIA
 from tests.helpers.processes import clean_env, free_port, wait_healthy
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import PUBLIC, drain, post_signed, sign, twilio_env, webhook_form
 
 ALICE = "+5511966660001"
 ADMIN = {"Authorization": "Bearer admin-secret-for-tests"}  # twilio_env's ADMIN_TOKEN
@@ -60,12 +60,6 @@ def scrape(client: TestClient | httpx.Client, headers: dict[str, str] = ADMIN) -
     return parse(response.text)
 
 
-def post(client: TestClient | httpx.Client, token: str, form: dict[str, str]) -> int:
-    signature = sign(token, f"{PUBLIC}/whatsapp", form)
-    response = client.post("/whatsapp", data=form, headers={"X-Twilio-Signature": signature})
-    return response.status_code
-
-
 def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
@@ -84,7 +78,12 @@ def test_a_message_moves_the_webhook_worker_search_and_queue_metrics(
     assert value(before, "database_info", kind="external") == 1
     assert value(before, "inbox_depth", state="pending") == 0
 
-    assert post(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro")) == 200
+    assert (
+        post_signed(
+            client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro")
+        ).status_code
+        == 200
+    )
     queued = scrape(client)
     assert moved(before, queued, "webhook_requests_total", status="200", **whatsapp) == 1
     assert moved(before, queued, "webhook_ack_seconds_count", **whatsapp) == 1
@@ -109,7 +108,9 @@ def test_a_message_moves_the_webhook_worker_search_and_queue_metrics(
 
     # A search that finds something is timed, not counted as empty.
     save_entry(wa, ALICE, "Meu cachorro no parque", sample_image("dog"))
-    post(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro"))
+    assert post_signed(
+        client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro")
+    ).is_success
     drain(wa)
     found = scrape(client)
     assert moved(done, found, "search_seconds_count") == 1
@@ -137,7 +138,7 @@ def test_send_failures_and_dead_letters(wa: Services, fake: FakeTwilio) -> None:
     client = app_client(wa)
     before = scrape(client)
     fake.send_failures = [429, 400]  # tried again after the 429, refused at the 400
-    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    assert post_signed(client, fake.auth_token, webhook_form(ALICE, "oi")).is_success
     drain(wa)
     after = scrape(client)
     assert moved(before, after, "send_failures_total", reason="retry") == 1
@@ -333,7 +334,12 @@ def test_two_web_processes_and_a_worker_are_scraped_as_one(
     with httpx.Client(base_url=base, timeout=10) as client:
         for user in users:
             for n in range(3):
-                assert post(client, fake.auth_token, webhook_form(user, f"nota {n}")) == 200
+                assert (
+                    post_signed(
+                        client, fake.auth_token, webhook_form(user, f"nota {n}")
+                    ).status_code
+                    == 200
+                )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and len(fake.recorded.sends) < 12:
             time.sleep(0.2)

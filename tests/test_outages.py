@@ -26,7 +26,7 @@ from assistant.ops.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers import pg
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import PUBLIC, drain, post_signed, sign, twilio_env, webhook_form
 
 ALICE = "+5511977770001"
 
@@ -44,12 +44,6 @@ def wa(own_server: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
     services.close()
 
 
-def post(client, token: str, text: str):  # type: ignore[no-untyped-def]
-    form = webhook_form(ALICE, text)
-    signature = sign(token, f"{PUBLIC}/whatsapp", form)
-    return client.post("/whatsapp", data=form, headers={"X-Twilio-Signature": signature})
-
-
 def test_a_database_restart_fails_no_webhook(
     own_server: Sandbox, wa: Services, fake: FakeTwilio
 ) -> None:
@@ -58,9 +52,15 @@ def test_a_database_restart_fails_no_webhook(
     client = app_client(wa)
     # Fill the pool with connections that the restart will kill.
     for i in range(6):
-        assert post(client, fake.auth_token, f"antes {i}").status_code == 200
+        assert (
+            post_signed(client, fake.auth_token, webhook_form(ALICE, f"antes {i}")).status_code
+            == 200
+        )
     pg.restart(own_server.server)
-    statuses = [post(client, fake.auth_token, f"depois {i}").status_code for i in range(12)]
+    statuses = [
+        post_signed(client, fake.auth_token, webhook_form(ALICE, f"depois {i}")).status_code
+        for i in range(12)
+    ]
     assert statuses == [200] * 12
     assert wa.db.scalar("SELECT count(*) FROM inbox") == 18
     drain(wa)
@@ -73,7 +73,9 @@ def test_an_outage_spools_webhooks_and_replays_them(
     """Regression: with the database down, webhooks waited the pool's 30 s (Twilio gives
     up at 15 s) and /healthz took 30 s to say 503."""
     with app_client(wa) as client:  # the lifespan runs the spool's replayer
-        assert post(client, fake.auth_token, "primeira").status_code == 200
+        assert (
+            post_signed(client, fake.auth_token, webhook_form(ALICE, "primeira")).status_code == 200
+        )
         pg.stop(own_server.server)
         try:
             started = time.monotonic()
@@ -82,7 +84,10 @@ def test_an_outage_spools_webhooks_and_replays_them(
             assert time.monotonic() - started < 5
             started = time.monotonic()
             for text in ("durante 1", "durante 2"):
-                assert post(client, fake.auth_token, text).status_code == 200
+                assert (
+                    post_signed(client, fake.auth_token, webhook_form(ALICE, text)).status_code
+                    == 200
+                )
             assert time.monotonic() - started < 10  # well within Twilio's 15 s
             spooled = sorted(wa.settings.spool_dir.glob("*.json"))
             assert len(spooled) == 2
@@ -161,7 +166,9 @@ def test_bad_spool_files_are_set_aside_and_the_ones_behind_them_replayed(
     before = _rejected_total("unreadable")
     with app_client(wa) as client:  # the lifespan runs the spool's replayer
         # A new webhook waits behind the spooled ones (arrival order), and gets through.
-        assert post(client, fake.auth_token, "depois").status_code == 200
+        assert (
+            post_signed(client, fake.auth_token, webhook_form(ALICE, "depois")).status_code == 200
+        )
         deadline = time.monotonic() + 20
         while list(spool_dir.glob("*.json")) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -256,7 +263,12 @@ def test_webhook_fields_the_database_cannot_take_get_400(
 
 def test_control_characters_are_dropped_from_the_body(wa: Services, fake: FakeTwilio) -> None:
     client = app_client(wa)
-    assert post(client, fake.auth_token, "meu\x00 gato\x07\ttem\r\n3 anos").status_code == 200
+    assert (
+        post_signed(
+            client, fake.auth_token, webhook_form(ALICE, "meu\x00 gato\x07\ttem\r\n3 anos")
+        ).status_code
+        == 200
+    )
     assert wa.db.scalar("SELECT payload->>'text' FROM inbox") == "meu gato\ttem\r\n3 anos"
 
 
@@ -284,7 +296,9 @@ def test_a_full_disk_gets_503_and_leaves_no_temporary_file(
     monkeypatch.setattr(wa.inbox, "enqueue", away)  # so the webhook spools
     monkeypatch.setattr(os, "write", write)
     client = app_client(wa)
-    assert post(client, fake.auth_token, "sem espaço").status_code == 503
+    assert (
+        post_signed(client, fake.auth_token, webhook_form(ALICE, "sem espaço")).status_code == 503
+    )
     monkeypatch.undo()
     assert list(wa.settings.spool_dir.iterdir()) == []  # no .tmp, no truncated .json
 
@@ -306,7 +320,9 @@ def test_a_write_cut_short_is_completed(
     monkeypatch.setattr(wa.inbox, "enqueue", away)
     monkeypatch.setattr(os, "write", write)
     client = app_client(wa)
-    assert post(client, fake.auth_token, "aos pedaços").status_code == 200
+    assert (
+        post_signed(client, fake.auth_token, webhook_form(ALICE, "aos pedaços")).status_code == 200
+    )
     monkeypatch.undo()
     (spooled,) = wa.settings.spool_dir.glob("*.json")
     assert json.loads(spooled.read_text())["message"]["text"] == "aos pedaços"

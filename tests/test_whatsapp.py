@@ -22,7 +22,15 @@ from assistant.ops.sandbox import Sandbox
 from assistant.tools import Toolbox
 from tests.fakes.twilio_server import FakeTwilio, ForeignHost, MediaItem
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, bodies, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import (
+    PUBLIC,
+    bodies,
+    drain,
+    post_signed,
+    sign,
+    twilio_env,
+    webhook_form,
+)
 from webhook import create_app
 
 ALICE, BOB = "+5511987650001", "+5511987650002"
@@ -30,11 +38,6 @@ ALICE, BOB = "+5511987650001", "+5511987650002"
 
 def client_for(services: Services) -> TestClient:
     return app_client(services)
-
-
-def post(client: TestClient, token: str, form: dict[str, str], **headers: str) -> httpx.Response:
-    signature = sign(token, f"{PUBLIC}/whatsapp", form)
-    return client.post("/whatsapp", data=form, headers={"X-Twilio-Signature": signature, **headers})
 
 
 def inbox_status(services: Services) -> dict[str, int]:
@@ -47,7 +50,7 @@ def inbox_status(services: Services) -> dict[str, int]:
 
 def test_signed_webhook_is_queued_acknowledged_and_answered(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
-    response = post(client, fake.auth_token, webhook_form(ALICE, "ajuda"))
+    response = post_signed(client, fake.auth_token, webhook_form(ALICE, "ajuda"))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/xml")
     assert response.text.endswith("<Response/>")
@@ -115,7 +118,7 @@ def test_public_url_is_rebuilt_from_a_trusted_proxys_headers(
 def test_oversized_bodies_are_refused_before_parsing(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
     form = webhook_form(ALICE, "x" * 100_000)
-    response = post(client, fake.auth_token, form)
+    response = post_signed(client, fake.auth_token, form)
     assert response.status_code == 413
     assert inbox_status(wa) == {}
 
@@ -161,7 +164,7 @@ def test_photo_is_downloaded_with_auth_and_sent_back_by_signed_link(
     client = client_for(wa)
     photo = sample_image("cachorro na praia")
     url = fake.add_media(MediaItem(photo, "image/jpeg"))
-    post(
+    post_signed(
         client, fake.auth_token, webhook_form(ALICE, "Meu cachorro na praia", [(url, "image/jpeg")])
     )
     drain(wa)
@@ -171,7 +174,7 @@ def test_photo_is_downloaded_with_auth_and_sent_back_by_signed_link(
     # Twilio's default account setting: the redirect goes to S3, without credentials.
     assert s3["host"] == "s3-external-1.amazonaws.com" and s3["authorization"] is None
 
-    post(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro"))
     drain(wa)
     sends = fake.sends_to(f"whatsapp:{ALICE}")
     with_media = [s for s in sends if s["MediaUrl"]]
@@ -186,7 +189,9 @@ def test_photo_is_downloaded_with_auth_and_sent_back_by_signed_link(
 def test_media_404_right_after_the_webhook_is_retried(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
     url = fake.add_media(MediaItem(sample_image("recibo"), "image/jpeg", not_found_first=1))
-    post(client, fake.auth_token, webhook_form(ALICE, "Recibo do mercado", [(url, "image/jpeg")]))
+    post_signed(
+        client, fake.auth_token, webhook_form(ALICE, "Recibo do mercado", [(url, "image/jpeg")])
+    )
     drain(wa)
     assert wa.catalog.count_entries(ALICE) == 1
     api_calls = [r for r in fake.recorded.media_requests if r["host"] == "api"]
@@ -208,7 +213,7 @@ def test_bad_media_gets_a_clear_reply_and_leaks_no_credentials(
             (f"{foreign.url}/2010-04-01/Media/ME1", "image/jpeg", "Não consegui baixar"),
         ]
         for url, ctype, expected in cases:
-            post(client, fake.auth_token, webhook_form(ALICE, "", [(url, ctype)]))
+            post_signed(client, fake.auth_token, webhook_form(ALICE, "", [(url, ctype)]))
             drain(wa)
             assert expected in bodies(fake, ALICE)[-1]
         assert foreign.requests == []  # not even asked, let alone with our credentials
@@ -224,7 +229,7 @@ def test_bad_media_gets_a_clear_reply_and_leaks_no_credentials(
 def test_sends_are_retried_on_429_and_500_and_sent_once(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
     fake.send_failures = [429, 500]
-    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "oi"))
     drain(wa)
     assert fake.recorded.send_attempts == 3
     assert len(fake.sends_to(f"whatsapp:{ALICE}")) == 1
@@ -235,7 +240,7 @@ def test_sends_are_retried_on_429_and_500_and_sent_once(wa: Services, fake: Fake
 def test_permanent_send_errors_are_not_retried(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
     fake.send_failures = [400]
-    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "oi"))
     drain(wa)
     row = wa.db.fetchone("SELECT status, attempts, last_error FROM outbox")
     assert row is not None
@@ -248,7 +253,7 @@ def test_long_replies_are_split_at_1600_characters(wa: Services, fake: FakeTwili
     client = client_for(wa)
     for i in range(12):
         wa.catalog.create_entry(ALICE, f"Cachorro número {i} " + "muito feliz " * 40, [])
-    post(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "Mostre fotos de cachorro"))
     drain(wa)
     assert all(len(b) <= 1600 for b in bodies(fake, ALICE))
 
@@ -268,7 +273,7 @@ def test_failing_messages_back_off_then_park_with_one_apology(
 ) -> None:
     services = sandbox.fresh(**twilio_env(fake, INBOX_MAX_ATTEMPTS=3))
     services.assistant.brain = ExplodingBrain()
-    post(client_for(services), fake.auth_token, webhook_form(ALICE, "oi"))
+    post_signed(client_for(services), fake.auth_token, webhook_form(ALICE, "oi"))
     drain(services)
     row = services.db.fetchone("SELECT status, attempts, last_error FROM inbox")
     assert row is not None
@@ -284,8 +289,8 @@ def test_rate_limit_keeps_messages_and_answers_once(sandbox: Sandbox, fake: Fake
     services = sandbox.fresh(**twilio_env(fake, RATE_LIMIT_PER_MINUTE=3))
     client = client_for(services)
     for i in range(6):
-        post(client, fake.auth_token, webhook_form(ALICE, f"mensagem {i}"))
-    post(client, fake.auth_token, webhook_form(BOB, "ajuda"))
+        post_signed(client, fake.auth_token, webhook_form(ALICE, f"mensagem {i}"))
+    post_signed(client, fake.auth_token, webhook_form(BOB, "ajuda"))
     drain(services)
     assert inbox_status(services) == {"done": 4, "throttled": 3}
     alice = bodies(fake, ALICE)
@@ -300,7 +305,7 @@ def test_rate_limit_keeps_messages_and_answers_once(sandbox: Sandbox, fake: Fake
 
 def test_healthz_reports_queue_depth(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
-    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "oi"))
     assert client.get("/healthz").json() == {"status": "ok"}
     admin = {"Authorization": "Bearer admin-secret-for-tests"}
     body: dict[str, Any] = client.get("/healthz", headers=admin).json()
@@ -312,7 +317,7 @@ def test_healthz_reports_queue_depth(wa: Services, fake: FakeTwilio) -> None:
 
 def test_status_callbacks_update_the_outbox(wa: Services, fake: FakeTwilio) -> None:
     client = client_for(wa)
-    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "oi"))
     drain(wa)
     (sent,) = fake.sends_to(f"whatsapp:{ALICE}")
     form = {"MessageSid": sent["sid"], "MessageStatus": "delivered", "To": f"whatsapp:{ALICE}"}
@@ -357,7 +362,7 @@ def test_uncertain_sends_are_settled_with_twilios_log(wa: Services, fake: FakeTw
     )
     client = client_for(wa)
     fake.answer_delay = 1.5  # Twilio takes the first message but answers too late
-    post(client, fake.auth_token, webhook_form(ALICE, "oi"))
+    post_signed(client, fake.auth_token, webhook_form(ALICE, "oi"))
     worker = Worker(wa, "test-worker", channels=Channels([TwilioChannel(impatient, None)]))
     claim = wa.inbox.claim("test-worker")
     assert claim is not None
@@ -366,7 +371,7 @@ def test_uncertain_sends_are_settled_with_twilios_log(wa: Services, fake: FakeTw
     assert wa.db.scalar("SELECT status FROM outbox") == "uncertain"
     fake.answer_delay = 0
     # A second uncertain row that Twilio never saw (the sender died before the request).
-    post(client, fake.auth_token, webhook_form(BOB, "oi"))
+    post_signed(client, fake.auth_token, webhook_form(BOB, "oi"))
     drain(wa)
     wa.db.execute(
         "UPDATE outbox SET status = 'uncertain', sid = NULL, sending_at = now()"

@@ -6,6 +6,8 @@ import itertools
 import time
 from typing import Any
 
+import httpx
+from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from assistant.channels.twilio import TwilioChannel, TwilioMediaFetcher
@@ -68,6 +70,18 @@ def webhook_form(
 
 def sign(token: str, url: str, form: dict[str, str]) -> str:
     return str(RequestValidator(token).compute_signature(url, form))
+
+
+def post_signed(
+    client: TestClient | httpx.Client,
+    token: str,
+    form: dict[str, str],
+    path: str = "/whatsapp",
+    **headers: str,
+) -> httpx.Response:
+    """A webhook signed the way Twilio signs it: the public URL and the form's fields."""
+    signature = sign(token, f"{PUBLIC}{path}", form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature, **headers})
 
 
 def drain(services: Services, limit: int = 200) -> int:
