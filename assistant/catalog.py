@@ -24,6 +24,8 @@ from assistant.models import Entry, ImageRecord, SearchResult
 from assistant.search.engine import Search
 from assistant.search.semantic import SemanticIndex, forget_vectors
 from assistant.search.text import search_forms
+from assistant.similar.hashes import thumbnail_hashes
+from assistant.similar.index import HashIndex
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +107,14 @@ class Catalog:
                 self.store.put(key, data, info.content_type)
             if not self.store.exists(thumb_key):
                 self.store.put(thumb_key, thumbnail, "image/jpeg")
-            similar = self.similar_image(owner, phash)
+            # The similarity hashes come from the thumbnail (as the backfill computes
+            # them for older rows): a 320 px decode, never the full-size image.
+            hashes = thumbnail_hashes(thumbnail)
+            similar = self.similar_image(owner, hashes[0]) if hashes else None
             row = conn.execute(
                 "INSERT INTO images (owner, sha256, storage_key, content_type, byte_size,"
-                " width, height, thumb_key, phash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " width, height, thumb_key, phash, sim_hashes)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 f" ON CONFLICT (owner, sha256) DO NOTHING RETURNING {_IMAGE_COLS}",
                 (
                     owner,
@@ -120,6 +126,7 @@ class Catalog:
                     info.height,
                     thumb_key,
                     phash,
+                    hashes,
                 ),
             ).fetchone()
             if row is None:  # the same photo arrived twice at once
@@ -184,16 +191,47 @@ class Catalog:
                 log.warning("could not sweep media object %s", key, exc_info=True)
         return deleted
 
-    def similar_image(self, owner: str, phash: int) -> ImageRecord | None:
-        """This owner's described image closest to `phash`, if it is a near-duplicate."""
+    def similar_image(self, owner: str, whole_hash: int) -> ImageRecord | None:
+        """This owner's described image whose whole-picture hash is closest to
+        `whole_hash`, if it is a near-duplicate ("you already sent this photo").
+
+        Read through the hash index (sql/019): every hash within NEAR_DUPLICATE_BITS
+        shares a band with it up to one bit, so no row of the catalog is scanned."""
+        found = HashIndex(self.db).whole_picture(owner, whole_hash, NEAR_DUPLICATE_BITS)
+        if not found:
+            return None
+        rows = self.db.fetchall(
+            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND id = ANY(%s)"
+            " AND description_id IS NOT NULL",
+            (owner, [image_id for image_id, _ in found]),
+        )
+        distance = dict(found)
+        best = min(
+            rows, key=lambda r: (distance[r["id"]], -r["created_at"].timestamp()), default=None
+        )
+        return ImageRecord(**best) if best else None
+
+    def images_by_id(self, owner: str, ids: Sequence[int]) -> list[ImageRecord]:
+        """This owner's images among `ids` (another owner's ids find nothing)."""
+        rows = self.db.fetchall(
+            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND id = ANY(%s) ORDER BY id",
+            (owner, list(ids)),
+        )
+        return [ImageRecord(**r) for r in rows]
+
+    def latest_image(self, owner: str, exclude: Sequence[int] = ()) -> ImageRecord | None:
+        """The owner's newest image (described or waiting), other than `exclude`."""
         row = self.db.fetchone(
-            f"SELECT {_IMAGE_COLS} FROM ("
-            "  SELECT *, bit_count((phash # %s)::bit(64)) AS distance FROM images"
-            "  WHERE owner = %s AND phash IS NOT NULL AND description_id IS NOT NULL) i"
-            " WHERE distance <= %s ORDER BY distance, created_at DESC LIMIT 1",
-            (phash, owner, NEAR_DUPLICATE_BITS),
+            f"SELECT {_IMAGE_COLS} FROM images WHERE owner = %s AND NOT (id = ANY(%s))"
+            " ORDER BY created_at DESC, id DESC LIMIT 1",
+            (owner, list(exclude)),
         )
         return ImageRecord(**row) if row else None
+
+    def entries(self, owner: str, ids: Sequence[int]) -> list[Entry]:
+        """This owner's entries among `ids`, with their images, in the order of `ids`."""
+        with self.db.connection() as conn:
+            return self._load_entries(conn, owner, ids)
 
     def pending_images(self, owner: str) -> list[ImageRecord]:
         rows = self.db.fetchall(

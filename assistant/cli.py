@@ -12,11 +12,13 @@ needs no database).
     assistant media migrate --to s3     copy media between the local store and S3
     assistant embeddings backfill       embed entries that have no vector yet
     assistant photos read               read the text of photos not read yet (OCR)
+    assistant photos hash               hash photos not hashed yet (similar photos)
     assistant backup --out FILE         database dump + media + manifest in one tar file
     assistant backup verify FILE        check a backup's manifest and every sha256
     assistant restore FILE              into an empty database and store (--force: replace)
     assistant evaluate search FILE      search quality (recall@5, MRR) on a data set
     assistant evaluate speech FILE      word error rate of the local Whisper, commands by voice
+    assistant evaluate similar FILE     similar photos: near-duplicate recall, false matches
     assistant users list                who may use it over WhatsApp (--status, --search)
     assistant users invite --uses 5     an invite code, its wa.me link (--qr FILE: the QR)
     assistant users add +55…            let a number in (also remove, block, unblock, limits)
@@ -204,6 +206,30 @@ def cmd_photos_read(_args: argparse.Namespace) -> int:
     finally:
         services.close()
     print(json.dumps({"read": total, "engine": services.photos.reader.name}))
+    return 0
+
+
+def cmd_photos_hash(_args: argparse.Namespace) -> int:
+    """Similarity hashes for images saved before they existed (assistant/similar), from
+    their stored thumbnails; resumable (only rows without hashes are read)."""
+    from tqdm import tqdm
+
+    from assistant.db import Database
+    from assistant.factory import build_signer, build_store
+    from assistant.similar.index import HashIndex
+
+    settings = get_settings()
+    db = Database.from_settings(settings)
+    try:
+        store = build_store(settings, build_signer(settings))
+        index = HashIndex(db)
+        total = index.count_missing()
+        with tqdm(total=total, desc="hashing photos", unit="photo") as bar:
+            while done := index.hash_missing(store.get, 64):
+                bar.update(done)
+    finally:
+        db.close()
+    print(json.dumps({"hashed": total}))
     return 0
 
 
@@ -458,7 +484,13 @@ def cmd_users_erase(args: argparse.Namespace) -> int:
     return 0
 
 
-_LIMITS = ("photos_per_day", "storage_mb", "voice_minutes_per_day", "tokens_per_day")
+_LIMITS = (
+    "photos_per_day",
+    "storage_mb",
+    "voice_minutes_per_day",
+    "tokens_per_day",
+    "images_per_day",
+)
 
 
 def cmd_users_limits(args: argparse.Namespace) -> int:
@@ -574,11 +606,13 @@ def parser() -> argparse.ArgumentParser:
     photos_sub = photos.add_subparsers(dest="photos_command", required=True, metavar="CMD")
     read = photos_sub.add_parser("read", help="read the text of every photo not read yet")
     read.set_defaults(func=cmd_photos_read)
+    hashed = photos_sub.add_parser("hash", help="hash every photo not hashed yet (similar photos)")
+    hashed.set_defaults(func=cmd_photos_hash)
 
     evaluate = add(
         "evaluate", cmd_evaluate, "measure search or dialogues on a data set (throw-away DBs)"
     )
-    evaluate.add_argument("kind", choices=["search", "dialogues", "speech"])
+    evaluate.add_argument("kind", choices=["search", "dialogues", "speech", "similar"])
     evaluate.add_argument("file", type=Path)
     evaluate.add_argument("--database-url", help="server to create throw-away databases on")
     evaluate.add_argument("--verbose", action="store_true", help="per-query results (search)")
@@ -641,6 +675,7 @@ def _users_parser(sub: Any) -> None:
     limits.add_argument("--storage-mb", type=int)
     limits.add_argument("--voice-minutes-per-day", type=float)
     limits.add_argument("--tokens-per-day", type=int)
+    limits.add_argument("--images-per-day", type=int)
     limits.add_argument("--reset", action="store_true", help="back to the defaults")
 
 

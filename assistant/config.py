@@ -59,6 +59,23 @@ class Settings(BaseSettings):
     openai_max_rounds: int = Field(default=5, alias="OPENAI_MAX_ROUNDS", ge=1, le=20)
     # Tokens per model answer: without a cap llama.cpp generates until its context is full.
     openai_max_tokens: int = Field(default=800, alias="OPENAI_MAX_TOKENS", ge=16, le=32768)
+    # Creating images (assistant/imagegen): the Images API model ("" or "none": off), its
+    # size and quality (they decide the price), one deadline for the whole answer, and
+    # where a URL answer may point besides the configured server's own origin (host
+    # patterns, https and public addresses only, or origins an operator vouches for).
+    openai_image_model: str = Field(default="gpt-image-1.5", alias="OPENAI_IMAGE_MODEL")
+    openai_image_size: str = Field(
+        default="1024x1024", alias="OPENAI_IMAGE_SIZE", pattern=r"^(auto|\d{2,5}x\d{2,5})$"
+    )
+    openai_image_quality: str = Field(
+        default="medium", alias="OPENAI_IMAGE_QUALITY", pattern="^(auto|low|medium|high)$"
+    )
+    openai_image_timeout_seconds: float = Field(
+        default=120, alias="OPENAI_IMAGE_TIMEOUT_SECONDS", gt=0, le=600
+    )
+    openai_image_url_hosts: str = Field(
+        default="oaidalleapiprodscus.blob.core.windows.net", alias="OPENAI_IMAGE_URL_HOSTS"
+    )
 
     # Twilio WhatsApp.
     twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
@@ -119,6 +136,7 @@ class Settings(BaseSettings):
         default=30, alias="LIMIT_VOICE_MINUTES_PER_DAY", ge=0
     )
     limit_tokens_per_day: int = Field(default=200_000, alias="LIMIT_TOKENS_PER_DAY", ge=0)
+    limit_images_per_day: int = Field(default=10, alias="LIMIT_IMAGES_PER_DAY", ge=0)
     # All users together, per UTC day, in USD at the dashboard's list prices; past it the
     # offline rules answer. 0: no budget.
     model_budget_usd_per_day: float = Field(default=5.0, alias="MODEL_BUDGET_USD_PER_DAY", ge=0)

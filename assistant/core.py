@@ -16,6 +16,8 @@ from assistant.catalog import Catalog, StoredImage
 from assistant.channels.base import DEFAULT_TEXT_LIMIT
 from assistant.config import Settings
 from assistant.errors import StoreUnavailable
+from assistant.imagegen.generator import ImageGenerator
+from assistant.imagegen.tool import ImageStudio
 from assistant.media import (
     AUDIO_EXT,
     MAX_ASPECT_RATIO,
@@ -32,6 +34,9 @@ from assistant.phrases import format_date, say
 from assistant.search.photo_index import PhotoTexts
 from assistant.search.photo_text import describe, kind_tags
 from assistant.search.text import detect_language, split_message
+from assistant.similar.finder import SimilarPhotos
+from assistant.similar.intent import wants_similar
+from assistant.similar.tool import forget_query_photos
 from assistant.speech import (
     AudioTooLong,
     CorruptAudio,
@@ -83,6 +88,7 @@ class Assistant:
         photos: PhotoTexts | None = None,
         *,
         text_limit: Callable[[str], int] = lambda _channel: DEFAULT_TEXT_LIMIT,
+        images: ImageGenerator | None = None,
     ):
         self.settings = settings
         self.catalog = catalog
@@ -92,6 +98,10 @@ class Assistant:
         self.fetch_media = fetch_media
         self.photos = photos
         self.text_limit = text_limit  # of the channel a message came in on
+        self.images = images  # creates images on request (None: no model configured)
+        # Photos similar to one (assistant/similar), reading a query photo's text within
+        # the same budget as a photo sent alone.
+        self.similar = SimilarPhotos(catalog, photos, settings.ocr_time_budget_seconds)
 
     def handle(
         self, message: InboundMessage, *, degraded: bool = False, quota: Quota | None = None
@@ -164,6 +174,8 @@ class Assistant:
                 images.append((data, item))
 
         text = message.text.strip()
+        # "parecidas" with a photo: the photo is the question (not kept, see below).
+        similar_query = wants_similar(text)
         detected = detect_language(text)
         language: Language = detected or preferred
         if detected and detected != preferred:
@@ -209,7 +221,7 @@ class Assistant:
                 log.exception("media store unavailable while saving an image")
                 notices.append(("storage_unavailable", {}))
                 continue
-            if saved.is_new and saved.similar is not None:
+            if saved.is_new and saved.similar is not None and not similar_query:
                 similar = self.catalog.entry_of_image(saved.similar)
                 if similar is not None:
                     notices.append(
@@ -266,6 +278,11 @@ class Assistant:
         reply = BrainReply(text="")
         if text or stored:
             toolbox = Toolbox(owner, self.catalog, self.memory, self.settings.max_images_per_reply)
+            toolbox.image_studio = ImageStudio.for_message(
+                self.images, quota, degraded=degraded, message=message
+            )
+            toolbox.message_images = [s.image.id for s in stored]
+            toolbox.similar = self.similar
             turn = Turn(
                 owner=owner,
                 text=text,
@@ -277,8 +294,11 @@ class Assistant:
                 history=self.memory.recent_exchanges(owner)[:-1] if text else [],
                 facts=self.memory.facts(owner),
                 photo_texts=photo_texts,
+                similar_query=similar_query,
             )
             reply = brain.respond(turn, toolbox)
+            if similar_query:  # the photo was the question, not something to keep
+                forget_query_photos(toolbox, [s.image for s in stored if s.is_new])
         if transcript:
             lines.insert(0, say("voice_heard", language, text=transcript))
         if reply.text:
@@ -505,4 +525,9 @@ def _tool_log(call: ToolCall) -> dict[str, Any]:
     if "total_photos" in call.result.data:
         entry["query"] = call.result.data.get("query", "")
         entry["photos"] = call.result.data["total_photos"]
+    if call.name == "create_image":
+        # What the dashboard counts: the model, its settings and list price (None: unknown).
+        data = call.result.data
+        entry["image"] = {k: data.get(k) for k in ("model", "size", "quality", "cost_usd")}
+        entry["reason"] = data.get("reason")
     return entry

@@ -16,6 +16,7 @@ from assistant.channels import Channels, build_channels
 from assistant.config import ConfigError, Settings
 from assistant.core import Assistant
 from assistant.db import Database
+from assistant.imagegen.generator import ImageGenerator
 from assistant.llm import openai_client
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.media.s3 import S3MediaStore
@@ -37,6 +38,7 @@ from assistant.search.photo_text import (
     kind_tags,
 )
 from assistant.search.semantic import SemanticIndex
+from assistant.similar.index import HashIndex
 from assistant.speech import LocalWhisperTranscriber, OpenAITranscriber, Transcriber
 from assistant.speech.weights import hub_cached, joined_model, packaged_available
 
@@ -64,11 +66,14 @@ class Services:
         self.gate = Gate(self.db, self.settings)
 
     def start_indexer(self) -> Indexer | None:
-        """Read new photos' text and embed new entries in the background (web and worker
-        processes)."""
-        if self.semantic is None and self.photos is None:
-            return None
-        indexer = Indexer(self.semantic, self.photos)
+        """Read new photos' text, embed new entries and hash older images for similar
+        photos in the background (web and worker processes)."""
+        hashes = HashIndex(self.db)
+        indexer = Indexer(
+            self.semantic,
+            self.photos,
+            hash_missing=lambda: hashes.hash_missing(self.store.get, 32),
+        )
         indexer.start()
         return indexer
 
@@ -229,6 +234,7 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         channels.fetch_media,
         photos,
         text_limit=channels.text_limit,
+        images=ImageGenerator.from_settings(settings),
     )
     backoff = Backoff(base=settings.retry_base_seconds)
     inbox = Inbox(

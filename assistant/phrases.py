@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from assistant.imagegen.phrases import IMAGE_PHRASES
 from assistant.models import Language
 
 PHRASES: dict[str, dict[Language, str]] = {
@@ -104,6 +105,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "*Recentes:* “minhas últimas fotos”.\n"
         "*Apagar:* “apague a última foto”.\n"
         "*Lembrar:* “lembre que prefiro fotos em paisagem”.\n"
+        "*Criar:* “crie uma imagem de um gato astronauta” (com a IA ativada).\n"
         "Também entendo áudios quando a transcrição está ativada.",
         "en": "I'm your photo assistant 📸\n"
         "*Save:* send a photo with a caption, or the photo and then its description.\n"
@@ -111,6 +113,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "*Recent:* “my latest photos”.\n"
         "*Delete:* “delete the last photo”.\n"
         "*Remember:* “remember that I prefer landscape photos”.\n"
+        "*Create:* “create an image of a cat astronaut” (when the AI is enabled).\n"
         "I also understand voice notes when transcription is enabled.",
     },
     "greeting": {
@@ -403,7 +406,55 @@ PHRASES: dict[str, dict[Language, str]] = {
         "pt": "Não há nada para confirmar. Para apagar tudo, peça “apagar todos os meus dados”.",
         "en": "There is nothing to confirm. To delete everything, ask “delete all my data”.",
     },
+    # Similar photos (issue #27, assistant/similar): each kind said as what it is.
+    "similar_this": {"pt": "esta foto", "en": "this photo"},
+    "similar_latest": {
+        "pt": "a sua última foto (*{description}*)",
+        "en": "your latest photo (*{description}*)",
+    },
+    "similar_found": {
+        "pt": "🔎 Fotos parecidas com {which}:",
+        "en": "🔎 Photos similar to {which}:",
+    },
+    "similar_near": {
+        "pt": "🟰 {n} cópia{s} desta mesma foto (reenviada, redimensionada, recortada ou print)",
+        "en": "🟰 {n} cop{ies} of this same photo (re-sent, resized, cropped or screenshotted)",
+    },
+    "similar_document": {
+        "pt": "📄 {n} foto{s} do mesmo documento (o texto bate)",
+        "en": "📄 {n} photo{s} of the same document (the text matches)",
+    },
+    "similar_subject": {
+        "pt": "≈ {n} talvez do mesmo assunto (só uma sugestão)",
+        "en": "≈ {n} maybe of the same subject (only a suggestion)",
+    },
+    "similar_none": {
+        "pt": "🔎 Não encontrei fotos parecidas com {which}.",
+        "en": "🔎 I found no photos similar to {which}.",
+    },
+    "similar_only_copies": {
+        "pt": "ℹ️ Esta foto não tem texto nem descrição, e sem um modelo de IA eu só consigo "
+        "achar cópias da mesma foto, não fotos do mesmo assunto.",
+        "en": "ℹ️ This photo has no text or description, and without an AI model I can only "
+        "find copies of this same photo, not photos of the same subject.",
+    },
+    "similar_not_kept": {
+        "pt": "(Não guardei esta foto: ela serviu só para a busca.)",
+        "en": "(I didn't keep this photo: it was only used for the search.)",
+    },
+    "similar_no_photo": {
+        "pt": "📷 Mande a foto junto com “parecidas” (ou peça “parecidas com a última”).",
+        "en": "📷 Send the photo with “similar” (or ask “similar to my last one”).",
+    },
+    "similar_label_near": {"pt": "🟰 Mesma foto", "en": "🟰 Same photo"},
+    "similar_label_document": {"pt": "📄 Mesmo documento", "en": "📄 Same document"},
+    "similar_label_subject": {
+        "pt": "≈ Mesmo assunto (sugestão)",
+        "en": "≈ Same subject (suggestion)",
+    },
 }
+# Creating images (issue #27): kept beside their code.
+PHRASES.update(IMAGE_PHRASES)
 
 
 def say(key: str, language: Language, **values: Any) -> str:

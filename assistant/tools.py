@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -20,6 +20,10 @@ from assistant.models import Entry, ImageRecord
 from assistant.ops.erase import CONFIRM_MINUTES, CONFIRM_WORD, confirm_erasure, request_erasure
 from assistant.ops.user_export import UserExports
 from assistant.phrases import say
+
+if TYPE_CHECKING:
+    from assistant.imagegen.tool import ImageStudio
+    from assistant.similar.finder import SimilarPhotos
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,36 @@ class ConfirmEraseArgs(ToolArgs):
     why (`error`)."""
 
 
+class CreateImageArgs(ToolArgs):
+    """Create a NEW image (a drawing, an illustration, a picture of anything imagined) when
+    the user asks you to create, draw or generate one: it is saved with the user's photos
+    (tag "generated") and sent to them. One per message. Never for finding the user's own
+    photos (search_photos). Relay `notice` to the user."""
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="What the image shows, in the user's words and language",
+    )
+
+
+class FindSimilarArgs(ToolArgs):
+    """Find the user's photos similar to one photo: by default the photo in this message
+    (or, with none, their latest); `photo: "latest"` for "parecidas com a última". Results
+    come by kind: near_duplicate (the same photo, resized/cropped/screenshotted),
+    same_document (its text matches), same_subject (by meaning: only a suggestion, say so).
+    A photo sent only to ask this is not saved."""
+
+    photo: Literal["this", "latest"] = "this"
+    image_id: int | None = Field(default=None, ge=1, description="One of the user's images")
+    caption: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Your short description of the photo (searched by meaning)",
+    )
+    limit: int = Field(default=5, ge=1, le=20)
+
+
 class EntrySummary(BaseModel):
     id: int
     description: str
@@ -142,6 +176,12 @@ class Toolbox:
     memory: Memory
     max_images: int = 5
     calls: list[ToolCall] = field(default_factory=list)
+    # Creating images for this message (assistant/imagegen); None: not available.
+    image_studio: ImageStudio | None = None
+    # This message's images (ids), and the similar-photo finder (assistant/similar;
+    # None: one without reading text in photos is built when needed).
+    message_images: list[int] = field(default_factory=list)
+    similar: SimilarPhotos | None = None
 
     # --- tools ------------------------------------------------------------------------
 
@@ -241,6 +281,18 @@ class Toolbox:
             )
         return ToolResult(kind="erased", data={"removed": receipt.model_dump(exclude={"owner"})})
 
+    def create_image(self, args: CreateImageArgs) -> ToolResult:
+        # The work (limits, the Images API, the catalog) lives in assistant/imagegen.
+        from assistant.imagegen.tool import create_image
+
+        return create_image(self, args)
+
+    def find_similar(self, args: FindSimilarArgs) -> ToolResult:
+        # The work (which photo, the three kinds, labels) lives in assistant/similar.
+        from assistant.similar.tool import run_find_similar
+
+        return run_find_similar(self, args)
+
     # --- plumbing ---------------------------------------------------------------------
 
     def _listing(
@@ -317,5 +369,7 @@ TOOLS: list[ToolSpec] = [
     ToolSpec("export_my_data", ExportDataArgs, Toolbox.export_my_data),
     ToolSpec("delete_all_my_data", EraseDataArgs, Toolbox.delete_all_my_data),
     ToolSpec("confirm_delete_all_my_data", ConfirmEraseArgs, Toolbox.confirm_delete_all_my_data),
+    ToolSpec("create_image", CreateImageArgs, Toolbox.create_image),
+    ToolSpec("find_similar", FindSimilarArgs, Toolbox.find_similar),
 ]
 TOOLS_BY_NAME = {spec.name: spec for spec in TOOLS}

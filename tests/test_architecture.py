@@ -16,6 +16,8 @@ FOUNDATION = {
     "assistant.config",
     "assistant.db",
     "assistant.errors",
+    # A feature's reply wording is plain data that assistant.phrases gathers.
+    "assistant.imagegen.phrases",
     "assistant.llm",
     "assistant.logs",
     "assistant.loops",

@@ -33,6 +33,7 @@ from tests.helpers.hostile import (
     jpeg_with_scans,
     opus_in_ogg,
     png_of_zeros,
+    png_with_text_bomb,
     tall_png,
     wide_png,
 )
@@ -191,6 +192,21 @@ def test_a_photo_corrupt_past_its_header_gets_a_reply_not_a_crash(services: Serv
     Image.new("RGB", (300, 200), (10, 20, 30)).save(out, format="PNG")
     broken = out.getvalue()[:-60] + bytes(40) + out.getvalue()[-20:]
     reply = joined(send(services, ALICE, "foto", broken))
+    assert "Não consigo guardar esse tipo de arquivo" in reply, reply
+    assert services.db.scalar("SELECT count(*) FROM images") == 0
+
+
+def test_a_png_whose_text_chunk_inflates_too_far_is_refused_not_a_crash(
+    services: Services,
+) -> None:
+    """Pillow raises ValueError for a text chunk past MAX_TEXT_CHUNK: it escaped
+    `inspect_image`, and `Assistant.handle` raised for an 8 KB photo."""
+    bomb = png_with_text_bomb()
+    assert len(bomb) < 16_000
+    with pytest.raises(MediaRejected) as refused:
+        inspect_image(bomb, 5 * 2**20, 50_000_000)
+    assert refused.value.reason == "unsupported"
+    reply = joined(send(services, ALICE, "", bomb))
     assert "Não consigo guardar esse tipo de arquivo" in reply, reply
     assert services.db.scalar("SELECT count(*) FROM images") == 0
 

@@ -1,16 +1,25 @@
-"""Fair limits per user: photos saved per day, total storage, voice-note minutes per day and
-model tokens per day (each a default from the settings, overridable per user), and one
-daily model budget in USD for everyone. Days are UTC days.
+"""Fair limits per user: photos saved per day, total storage, voice-note minutes per day,
+model tokens per day and images created per day (each a default from the settings,
+overridable per user), and one daily model budget in USD for everyone (chat tokens and
+created images together). Days are UTC days.
 
 Limits are read before a message's work (`Quota`), so nothing is downloaded or
 transcribed only to be thrown away, and what the message used is added in the message's
 own transaction (`record`): a message that fails and is retried counts once.
+
+Created images are the exception: they are paid for when the Images API is asked, so each
+is counted before the request (`reserve_image`), committed at once on a connection of its
+own under a lock shared by every worker, and settled after the answer (`settle_image`).
+Two messages at once cannot both pass the budget or the images per day, a message that
+fails after paying still counts its image, and its retries do not buy another. A model
+with no list price reserves nothing: the budget does not stop it, the images per day do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +30,12 @@ from assistant.ops.prices import cost_of
 
 # Today as the limits count days: UTC (the reset is at 00:00 UTC for everyone).
 TODAY_UTC = "(now() AT TIME ZONE 'UTC')::date"
+# Serialises image reservations in every process: the check and the count are one step.
+IMAGE_LOCK_ID = 7_405_331_927
+# A reservation never waits long for a row (the message's own transaction holds some):
+# it fails, and nothing was asked for.
+RESERVE_LOCK_TIMEOUT = "5s"
+ImageRefusal = Literal["limit_images", "budget", "already_asked"]
 
 
 class UnknownNumber(ValueError):
@@ -37,6 +52,8 @@ class Limits(BaseModel):
     storage_mb: int = Field(ge=0, le=10_000_000)
     voice_minutes_per_day: float = Field(ge=0, le=100_000)
     tokens_per_day: int = Field(ge=0, le=1_000_000_000)
+    # A default rather than a required field: overrides stored before it existed still load.
+    images_per_day: int = Field(default=10, ge=0, le=100_000)
 
     @classmethod
     def defaults(cls, settings: Settings) -> Limits:
@@ -45,6 +62,7 @@ class Limits(BaseModel):
             storage_mb=settings.limit_storage_mb,
             voice_minutes_per_day=settings.limit_voice_minutes_per_day,
             tokens_per_day=settings.limit_tokens_per_day,
+            images_per_day=settings.limit_images_per_day,
         )
 
     def with_overrides(self, overrides: dict[str, Any]) -> Limits:
@@ -60,6 +78,7 @@ class Usage(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     storage_bytes: int = 0
+    images: int = 0
 
 
 @dataclass
@@ -74,6 +93,15 @@ class Quota:
     used_bytes: int = 0
     used_voice_seconds: float = 0.0
     refused: list[str] = field(default_factory=list)  # limits hit, for the log
+    # Images this message asked for and their reserved list price (already committed by
+    # `reserve_image`: kept here for this message's own checks, never recorded again);
+    # and everyone's spend today when the quota was read, against the budget.
+    used_images: int = 0
+    used_image_usd: float = 0.0
+    spent_today_usd: float = 0.0
+    budget_usd: float = 0.0
+    # Where images are counted as they are asked for (None: a quota made by hand).
+    book: LimitBook | None = None
 
     def photos_left(self) -> int | None:
         if not self.limits.photos_per_day:
@@ -100,6 +128,27 @@ class Quota:
     def model_allowed(self) -> bool:
         left = self.tokens_left()
         return not self.budget_spent and (left is None or left > 0)
+
+    def images_left(self) -> int | None:
+        if not self.limits.images_per_day:
+            return None
+        return max(0, self.limits.images_per_day - self.usage.images - self.used_images)
+
+    def budget_allows(self, usd: float) -> bool:
+        """Whether spending `usd` more keeps everyone's daily budget (0: no budget)."""
+        if not self.budget_usd:
+            return True
+        return self.spent_today_usd + self.used_image_usd + usd <= self.budget_usd
+
+
+@dataclass(frozen=True)
+class ImageCharge:
+    """One image counted before the Images API was asked (see the module docstring)."""
+
+    owner: str
+    day: date
+    usd: float  # reserved: the most its settings can cost at list price
+    message: tuple[str, str] | None  # the inbox row's (channel, message_sid), if queued
 
 
 class LimitBook:
@@ -133,7 +182,7 @@ class LimitBook:
         row = self.db.fetchone(
             "SELECT coalesce(u.photos, 0) AS photos, coalesce(u.bytes, 0) AS bytes,"
             " coalesce(u.voice_seconds, 0) AS voice_seconds, coalesce(u.tokens, 0) AS tokens,"
-            " coalesce(u.cost_usd, 0) AS cost_usd,"
+            " coalesce(u.cost_usd, 0) AS cost_usd, coalesce(u.images, 0) AS images,"
             " (SELECT coalesce(sum(byte_size), 0) FROM images WHERE owner = %(o)s)"
             " AS storage_bytes"
             " FROM (SELECT 1) one LEFT JOIN usage_daily u"
@@ -157,9 +206,11 @@ class LimitBook:
             if overrides is None
             else Limits.defaults(self.settings).with_overrides(overrides)
         )
-        quota = Quota(limits, self.usage_today(owner))
+        quota = Quota(limits, self.usage_today(owner), book=self)
         budget = self.settings.model_budget_usd_per_day
-        quota.budget_spent = bool(budget and self.spent_today() >= budget)
+        quota.budget_usd = budget
+        quota.spent_today_usd = self.spent_today() if budget else 0.0
+        quota.budget_spent = bool(budget and quota.spent_today_usd >= budget)
         if not quota.model_allowed():
             # Told once per UTC day; the update only matches when not yet told today.
             quota.note_budget = bool(
@@ -175,9 +226,13 @@ class LimitBook:
         """Add what a message used to today's row (inside the message's transaction)."""
         prompt = int(usage.get("prompt_tokens", 0))
         completion = int(usage.get("completion_tokens", 0))
+        cost = (cost_of(brain, prompt, completion) or 0.0) if prompt + completion else 0.0
+        # Created images are not here: each was counted, tokens and price included, when
+        # it was asked for (`reserve_image`, `settle_image`), whatever happens to this
+        # transaction.
         tokens = prompt + completion
-        cost = (cost_of(brain, prompt, completion) or 0.0) if tokens else 0.0
-        if not (quota.used_photos or quota.used_bytes or quota.used_voice_seconds or tokens):
+        used = (quota.used_photos, quota.used_bytes, quota.used_voice_seconds, tokens)
+        if not any(used):
             return
         self.db.execute(
             "INSERT INTO usage_daily (owner, day, photos, bytes, voice_seconds, tokens, cost_usd)"
@@ -187,5 +242,77 @@ class LimitBook:
             " voice_seconds = usage_daily.voice_seconds + EXCLUDED.voice_seconds,"
             " tokens = usage_daily.tokens + EXCLUDED.tokens,"
             " cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd",
-            (owner, quota.used_photos, quota.used_bytes, quota.used_voice_seconds, tokens, cost),
+            (owner, *used, cost),
         )
+
+    def reserve_image(
+        self, owner: str, quota: Quota, usd: float, message: tuple[str, str] | None
+    ) -> ImageCharge | ImageRefusal:
+        """Count one image and `usd` against the images per day and everyone's budget,
+        committed before the request; or say why not. `message`: the queued message's
+        (channel, message_sid), which may ask for one image however often it is retried."""
+        with self.db.separate() as conn:
+            conn.execute(f"SET LOCAL lock_timeout = '{RESERVE_LOCK_TIMEOUT}'".encode())
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (IMAGE_LOCK_ID,))
+            if message is not None:
+                row = conn.execute(
+                    "SELECT image_asked_at FROM inbox WHERE channel = %s AND message_sid = %s",
+                    message,
+                ).fetchone()
+                if row is not None and row["image_asked_at"] is not None:
+                    return "already_asked"
+            row = conn.execute(
+                "SELECT coalesce(sum(cost_usd), 0) AS spent,"
+                " coalesce(sum(images) FILTER (WHERE owner = %s), 0) AS images"
+                f" FROM usage_daily WHERE day = {TODAY_UTC}",
+                (owner,),
+            ).fetchone()
+            assert row is not None
+            per_day = quota.limits.images_per_day
+            if per_day and row["images"] >= per_day:
+                return "limit_images"
+            budget = quota.budget_usd
+            if budget and (row["spent"] >= budget or row["spent"] + usd > budget):
+                return "budget"
+            day = conn.execute(
+                "INSERT INTO usage_daily (owner, day, images, cost_usd)"
+                f" VALUES (%s, {TODAY_UTC}, 1, %s)"
+                " ON CONFLICT (owner, day) DO UPDATE SET images = usage_daily.images + 1,"
+                " cost_usd = usage_daily.cost_usd + EXCLUDED.cost_usd RETURNING day",
+                (owner, usd),
+            ).fetchone()
+            assert day is not None
+            if message is not None:
+                conn.execute(
+                    "UPDATE inbox SET image_asked_at = now()"
+                    " WHERE channel = %s AND message_sid = %s",
+                    message,
+                )
+        return ImageCharge(owner, day["day"], usd, message)
+
+    def settle_image(
+        self, charge: ImageCharge, *, billed: bool, usd: float | None = None, tokens: int = 0
+    ) -> None:
+        """After the answer: a request that cost nothing is uncounted (and its message may
+        ask again); a billed one keeps its count, with the price of what the server made
+        (`usd`; None: the reserved price stands) and the tokens it reported."""
+        if billed:
+            images, cost = 0, (charge.usd if usd is None else usd) - charge.usd
+        else:
+            images, cost, tokens = -1, -charge.usd, 0
+        if not (images or cost or tokens):
+            return
+        with self.db.separate() as conn:
+            conn.execute(f"SET LOCAL lock_timeout = '{RESERVE_LOCK_TIMEOUT}'".encode())
+            conn.execute(
+                "UPDATE usage_daily SET images = greatest(0, images + %s),"
+                " cost_usd = greatest(0, cost_usd + %s), tokens = tokens + %s"
+                " WHERE owner = %s AND day = %s",
+                (images, cost, tokens, charge.owner, charge.day),
+            )
+            if not billed and charge.message is not None:
+                conn.execute(
+                    "UPDATE inbox SET image_asked_at = NULL"
+                    " WHERE channel = %s AND message_sid = %s",
+                    charge.message,
+                )

@@ -26,6 +26,9 @@ class Turn:
     # Text the OCR read in photos that came without a caption (image id -> text): a hint
     # for a model's caption.
     photo_texts: dict[int, str] = field(default_factory=dict)
+    # The message asks for photos similar to its photo ("parecidas"): the photo is the
+    # question, so it is not saved (assistant/similar/intent.py).
+    similar_query: bool = False
 
 
 @dataclass

@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 
 from assistant.brains.base import BrainReply, Turn
+from assistant.imagegen.intent import IMAGE_REQUEST, image_prompt
+from assistant.imagegen.tool import MAX_PROMPT_CHARS
 from assistant.models import ImageRecord, Language
 from assistant.ops.erase import CONFIRM_MINUTES, CONFIRM_WORD
 from assistant.phrases import format_date, say
 from assistant.search.text import fold, strip_request
+from assistant.similar.intent import SIMILAR_REQUEST
+from assistant.similar.tool import similar_reply
 from assistant.tools import Toolbox, ToolResult
 
 _PHOTO = r"(foto|fotografia|imagem|imagens|image|photo|picture|pic)s?"
@@ -22,6 +26,12 @@ _SEARCH = re.compile(
     rf"|\b{_PHOTO} (de|do|da|dos|das|of)\b"
 )
 _INTENTS: list[tuple[str, re.Pattern[str]]] = [
+    # "crie uma imagem de alguém apagando a última vela" is a request for an image (issue
+    # #27): first, anchored at its verb, before the deletions that match anywhere.
+    ("create_image", IMAGE_REQUEST),
+    # "fotos parecidas com a última" (issue #27): the whole message is the request, so a
+    # description such as "dois gatos parecidos" never matches; before "recent".
+    ("similar", SIMILAR_REQUEST),
     # The person's data as a whole (issue #24): before the photo commands, which would
     # read "apagar todos os meus dados" as deleting something.
     ("erase_confirm", re.compile(r"^\W*(confirmar|confirmo|confirm)\W*$")),
@@ -117,6 +127,10 @@ class OfflineBrain:
         lines: list[str] = []
         images: list[tuple[ImageRecord, str]] = []
         intent, match = classify(text) if text else ("none", None)
+        if intent == "create_image" and turn.images:
+            # A photo's caption ("Criar arte com as crianças no domingo") describes the
+            # photo: images are created when asked for without one (issue #27).
+            intent, match = "other", None
 
         waiting_now = [s.image for s in turn.images if s.image.description_id is None]
         for stored in turn.images:
@@ -152,7 +166,7 @@ class OfflineBrain:
         else:
             if text:
                 lines.extend(self._command(intent, match, text, turn, tools, images))
-            if waiting_now:
+            if waiting_now and intent != "similar":  # a query photo waits for nothing
                 n = len(tools.catalog.pending_images(tools.owner))
                 key = "ask_description" if n == 1 else "ask_description_many"
                 lines.append(say(key, lang, n=n))
@@ -173,6 +187,13 @@ class OfflineBrain:
         images: list[tuple[ImageRecord, str]],
     ) -> list[str]:
         lang = turn.language
+        if intent == "create_image":
+            return self._created_image(text, tools, lang, images)
+        if intent == "similar":
+            # The photo of this message, else the latest (the tool decides by the ids).
+            result = tools.call("find_similar", {"limit": 10})
+            images.extend(result.send)
+            return [similar_reply(result, lang)]
         if intent == "help":
             return [say("help", lang)]
         if intent == "thanks":
@@ -215,6 +236,19 @@ class OfflineBrain:
             images.extend(result.send)
             return lines
         return [say("fallback", lang)]
+
+    @staticmethod
+    def _created_image(
+        text: str, tools: Toolbox, lang: Language, images: list[tuple[ImageRecord, str]]
+    ) -> list[str]:
+        """The tool decides (no model configured, the budget spent, a limit reached) and
+        words its refusals; the rules relay them."""
+        prompt = image_prompt(text, loose=True) or text
+        if len(prompt) > MAX_PROMPT_CHARS:
+            return [say("image_prompt_too_long", lang, limit=MAX_PROMPT_CHARS)]
+        result = tools.call("create_image", {"prompt": prompt})
+        images.extend(result.send)
+        return [str(result.data.get("notice") or say("error", lang))]
 
     def _pending_note(self, tools: Toolbox, lang: Language) -> list[str]:
         n = len(tools.catalog.pending_images(tools.owner))

@@ -34,8 +34,10 @@ from pydantic import ValidationError
 from assistant.brains.base import BrainReply, Turn
 from assistant.brains.offline import OfflineBrain
 from assistant.errors import ServiceBusy
+from assistant.imagegen.tool import image_made, requested_image_notes
 from assistant.models import ImageRecord
 from assistant.phrases import format_date, say
+from assistant.search.text import storable_text
 from assistant.tools import TOOLS, TOOLS_BY_NAME, Toolbox, ToolCall, ToolResult
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,19 @@ def short_errors(exc: ValidationError) -> str:
     return "invalid arguments: " + "; ".join(parts)
 
 
+def storable(value: Any) -> Any:
+    """A model's tool arguments as the database takes them (they reach the catalog, and
+    the call is logged as jsonb with the message): a NUL there failed the message after a
+    paid image (`storable_text`)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable_text(str(k)): storable(v) for k, v in value.items()}
+    return value
+
+
 def alternate(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """User and assistant turns strictly alternating, starting with the user: strict
     templates (Gemma's) refuse anything else. Same-role neighbours are merged; an
@@ -210,6 +225,11 @@ class OpenAIBrain:
             log.error("model %s refused the request: %s", self.model, exc)
             return self._offline(turn, tools, usage, exc)
         except (openai.APIStatusError, openai.APIConnectionError) as exc:
+            if image_made(tools):
+                # An image was made (and paid for) in this message: a retry would make and
+                # pay for another. Answer with what was done.
+                status = getattr(exc, "status_code", 0)
+                return self._offline(turn, tools, usage, ModelRefused("busy", status, str(exc)))
             # Temporary (429, 5xx, timeouts): the queue retries the whole message (its
             # transaction, the photo's save included, is rolled back).
             raise ServiceBusy(f"{type(exc).__name__}: {exc}") from exc
@@ -218,11 +238,12 @@ class OpenAIBrain:
 
     def _respond(self, turn: Turn, tools: Toolbox, usage: dict[str, int]) -> BrainReply:
         notes = self._save_new_photos(turn, tools, usage)
+        notes += requested_image_notes(turn, tools)  # "crie uma imagem de ...": made by the code
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": self._system(turn, notes)},
             *self._history(turn),
         ]
-        images: list[tuple[ImageRecord, str]] = []
+        images: list[tuple[ImageRecord, str]] = [p for c in tools.calls for p in c.result.send]
         text, last_words, cut = "", "", False
         held: list[int | None] = []  # deletions refused by the one-per-message rule
         specs = tool_specs()
@@ -355,6 +376,13 @@ class OpenAIBrain:
         if not waiting:
             return notes
         caption, tags = self._caption(turn, waiting, usage)
+        if turn.similar_query:  # "parecidas": the photo is the question (issue #27)
+            hint = f" with caption {caption!r}" if caption else ""
+            notes.append(
+                "The user sent this photo only to find similar ones: it is not saved (do not"
+                f" call save_description). Call find_similar{hint}."
+            )
+            return notes
         description = turn.text.strip() or caption or ""
         if not description:
             notes.append(
@@ -437,7 +465,9 @@ class OpenAIBrain:
             # again ("no photo is waiting" and a second deletion). Say what was done.
             lines = [self._done_line(call, turn) for call in done]
             reply = BrainReply(
-                text="\n\n".join(x for x in lines if x), tool_calls=list(tools.calls)
+                text="\n\n".join(x for x in lines if x),
+                images=[pair for call in done for pair in call.result.send][: tools.max_images],
+                tool_calls=list(tools.calls),
             )
         else:
             reply = OfflineBrain().respond(turn, tools)
@@ -463,6 +493,8 @@ class OpenAIBrain:
             return say("ocr_corrected", lang, description=entry["description"])
         if call.name == "remember" and "fact" in data:
             return say("remembered", lang, fact=data["fact"])
+        if call.name == "create_image" and "notice" in data:
+            return str(data["notice"])
         return ""
 
     # --- plumbing ---------------------------------------------------------------------
@@ -509,7 +541,7 @@ class OpenAIBrain:
         """Run one call; returns the arguments to send back (well-formed JSON) and the
         result. `held` collects deletions past the first of this message."""
         try:
-            arguments = json.loads(raw_arguments or "{}")
+            arguments = storable(json.loads(raw_arguments or "{}"))
             if not isinstance(arguments, dict):
                 raise ValueError("not an object")
         except ValueError:

@@ -103,13 +103,13 @@ class Fetched:
     url: str  # where the bytes finally came from
 
 
-class _Guard:
-    """Address checks and the deadline of one download, shared by its connections."""
+class Deadline:
+    """One deadline for a whole exchange, slow headers and dripped bodies included: a
+    timer shuts every registered socket down when it passes, so a blocked read returns at
+    once (per-read timeouts alone let a server that drips a byte a second hold a worker
+    for hours). Shared by the downloader and the Images API client (`imagegen.http`)."""
 
-    def __init__(self, resolver: Resolver, is_public: AddressCheck, timeout: float):
-        self.resolver = resolver
-        self.is_public = is_public
-        self.any_address = False
+    def __init__(self, timeout: float):
         self.deadline = time.monotonic() + timeout
         self.expired = False
         self._sockets: list[socket.socket] = []
@@ -120,6 +120,35 @@ class _Guard:
 
     def remaining(self) -> float:
         return max(0.01, self.deadline - time.monotonic())
+
+    def register(self, sock: socket.socket) -> None:
+        """Shut `sock` down when the deadline passes (the TLS socket wrapping a raw one is
+        registered too: wrapping detaches the raw socket object from its descriptor)."""
+        with self._lock:
+            if self.expired:
+                sock.close()
+                raise DownloadError("download took too long")
+            self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
+class _Guard(Deadline):
+    """Address checks and the deadline of one download, shared by its connections."""
+
+    def __init__(self, resolver: Resolver, is_public: AddressCheck, timeout: float):
+        super().__init__(timeout)
+        self.resolver = resolver
+        self.is_public = is_public
+        self.any_address = False
 
     def connect(self, host: str, port: int, source: Any = None) -> socket.socket:
         try:
@@ -149,25 +178,6 @@ class _Guard:
             self.register(sock)
             return sock
         raise DownloadError(f"cannot connect to {host}:{port}: {error}")
-
-    def register(self, sock: socket.socket) -> None:
-        """Shut `sock` down when the deadline passes (the TLS socket wrapping a raw one is
-        registered too: wrapping detaches the raw socket object from its descriptor)."""
-        with self._lock:
-            if self.expired:
-                sock.close()
-                raise DownloadError("download took too long")
-            self._sockets.append(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._timer.cancel()
 
 
 def _pool_manager(guard: _Guard, ca_certs: str | None) -> urllib3.PoolManager:

@@ -89,7 +89,15 @@ def inspect_image(data: bytes, max_bytes: int, max_pixels: int | None = None) ->
             if fmt == "PNG" and img.info.get("interlace"):
                 _check_interlaced(width, height, data)
             img.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+    # ValueError: Pillow refuses a PNG text chunk that inflates past MAX_TEXT_CHUNK (an
+    # 8 KB file can carry one) while reading the header: corrupt like the others.
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise MediaRejected("unsupported", str(exc)) from None
     if fmt not in IMAGE_TYPES:
         raise MediaRejected("unsupported", fmt)

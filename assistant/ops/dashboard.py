@@ -58,6 +58,17 @@ class BrainUse(BaseModel):
     cost_usd: float | None
 
 
+class ImagesDay(BaseModel):
+    """Images created on request that day (`create_image` calls that made one), and their
+    list price; `unpriced` were made by models without a list price (counted, no cost)."""
+
+    day: date
+    created: int
+    refused: int  # asked for but not made (a limit, the safety system, an error)
+    cost_usd: float
+    unpriced: int
+
+
 class Storage(BaseModel):
     photos: int  # all stored photos
     photo_bytes: int
@@ -103,6 +114,19 @@ class Dashboard(BaseModel):
     storage: Storage
     budget: Budget
     sends: list[ChannelSends] = []
+    images: list[ImagesDay] = []
+
+    @property
+    def images_created(self) -> int:
+        return sum(d.created for d in self.images)
+
+    @property
+    def images_cost_usd(self) -> float:
+        return round(sum(d.cost_usd for d in self.images), 4)
+
+    @property
+    def images_unpriced(self) -> int:
+        return sum(d.unpriced for d in self.images)
 
     @property
     def total_searches(self) -> int:
@@ -198,6 +222,25 @@ def dashboard(
                 " AS p95"
                 f" FROM messages WHERE created_at >= %s AND direction = 'out' {who}"
                 " AND meta ? 'latency_ms' GROUP BY 1",
+                window,
+            ).fetchall()
+        }
+        # Images are the assistant's `create_image` calls, kept in each reply's meta with
+        # the model and its list price (None when the model has none).
+        created = {
+            r["day"]: r
+            for r in conn.execute(
+                "SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day,"
+                " count(*) FILTER (WHERE (t ->> 'ok')::boolean) AS created,"
+                " count(*) FILTER (WHERE NOT (t ->> 'ok')::boolean) AS refused,"
+                " coalesce(sum((t -> 'image' ->> 'cost_usd')::float)"
+                "  FILTER (WHERE (t ->> 'ok')::boolean), 0) AS cost,"
+                " count(*) FILTER (WHERE (t ->> 'ok')::boolean"
+                "  AND (t -> 'image' ->> 'cost_usd') IS NULL) AS unpriced"
+                " FROM messages m, jsonb_array_elements(m.meta -> 'tools') AS t"
+                " WHERE m.created_at >= %s AND m.direction = 'out'"
+                " AND (%s::text IS NULL OR m.owner = %s) AND t ->> 'name' = 'create_image'"
+                " GROUP BY 1",
                 window,
             ).fetchall()
         }
@@ -305,6 +348,16 @@ def dashboard(
                 uncertain=int(r["uncertain"]),
             )
             for r in sends
+        ],
+        images=[
+            ImagesDay(
+                day=d,
+                created=int(created[d]["created"]) if d in created else 0,
+                refused=int(created[d]["refused"]) if d in created else 0,
+                cost_usd=round(float(created[d]["cost"]), 4) if d in created else 0.0,
+                unpriced=int(created[d]["unpriced"]) if d in created else 0,
+            )
+            for d in all_days
         ],
     )
 

@@ -489,6 +489,10 @@ def run(
     """`assistant evaluate KIND FILE`: prints the results; 1 when a dialogue failed.
     Dialogues use the offline rules unless `model` asks for the configured model."""
     with Sandbox(admin_url=database_url) as sandbox:
+        if kind == "similar":  # assistant/ops/evaluate_similar.py
+            from assistant.ops.evaluate_similar import run_similar
+
+            return run_similar(file, sandbox, verbose)
         if kind == "dialogues":
             _, failed = evaluate_dialogues(file, sandbox, model=model)
             return 1 if failed else 0
@@ -500,4 +504,3 @@ def run(
         result = evaluate_search(file, sandbox, verbose)
         print(json.dumps(result, ensure_ascii=False, indent=None if not verbose else 2))
         return 0
-

@@ -304,3 +304,25 @@ def strip_request(text: str) -> str:
         content = [w for w in words(text) if not is_stop_word(w)]
         return content[-1] if content else ""
     return " ".join(tokens[start:]).strip(" ?!.,;:")
+
+
+# Kept although a format character: the zero-width joiner holds emoji sequences together.
+_KEPT = "\t\n\r\u200d"
+
+
+def storable_text(text: str) -> str:
+    """Text from a source we do not control (a model's tool arguments, an image server's
+    revised prompt) as PostgreSQL and the catalog take it: no control characters but tab
+    and line breaks (PostgreSQL refuses NUL, in text and jsonb), no invisible format
+    characters (U+202E turns the rest of a caption around), no lone surrogates (not
+    encodable)."""
+    return "".join(
+        ch for ch in text if ch in _KEPT or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+    )
+
+
+def plain_text(text: str, limit: int | None = None) -> str:
+    """`storable_text` on one line: whitespace collapsed, at most `limit` characters."""
+    if limit is not None:
+        text = text[: limit * 4]  # enough to fill `limit`; bounds the work on a huge text
+    return " ".join(storable_text(text).split())[:limit].strip()

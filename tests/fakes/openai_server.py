@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fakes.http_handler import QuietHandler
+from tests.fakes.openai_images import FakeImages
 
 
 @dataclass
@@ -111,6 +112,7 @@ class FakeOpenAI:
         # Each: a status, or (status, message) for the server's own words.
         self.failures: list[int | tuple[int, str]] = []
         self.recorded = Recorded()
+        self.images = FakeImages(self)  # the Images API (tests/fakes/openai_images.py)
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -184,6 +186,8 @@ class FakeOpenAI:
                     return
                 if self.path.endswith("/chat/completions"):
                     self._json(*fake._chat(json.loads(raw)))
+                elif self.path.endswith("/images/generations"):
+                    fake.images.post(self, raw)
                 elif self.path.endswith("/audio/transcriptions"):
                     upload = self._multipart(raw)
                     with fake.lock:
@@ -217,6 +221,9 @@ class FakeOpenAI:
                     )
                 else:
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+            def do_GET(self) -> None:
+                fake.images.get(self)  # the files of URL answers
 
             def _multipart(self, raw: bytes) -> Upload:
                 head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()

@@ -87,6 +87,16 @@ def png_of_zeros(
     )
 
 
+def png_with_text_bomb(inflated: int = 8 * 2**20) -> bytes:
+    """A 100×100 PNG of about 8 KB whose zTXt chunk inflates to `inflated` bytes: past
+    Pillow's MAX_TEXT_CHUNK (1 MB), which it refuses with a ValueError while reading the
+    header."""
+    text = b"comment\x00\x00" + zlib.compress(b"A" * inflated, 9)
+    plain = png_of_zeros(100, 100)
+    ihdr_end = 8 + 25  # the signature, then IHDR (length, type, 13 bytes, CRC)
+    return plain[:ihdr_end] + _chunk(b"zTXt", text) + plain[ihdr_end:]
+
+
 def tall_png() -> bytes:
     """1×40,000,000 (the audit's 78 KB PNG): under a 50 MP cap, absurd in shape."""
     return png_of_zeros(1, 40_000_000)

@@ -51,6 +51,7 @@ class LimitsBody(BaseModel):
     storage_mb: int | None = Field(default=None, ge=0, le=10_000_000)
     voice_minutes_per_day: float | None = Field(default=None, ge=0, le=100_000)
     tokens_per_day: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    images_per_day: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class InviteBody(BaseModel):

@@ -44,4 +44,3 @@ __all__ = [
     "to_chat",
     "trace_markdown",
 ]
-

@@ -298,6 +298,7 @@ class Opened(BaseModel):
     others: list[str]  # the entry's other images
     details: str
     description: str
+    image_id: int | None = None  # the image shown ("Similar" compares it)
 
 
 def catalog_open(services: Services, owner: str, entry_id: int, image_id: int) -> Opened | None:
@@ -322,6 +323,7 @@ def catalog_open(services: Services, owner: str, entry_id: int, image_id: int) -
         ],
         details=entry_details(entry, image_id),
         description=entry.description,
+        image_id=chosen.id if chosen else None,
     )
 
 
@@ -554,6 +556,7 @@ def dashboard_view(services: Services, days: int, user: str = "") -> DashboardVi
         f"storage: {board.storage.photos} photos, {board.storage.photo_bytes / 2**20:.1f} MB, "
         f"{board.storage.voice_notes} voice notes in the window",
         _budget_line(board.budget),
+        images_line(board),
         *_sends_lines(board.sends),
     ]
     day = [d.day.isoformat() for d in board.messages]
@@ -617,6 +620,15 @@ def _sends_lines(sends: list[Any]) -> list[str]:
         f"({s.outside_window} outside WhatsApp's 24-hour window), {s.uncertain} uncertain"
         for s in sends
     ]
+
+
+def images_line(board: Any) -> str:
+    """Images created on request in the window, and what they cost at list prices."""
+    line = f"Images created: {board.images_created} (${board.images_cost_usd:.4f} at list prices"
+    if board.images_unpriced:
+        line += f"; {board.images_unpriced} by models without a list price"
+    refused = sum(d.refused for d in board.images)
+    return line + (f"), {refused} not made" if refused else ")")
 
 
 def _budget_line(budget: Any) -> str:

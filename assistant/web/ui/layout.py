@@ -27,6 +27,7 @@ from assistant.web.ui.handlers import (
     save_prompt,
     send,
 )
+from assistant.web.ui.similar import catalog_similar
 from assistant.web.ui.users import users_tab
 
 
@@ -112,6 +113,7 @@ def _catalog_tab(services: Services) -> None:
     limit = gr.State(60)
     page = gr.State(None)
     selected = gr.State(None)  # [owner, entry_id]
+    opened_image = gr.State(None)  # the image id shown in the panel ("Similar" compares it)
     with gr.Row():
         with gr.Column(scale=3):
 
@@ -167,8 +169,29 @@ def _catalog_tab(services: Services) -> None:
                 yes = gr.Button("Yes, delete", size="sm", variant="stop", elem_id="panel-yes")
                 no = gr.Button("Cancel", size="sm", elem_id="panel-cancel")
             status = gr.Markdown(elem_id="panel-status", latex_delimiters=[])
+            similar = gr.Button("Similar", size="sm", elem_id="panel-similar")
+            similar_summary = gr.Markdown(elem_id="panel-similar-summary", latex_delimiters=[])
+            similar_gallery = gr.Gallery(
+                label="Similar photos",
+                columns=4,
+                height="auto",
+                allow_preview=False,
+                visible=False,
+                elem_id="panel-similar-gallery",
+            )
 
-    panel_outputs = [image, details, others, description, selected, confirm, status]
+    panel_outputs = [
+        image,
+        details,
+        others,
+        description,
+        selected,
+        confirm,
+        status,
+        opened_image,
+        similar_summary,
+        similar_gallery,
+    ]
     filters = [user, query, since, until, media_type, group_by, limit]
 
     def browse(
@@ -223,8 +246,25 @@ def _catalog_tab(services: Services) -> None:
             None,
             gr.update(visible=False),
             message,
+            None,
+            "",
+            gr.update(value=[], visible=False),
             *browse(*f),
         ]
+
+    def on_similar(sel: list[Any] | None, image_id: int | None) -> tuple[str, Any]:
+        if not sel or image_id is None:
+            return "Select a photo first.", gr.update(value=[], visible=False)
+        found = catalog_similar(services, sel[0], int(image_id))
+        pictures = [(t.path, t.caption) for t in found.thumbs]
+        return found.summary, gr.update(value=pictures, visible=bool(pictures))
+
+    similar.click(
+        on_similar,
+        [selected, opened_image],
+        [similar_summary, similar_gallery],
+        api_visibility="private",
+    )
 
     yes.click(
         on_delete,
@@ -247,6 +287,9 @@ def _opener(services: Services, thumbs: list[dict[str, Any]]) -> Any:
                 None,
                 gr.update(visible=False),
                 "",
+                None,
+                "",
+                gr.update(value=[], visible=False),
             ]
         return [
             opened.image,
@@ -256,6 +299,9 @@ def _opener(services: Services, thumbs: list[dict[str, Any]]) -> Any:
             [opened.owner, opened.entry_id],
             gr.update(visible=False),
             "",
+            opened.image_id,
+            "",
+            gr.update(value=[], visible=False),
         ]
 
     return open_photo
