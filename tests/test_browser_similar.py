@@ -55,10 +55,10 @@ def test_the_similar_button_shows_the_same_photo_labelled(
     original.write_bytes(LION.read_bytes())
     with Image.open(LION) as img:
         img.load()
-        copy = apply(img, [["crop", {"cut_x": 0.2, "cut_y": 0.2, "left": 0.5, "top": 0.3}]])
+        copy = apply(img, [["crop", {"cut_x": 0.2, "cut_y": 0.15, "left": 0, "top": 0}]])
     cropped = tmp_path / "lion-cropped.jpg"
     cropped.write_bytes(copy)
-    for path, words in ((original, "Leão na pedra"), (cropped, "<b>Leão</b> **recortado**")):
+    for path, words in ((original, "<b>Leão</b> **na pedra**"), (cropped, "Leão recortado")):
         page.locator("#attachments-send input[type=file]").set_input_files([str(path)])
         expect(page.locator("#attachments-send")).to_contain_text(path.name)
         page.locator("#message-send textarea").fill(words)
@@ -67,11 +67,11 @@ def test_the_similar_button_shows_the_same_photo_labelled(
 
     page.get_by_role("tab", name="Catalog").click()
     page.locator("#catalog-user textarea").fill(PHONE)
-    page.locator("#catalog-query textarea").fill("pedra")
+    page.locator("#catalog-query textarea").fill("recortado")
     page.locator("#catalog-search").click()
     expect(page.locator("#catalog-summary")).to_contain_text("1 entry for", timeout=20_000)
     page.locator("#catalog-group-0 img").first.click()
-    expect(page.locator("#catalog-details")).to_contain_text("Leão na pedra", timeout=20_000)
+    expect(page.locator("#catalog-details")).to_contain_text("Leão recortado", timeout=20_000)
 
     page.locator("#panel-similar").click()
     summary = page.locator("#panel-similar-summary")
@@ -79,7 +79,7 @@ def test_the_similar_button_shows_the_same_photo_labelled(
     gallery = page.locator("#panel-similar-gallery")
     expect(gallery).to_be_visible()
     # The caption is the user's text as typed: no bold, no HTML.
-    expect(gallery).to_contain_text("🟰 Same photo: <b>Leão</b> **recortado**")
+    expect(gallery).to_contain_text("🟰 Same photo: <b>Leão</b> **na pedra**")
     assert gallery.locator("b").count() == 0
     expect(gallery.locator("img")).to_have_count(1)
     ARTIFACTS.mkdir(exist_ok=True)

@@ -255,7 +255,8 @@ def test_the_model_calls_find_similar_and_the_photo_is_not_saved(sandbox: Sandbo
         replies = send(
             services, ALICE, "parecidas", changed(photo("lion"), ["resize", {"factor": 0.5}])
         )
-        assert joined(replies).endswith("Achei a mesma foto: *Leão na pedra*.")
+        # The model's words, then the photo it found with its label as the caption.
+        assert replies[0].text == "Achei a mesma foto: *Leão na pedra*."
         assert sent_captions(replies) == ["🟰 Mesma foto: Leão na pedra"]
         assert services.catalog.count_images(ALICE) == 1
         answer = json.loads(

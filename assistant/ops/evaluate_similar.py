@@ -130,7 +130,8 @@ def score(services: Services, data: dict[str, Any], base: Path, verbose: bool) -
     return report
 
 
-def run_similar(path: Path, sandbox: Sandbox, verbose: bool = False, out: Any = sys.stdout) -> int:
+def run_similar(path: Path, sandbox: Sandbox, verbose: bool = False, out: Any = None) -> int:
+    out = out or sys.stdout  # the caller's stdout at call time (tests capture it)
     data = json.loads(path.read_text(encoding="utf-8"))
     services = sandbox.fresh(OCR_TIME_BUDGET_SECONDS=60)
     try:
