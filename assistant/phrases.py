@@ -105,6 +105,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "*Recentes:* “minhas últimas fotos”.\n"
         "*Apagar:* “apague a última foto”.\n"
         "*Lembrar:* “lembre que prefiro fotos em paisagem”.\n"
+        "*Parecidas:* envie uma foto com “parecidas”, ou peça “parecidas com a última”.\n"
         "*Criar:* “crie uma imagem de um gato astronauta” (com a IA ativada).\n"
         "Também entendo áudios quando a transcrição está ativada.",
         "en": "I'm your photo assistant 📸\n"
@@ -113,6 +114,7 @@ PHRASES: dict[str, dict[Language, str]] = {
         "*Recent:* “my latest photos”.\n"
         "*Delete:* “delete the last photo”.\n"
         "*Remember:* “remember that I prefer landscape photos”.\n"
+        "*Similar:* send a photo with “similar”, or ask “photos like the last one”.\n"
         "*Create:* “create an image of a cat astronaut” (when the AI is enabled).\n"
         "I also understand voice notes when transcription is enabled.",
     },
