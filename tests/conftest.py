@@ -10,6 +10,7 @@ from moto.server import ThreadedMotoServer
 
 from assistant.factory import Services
 from assistant.ops.sandbox import Sandbox
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
 from tests.helpers.whatsapp import twilio_env, wire_media
@@ -58,6 +59,17 @@ def s3(sandbox: Sandbox, moto_url: str) -> Iterator[Services]:
     for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         client.delete_object(Bucket=BUCKET, Key=obj["Key"])
     client.delete_bucket(Bucket=BUCKET)
+
+
+# --- OpenAI ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ai() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI-compatible server (chat, embeddings, transcriptions, images)."""
+    server = FakeOpenAI()
+    yield server
+    server.stop()
 
 
 # --- Twilio ------------------------------------------------------------------------------

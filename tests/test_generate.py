@@ -39,7 +39,7 @@ from tests.fakes.openai_images import (
     Step,
     UrlImage,
 )
-from tests.fakes.openai_server import Call, Fail, FakeOpenAI, Say
+from tests.fakes.openai_server import Call, Fail, FakeOpenAI, Say, openai_env
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.catalog import joined, save_entry, send
 from tests.helpers.web import app_client
@@ -49,24 +49,8 @@ ALICE, BOB = "+5511933330001", "+5511933330002"
 TOKEN = "generate-admin-token-1234"
 
 
-@pytest.fixture
-def ai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.stop()
-
-
 def ai_env(ai: FakeOpenAI, **extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "OPENAI_API_KEY": "test-key",
-        "OPENAI_BASE_URL": ai.url,
-        "OPENAI_MODEL": "fake-gpt",
-        "OPENAI_MAX_RETRIES": 0,
-        "OPENAI_TIMEOUT_SECONDS": 10,
-        "ADMIN_TOKEN": TOKEN,
-    }
-    values.update(extra)
-    return values
+    return openai_env(ai, **{"ADMIN_TOKEN": TOKEN, **extra})
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from assistant.factory import Services, build_embedder
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.search.embeddings import OpenAIEmbedder
-from tests.fakes.openai_server import Call, Fail, FakeOpenAI, Say, fake_vector
+from tests.fakes.openai_server import Call, Fail, FakeOpenAI, Say, fake_vector, openai_env
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import save_entry as add_entry
 from tests.helpers.catalog import send
@@ -27,27 +27,8 @@ ALICE, BOB = "+5511922220001", "+5511922220002"
 
 
 @pytest.fixture
-def ai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.stop()
-
-
-def ai_env(ai: FakeOpenAI, **extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "OPENAI_API_KEY": "test-key",
-        "OPENAI_BASE_URL": ai.url,
-        "OPENAI_MODEL": "fake-gpt",
-        "OPENAI_MAX_RETRIES": 0,
-        "OPENAI_TIMEOUT_SECONDS": 10,
-    }
-    values.update(extra)
-    return values
-
-
-@pytest.fixture
 def svc(sandbox: Sandbox, ai: FakeOpenAI) -> Iterator[Services]:
-    services = sandbox.fresh(**ai_env(ai))
+    services = sandbox.fresh(**openai_env(ai))
     yield services
     services.close()
 
@@ -213,7 +194,7 @@ def espeak(text: str, path: Path) -> bytes:
 def test_a_voice_note_goes_the_whole_way(sandbox: Sandbox, ai: FakeOpenAI, tmp_path: Path) -> None:
     twilio = FakeTwilio().start()
     try:
-        services = sandbox.fresh(**ai_env(ai), **twilio_env(twilio))
+        services = sandbox.fresh(**openai_env(ai), **twilio_env(twilio))
         add_entry(services, ALICE, "Meu cachorro na praia")
         audio = espeak("mostre fotos de cachorro", tmp_path / "voice.wav")
         url = twilio.add_media(MediaItem(audio, "audio/wav", redirect=False))
@@ -262,7 +243,7 @@ def test_rate_limits_are_retried_by_the_queue_then_degrade(
 ) -> None:
     twilio = FakeTwilio().start()
     try:
-        services = sandbox.fresh(**ai_env(ai), **twilio_env(twilio, INBOX_MAX_ATTEMPTS=3))
+        services = sandbox.fresh(**openai_env(ai), **twilio_env(twilio, INBOX_MAX_ATTEMPTS=3))
         add_entry(services, ALICE, "Recibo do mercado")
         client = app_client(services)
         form = webhook_form(ALICE, "mostre o recibo")
@@ -283,7 +264,7 @@ def test_rate_limits_are_retried_by_the_queue_then_degrade(
 
 
 def test_openai_embeddings_keep_model_and_dimensions(sandbox: Sandbox, ai: FakeOpenAI) -> None:
-    settings = sandbox.settings(**ai_env(ai, OPENAI_EMBEDDING_MODEL="text-embedding-3-small"))
+    settings = sandbox.settings(**openai_env(ai, OPENAI_EMBEDDING_MODEL="text-embedding-3-small"))
     embedder = build_embedder(settings)
     assert isinstance(embedder, OpenAIEmbedder)
     assert embedder.name == "openai:text-embedding-3-small:512"
@@ -298,7 +279,7 @@ def test_openai_embeddings_keep_model_and_dimensions(sandbox: Sandbox, ai: FakeO
 
 
 def test_token_usage_shows_in_the_message_report(sandbox: Sandbox, ai: FakeOpenAI) -> None:
-    services = sandbox.fresh(**ai_env(ai), ADMIN_TOKEN="t")
+    services = sandbox.fresh(**openai_env(ai), ADMIN_TOKEN="t")
     ai.script = [Say("Olá!")]
     send(services, ALICE, "oi")
     client = app_client(services)
@@ -431,7 +412,7 @@ def test_invalid_arguments_go_back_well_formed_with_a_short_error(
 def test_permanent_refusals_go_straight_to_the_offline_rules(
     sandbox: Sandbox, ai: FakeOpenAI, failure: tuple[int, str], note: str, reason: str
 ) -> None:
-    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_RETRIES=3))
+    services = sandbox.fresh(**openai_env(ai, OPENAI_MAX_RETRIES=3))
     try:
         add_entry(services, ALICE, "Meu cachorro na praia")
         ai.failures = [failure, failure, failure, failure]
@@ -451,7 +432,7 @@ def test_temporary_errors_are_retried_then_left_to_the_queue(
 ) -> None:
     from assistant.errors import ServiceBusy
 
-    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_RETRIES=1))
+    services = sandbox.fresh(**openai_env(ai, OPENAI_MAX_RETRIES=1))
     try:
         ai.failures = [(status, "Loading model")] * 2
         with pytest.raises(ServiceBusy):
@@ -465,7 +446,7 @@ def test_temporary_errors_are_retried_then_left_to_the_queue(
 
 
 def test_a_text_only_model_is_sent_no_more_images(sandbox: Sandbox, ai: FakeOpenAI) -> None:
-    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_RETRIES=2))
+    services = sandbox.fresh(**openai_env(ai, OPENAI_MAX_RETRIES=2))
     try:
         refusal = "image input is not supported - hint: you may need to provide the mmproj"
         ai.script = [Fail(500, refusal), Say("Salvei a foto do Rex.")]
@@ -505,7 +486,7 @@ def test_a_refusal_after_the_photo_was_saved_does_not_save_it_again(
 
 
 def test_histories_alternate_and_notes_come_first(sandbox: Sandbox, ai: FakeOpenAI) -> None:
-    services = sandbox.fresh(**ai_env(ai))
+    services = sandbox.fresh(**openai_env(ai))
     try:
         caption = {"caption": "Um gato no sofá", "tags": ["gato"]}
         ai.script = [Say(json.dumps(caption)), Say("Salvei o gato!")]
@@ -547,12 +528,12 @@ def test_the_cap_is_a_setting_and_follows_what_the_server_wants(
     from assistant.brains.openai import OpenAIBrain
     from assistant.llm import openai_client
 
-    settings = sandbox.settings(**ai_env(ai, OPENAI_MAX_TOKENS=64))
+    settings = sandbox.settings(**openai_env(ai, OPENAI_MAX_TOKENS=64))
     assert settings.openai_max_tokens == 64
     client = openai_client(settings)
     assert client is not None
     brain = OpenAIBrain(client, "fake-gpt", "prompt", max_tokens=settings.openai_max_tokens)
-    services = sandbox.fresh(**ai_env(ai))
+    services = sandbox.fresh(**openai_env(ai))
     try:
         services.assistant.brain = brain
         unsupported = (
@@ -570,7 +551,7 @@ def test_the_cap_is_a_setting_and_follows_what_the_server_wants(
 
 
 def test_tool_rounds_without_text_still_get_a_reply(sandbox: Sandbox, ai: FakeOpenAI) -> None:
-    services = sandbox.fresh(**ai_env(ai, OPENAI_MAX_ROUNDS=2))
+    services = sandbox.fresh(**openai_env(ai, OPENAI_MAX_ROUNDS=2))
     try:
         add_entry(services, ALICE, "Meu cachorro na praia")
         ai.script = [Call([("search_photos", {"query": "cachorro"})])] * 2
@@ -600,7 +581,7 @@ def test_evaluation_uses_no_model_unless_asked_and_survives_a_busy_one(
         "      - send: {text: ajuda}\n"
         "        expect: {reply_matches: '.'}\n"
     )
-    for name, value in ai_env(ai).items():
+    for name, value in openai_env(ai).items():
         monkeypatch.setenv(name, str(value))
     out = io.StringIO()
     assert evaluate_dialogues(dialogues, sandbox, out) == (2, 0)

@@ -100,6 +100,19 @@ def fake_vector(text: str, dimensions: int) -> list[float]:
     return [x / norm for x in raw]
 
 
+def openai_env(server: FakeOpenAI, **extra: Any) -> dict[str, Any]:
+    """Settings that point the app's model brain (and its other OpenAI engines) at `server`."""
+    values: dict[str, Any] = {
+        "OPENAI_API_KEY": "test-key",
+        "OPENAI_BASE_URL": server.url,
+        "OPENAI_MODEL": "fake-gpt",
+        "OPENAI_MAX_RETRIES": 0,
+        "OPENAI_TIMEOUT_SECONDS": 10,
+    }
+    values.update(extra)
+    return values
+
+
 def error_body(status: int, message: str) -> dict[str, Any]:
     kind = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
     return {"error": {"message": message, "type": kind or "server_error", "code": kind or status}}
