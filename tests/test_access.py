@@ -383,7 +383,7 @@ def test_the_global_budget_switches_everyone_to_the_offline_rules(
     assert page.spent_today_usd > page.budget_usd == 0.01
     # ... and a line on the dashboard (the report's and the Gradio tab's).
     from assistant.ops.dashboard import dashboard
-    from assistant.web.ui.handlers import dashboard_view
+    from assistant.web.ui.dashboard import dashboard_view
 
     board = dashboard(services.db, services.inbox, budget_usd=0.01)
     assert board.budget.spent and board.budget.spent_today_usd > 0.01

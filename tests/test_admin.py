@@ -172,7 +172,7 @@ def test_far_dates_are_a_clear_400_not_a_500(admin: tuple[Services, TestClient])
     within = client.get("/get-report-data?since=2000-01-01&until=2100-12-31", headers=BEARER)
     assert within.status_code == 200 and within.json()["total"] == 1
     # The UI's catalog filter says the same instead of failing.
-    from assistant.web.ui.handlers import catalog_browse
+    from assistant.web.ui.catalog import catalog_browse
 
     page = catalog_browse(services, ALICE, "", until="9999-12-31")
     summary = page.summary.replace("\\", "")  # Markdown escapes

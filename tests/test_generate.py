@@ -24,7 +24,7 @@ from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.phrases import say
 from assistant.tools import Toolbox
-from assistant.web.ui.handlers import dashboard_view
+from assistant.web.ui.dashboard import dashboard_view
 from tests.fakes.openai_images import (
     CONTENT_POLICY,
     MODERATION_BLOCKED,

@@ -174,7 +174,7 @@ def test_gradio_client_drives_chat_and_catalog(launched: str, tmp_path: Path) ->
 def test_catalog_filters_dates_and_types_and_groups_by_month(
     services: Services, tmp_path: Path
 ) -> None:
-    from assistant.web.ui.handlers import catalog_browse
+    from assistant.web.ui.catalog import catalog_browse
 
     for n, (text, when) in enumerate(
         [

@@ -13,8 +13,9 @@ from assistant.search.text import (
     strip_request,
     typo_budget,
 )
+from assistant.web.admin_gate import safe_next
+from assistant.web.hosts import host_allowed, host_name
 from assistant.web.markup import md_code, md_text
-from assistant.web.security import host_allowed, host_name, safe_next
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from assistant.factory import Services
-from assistant.web.security import public_routes
+from assistant.web.admin_gate import public_routes
 from tests.helpers.processes import app_log, login_link, printed_login_link, running_webhook
 from tests.helpers.web import app_client
 from webhook import create_app

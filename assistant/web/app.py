@@ -2,7 +2,8 @@
 
 Thin by design: requests become calls into `assistant/` (inbox, memory, report). The
 webhook only verifies, stores and acknowledges; workers do everything slow. Who may call
-what is decided in one place, `assistant/web/security.py`, before any route runs.
+what is decided before any route runs, by the middlewares of `hosts.py`, `body_limit.py`
+and `admin_gate.py`.
 """
 
 from __future__ import annotations
@@ -22,16 +23,12 @@ from assistant.config import Settings, get_settings
 from assistant.factory import Services, build_services
 from assistant.media.local import private_dir
 from assistant.spool import Recorder, Spool
+from assistant.web.admin_gate import AdminGate, public_routes
 from assistant.web.auth import Sessions, admin_token
+from assistant.web.body_limit import BodyLimit
+from assistant.web.hosts import ForwardedHeaders, HostGuard
 from assistant.web.routes import Web, admin, login, metrics, public, users
 from assistant.web.routes.metrics import WebhookTimer
-from assistant.web.security import (
-    AdminGate,
-    BodyLimit,
-    ForwardedHeaders,
-    HostGuard,
-    public_routes,
-)
 from assistant.worker import WorkerPool
 
 log = logging.getLogger("webhook")

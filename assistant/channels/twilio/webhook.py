@@ -88,7 +88,7 @@ def public_url(request_url: str, public_base_url: str | None = None) -> str:
     """The URL Twilio signed: the configured public base, else the request's own URL.
 
     The request URL already carries the scheme and host a trusted proxy forwarded
-    (`assistant/web/security.py: ForwardedHeaders`); forwarded headers from anyone else
+    (`assistant/web/hosts.py: ForwardedHeaders`); forwarded headers from anyone else
     were dropped before they could get here.
     """
     if not public_base_url:

@@ -9,10 +9,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
+from assistant.web.admin_gate import DATABASE_RETRY_AFTER, safe_next
 from assistant.web.auth import COOKIE, LOGIN_CODE_MINUTES, DatabaseUnavailable
 from assistant.web.report import render_login
 from assistant.web.routes import Web
-from assistant.web.security import DATABASE_RETRY_AFTER, safe_next
 
 # What a login answer must not leave behind: a secret in a cache, or in a Referer.
 NO_TRACE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

@@ -1,27 +1,26 @@
-"""The browser UI (Gradio), mounted at /ui: its handlers (`handlers`) and layout
-(`layout`). It calls the same `Assistant` as WhatsApp."""
+"""The browser UI (Gradio), mounted at /ui: one module per tab (`chat`, `catalog` and
+`catalog_tab`, `dashboard`, `users`, `memory`, `lab`), put together by `layout`. It calls
+the same `Assistant` as WhatsApp."""
 
-from assistant.web.ui.handlers import (
-    DEFAULT_PHONE,
-    OFFLINE,
-    SECOND_PHONE,
+from assistant.web.ui.catalog import (
     catalog_delete,
     catalog_select,
     catalog_view,
     entry_details,
+)
+from assistant.web.ui.chat import DEFAULT_PHONE, SECOND_PHONE, send, to_chat
+from assistant.web.ui.files import reply_file
+from assistant.web.ui.lab import (
+    OFFLINE,
     lab_brain,
     lab_models,
     lab_send,
     load_prompt,
-    memory_clear,
-    memory_view,
-    reply_file,
     save_prompt,
-    send,
-    to_chat,
     trace_markdown,
 )
 from assistant.web.ui.layout import build_ui
+from assistant.web.ui.memory import memory_clear, memory_view
 
 __all__ = [
     "DEFAULT_PHONE",

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from assistant.factory import Services
 from assistant.similar.finder import Kind
 from assistant.web.markup import counted
-from assistant.web.ui.handlers import reply_file
+from assistant.web.ui.files import reply_file
 
 LABELS: dict[Kind, str] = {
     "near_duplicate": "🟰 Same photo",
