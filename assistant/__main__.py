@@ -1,4 +1,4 @@
-"""`python -m assistant COMMAND`: the same as the `assistant` command (assistant/cli.py)."""
+"""`python -m assistant COMMAND`: the same as the `assistant` command (assistant/cli/)."""
 
 from assistant.cli import main
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
 
-# Imported by nothing inside the package but `assistant/__main__.py`.
+# Imported by nothing inside the package but `assistant/__main__.py` and the modules of
+# `assistant.cli` (`assistant run` starts the web server); an entry point's own modules
+# import each other.
 ENTRY_POINTS = {"assistant.cli", "assistant.web.server"}
 # Modules every other layer may use; they import only each other.
 FOUNDATION = {
@@ -62,7 +64,7 @@ def test_nothing_in_the_package_imports_its_entry_points() -> None:
     offenders = [
         f"{module} -> {name}"
         for module, names in _imports().items()
-        if module not in {"assistant.__main__", "assistant.cli"}
+        if not _layer(module, {"assistant.__main__", "assistant.cli"})
         for name in names
         if _layer(name, ENTRY_POINTS) and not _layer(module, {_layer(name, ENTRY_POINTS) or ""})
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.ops.evaluate import evaluate_dialogues, run_dialogue
+from assistant.ops.evaluate_dialogues import evaluate_dialogues, run_dialogue
 from assistant.ops.sandbox import Sandbox
 
 DIALOGUES = Path(__file__).parent / "data" / "dialogues_dev.yaml"

@@ -16,7 +16,7 @@ import yaml
 
 from assistant.factory import Services
 from assistant.models import InboundMedia, OutMedia, Reply
-from assistant.ops.evaluate import run_dialogue
+from assistant.ops.evaluate_dialogues import run_dialogue
 from assistant.ops.sandbox import Sandbox
 from tests.fakes import meta_server as meta
 from tests.fakes.meta_server import FakeMeta

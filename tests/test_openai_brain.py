@@ -567,7 +567,7 @@ def test_evaluation_uses_no_model_unless_asked_and_survives_a_busy_one(
 ) -> None:
     import io
 
-    from assistant.ops.evaluate import evaluate_dialogues
+    from assistant.ops.evaluate_dialogues import evaluate_dialogues
 
     dialogues = tmp_path / "dialogues.yaml"
     dialogues.write_text(

@@ -234,7 +234,7 @@ def test_guesses_are_worded_as_suggestions_and_negatives_match_nothing(
 
 
 def test_dev_sets_meet_the_quality_targets(sandbox: Sandbox) -> None:
-    from assistant.ops.evaluate import evaluate_search
+    from assistant.ops.evaluate_search import evaluate_search
 
     photos = evaluate_search(DATA / "ocr_dev.json", sandbox)
     assert photos["recall@5"] >= 0.90 and photos["mrr"] >= 0.85, photos

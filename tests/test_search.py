@@ -8,7 +8,7 @@ import pytest
 
 from assistant.factory import Services
 from assistant.media import inspect_image
-from assistant.ops.evaluate import evaluate_search
+from assistant.ops.evaluate_search import evaluate_search
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from tests.helpers.catalog import found_texts, save_entry

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant import cli
+from assistant.cli.users import duration
 from assistant.config import get_settings
 from assistant.factory import Services
 from assistant.ops.samples import sample_image
@@ -321,8 +322,8 @@ def test_the_users_commands(
         with pytest.raises(SystemExit):
             run("invite", f"--expires={bad}")
         assert "not a duration like 7d" in capsys.readouterr().err
-    assert cli.duration("30m") == timedelta(minutes=30)
-    assert cli.duration("7d") == timedelta(days=7) and cli.duration("never") is None
+    assert duration("30m") == timedelta(minutes=30)
+    assert duration("7d") == timedelta(days=7) and duration("never") is None
 
 
 # --- 10,000 numbers ---------------------------------------------------------------------

@@ -282,7 +282,7 @@ def test_the_spoken_set(sandbox: Sandbox) -> None:
     issue's target (WER ≤ 25%); Brazilian Portuguese does not (measured 0.30: Whisper base
     hears espeak's pt-br voices poorly, its female variants worst), so this guards against
     it getting worse."""
-    from assistant.ops.evaluate import evaluate_speech
+    from assistant.ops.evaluate_speech import evaluate_speech
 
     report = evaluate_speech(Path(__file__).parent / "data" / "speech_dev.json", sandbox)
     data = json.loads((Path(__file__).parent / "data" / "speech_dev.json").read_text())
