@@ -91,7 +91,6 @@ class ImageRecord(BaseModel):
     width: int | None = None
     height: int | None = None
     thumb_key: str | None = None
-    phash: int | None = None
     created_at: datetime
     ocr_text: str | None = None  # text read in the photo; None until it has been read
     ocr_confidence: float | None = None

@@ -154,7 +154,7 @@ def main() -> None:
                 raw = apply(img, query.get("steps", []))
             thumbs.append((query, raw))
         for _query, raw in thumbs[:5]:  # warm the caches and the feature detector
-            finder.near_duplicates(OWNER, derive(raw, 320)[0], set(), 5, photo=raw)
+            finder.near_duplicates(OWNER, derive(raw, 320), set(), 5, photo=raw)
         answer, upload = [], []
         expected = found = wrong = 0
         real_ids = {
@@ -169,7 +169,7 @@ def main() -> None:
         texts = {item["id"]: item["text"] for item in data["catalog"]}
         for query, raw in thumbs:
             started = time.perf_counter()
-            thumb = derive(raw, services.catalog.thumbnail_px)[0]
+            thumb = derive(raw, services.catalog.thumbnail_px)
             hits = finder.near_duplicates(OWNER, thumb, set(), 5, photo=raw)
             answer.append((time.perf_counter() - started) * 1000)
             said = [real_ids.get(h.image.id) for h in hits]
@@ -188,7 +188,7 @@ def main() -> None:
             f" aside); queries with something else called a near-duplicate: {wrong}"
         )
         print(f"upload check 'you already sent this' (whole-picture hash): {ms(upload)}")
-        query = query_hashes(derive(thumbs[0][1], 320)[0])
+        query = query_hashes(derive(thumbs[0][1], 320))
         params = candidate_params(OWNER, query, 50)
         plan = services.db.fetchall(
             "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + CANDIDATES_SQL, params

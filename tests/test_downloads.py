@@ -236,7 +236,7 @@ def test_thumbnails_of_big_jpegs_decode_at_reduced_size(monkeypatch: pytest.Monk
         return result
 
     monkeypatch.setattr(Image.Image, "load", spy)
-    thumbnail, _ = derive(out.getvalue(), 320)
+    thumbnail = derive(out.getvalue(), 320)
     with Image.open(io.BytesIO(thumbnail)) as thumb:
         assert max(thumb.size) == 320
     assert decoded and max(max(size) for size in decoded) <= 1000  # never the 4000 px

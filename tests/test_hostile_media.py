@@ -243,7 +243,7 @@ def test_a_large_png_is_thumbnailed_within_a_memory_budget() -> None:
         data = big_rgba_png()
         _vips()  # the library's own code is loaded before the cap
         cap()
-        thumb, phash = derive(data, 320)
+        thumb = derive(data, 320)
         page = reduced(data, 1280)
         print("ok", len(thumb), page.size)
         """,
@@ -254,7 +254,7 @@ def test_a_large_png_is_thumbnailed_within_a_memory_budget() -> None:
 
 
 def test_the_streamed_decode_keeps_the_picture() -> None:
-    """Large PNGs take the streamed path: the thumbnail and hash still show the image."""
+    """Large PNGs take the streamed path: the thumbnail still shows the image."""
     from PIL import Image
 
     big = Image.new("RGB", (4_000, 1_500), (255, 255, 255))
@@ -263,12 +263,11 @@ def test_the_streamed_decode_keeps_the_picture() -> None:
 
     out = io.BytesIO()
     big.save(out, format="PNG")
-    thumb, phash = derive(out.getvalue(), 320)
+    thumb = derive(out.getvalue(), 320)
     small = Image.open(io.BytesIO(thumb))
     assert small.size == (320, 120)
     assert small.getpixel((40, 60))[0] > 150 and small.getpixel((40, 60))[1] < 60
     assert small.getpixel((280, 60)) > (230, 230, 230)
-    assert phash != 0
 
 
 def test_a_progressive_jpeg_over_the_decoding_budget_is_refused(services: Services) -> None:

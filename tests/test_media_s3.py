@@ -19,7 +19,7 @@ from PIL import Image
 from assistant.config import ConfigError
 from assistant.db import create_database
 from assistant.factory import Services
-from assistant.media import LocalMediaStore, dhash
+from assistant.media import LocalMediaStore
 from assistant.media.s3 import S3MediaStore
 from assistant.ops.moves import ImportReport, import_legacy, legacy_rows, migrate_media
 from assistant.ops.samples import sample_image
@@ -115,7 +115,6 @@ def test_near_duplicates_are_pointed_out(services: Services) -> None:
         img.resize((600, 450)).save(buf, format="JPEG", quality=60)
     edited = buf.getvalue()
     assert edited != original
-    assert bin((dhash(original) ^ dhash(edited)) & (2**64 - 1)).count("1") <= 6
     send(services, ALICE, "Pôr do sol na praia", original)
     reply = send(services, ALICE, "Outro pôr do sol", edited)
     assert "muito parecida" in reply and "Pôr do sol na praia" in reply

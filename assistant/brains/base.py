@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from assistant.catalog import StoredImage
+from assistant.catalog_images import StoredImage
 from assistant.models import Exchange, ImageRecord, Language
 from assistant.tools import Toolbox, ToolCall
 

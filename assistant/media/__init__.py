@@ -11,9 +11,7 @@ from assistant.media.inspect import (
     MAX_IMAGE_SIDE,
     ImageInfo,
     derive,
-    dhash,
     inspect_image,
-    make_thumbnail,
     sha256_hex,
     sniff_audio,
 )
@@ -34,9 +32,7 @@ __all__ = [
     "UrlSigner",
     "content_key",
     "derive",
-    "dhash",
     "inspect_image",
-    "make_thumbnail",
     "sha256_hex",
     "sniff_audio",
 ]

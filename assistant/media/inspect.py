@@ -1,6 +1,6 @@
 """What users send, inspected from the bytes themselves: image type and size (refusing
-decompression bombs from the header), audio container, thumbnails and perceptual hashes
-decoded at reduced size."""
+decompression bombs from the header), audio container, and thumbnails decoded at reduced
+size."""
 
 from __future__ import annotations
 
@@ -224,37 +224,10 @@ def _streamed(data: bytes, px: int) -> Image.Image:
         raise MediaRejected("unsupported", f"libvips: {exc}") from None
 
 
-def derive(data: bytes, px: int = 320) -> tuple[bytes, int]:
-    """(JPEG thumbnail at most `px` on its longer side, perceptual hash), decoding once."""
+def derive(data: bytes, px: int = 320) -> bytes:
+    """A JPEG thumbnail at most `px` on its longer side, turned upright from its EXIF
+    orientation (the stored thumbnail, and what the similarity hashes are read from)."""
     small = reduced(data, max(px, 64))
-    phash = _dhash(small)
     out = io.BytesIO()
     small.convert("RGB").save(out, format="JPEG", quality=80, optimize=True)
-    return out.getvalue(), phash
-
-
-def make_thumbnail(data: bytes, px: int = 320) -> bytes:
-    """A JPEG at most `px` on its longer side, turned upright from its EXIF orientation."""
-    return derive(data, px)[0]
-
-
-def dhash(data: bytes, px: int = 320) -> int:
-    """64-bit difference hash of an image's bytes (see `_dhash`), from the same reduced
-    image as `derive`'s."""
-    return _dhash(reduced(data, max(px, 64)))
-
-
-def _dhash(img: Image.Image) -> int:
-    """64-bit difference hash: resized, recompressed or lightly edited copies of a photo
-    land within a few bits of each other. Signed, to fit Postgres' bigint.
-
-    Written here rather than taken from `imagehash`, which would add numpy/scipy/PyWavelets
-    for these few lines.
-    """
-    small = img.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-    pixels = small.tobytes()
-    bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | (pixels[row * 9 + col] > pixels[row * 9 + col + 1])
-    return bits - (1 << 64) if bits >= 1 << 63 else bits
+    return out.getvalue()

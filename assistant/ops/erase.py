@@ -22,9 +22,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from assistant.catalog import Catalog, content_lock
+from assistant.catalog import Catalog
 from assistant.db import Conn, Database
 from assistant.media import MediaStore
+from assistant.media.lifecycle import content_lock
 from assistant.search.text import fold
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def is_confirmation(text: str) -> bool:
 
 def _audio_lock(key: str) -> int:
     """The advisory lock of a voice note's key (its name is the content's sha256, as the
-    images' are: see `Assistant._keep_audio`)."""
+    images' are: see `assistant.intake.keep_audio`)."""
     stem = PurePosixPath(key).name.split(".")[0]
     if re.fullmatch(r"[0-9a-f]{64}", stem):
         return content_lock(stem)

@@ -81,7 +81,7 @@ def score(services: Services, data: dict[str, Any], base: Path, verbose: bool) -
         else:
             from assistant.media import derive
 
-            thumb = derive(raw, services.catalog.thumbnail_px)[0]
+            thumb = derive(raw, services.catalog.thumbnail_px)
             hits = finder.near_duplicates(OWNER, thumb, set(), limit=5, photo=raw)
             millis.append((time.perf_counter() - started) * 1000)
             near, same = [ids.get(s.image.id) for s in hits], []

@@ -196,7 +196,7 @@ class SimilarPhotos:
             return self.store.get(image.thumb_key)
         if data is None:
             raise ValueError("an image or its bytes are needed")
-        return derive(data, self.catalog.thumbnail_px)[0]
+        return derive(data, self.catalog.thumbnail_px)
 
     def _photo_text(self, image: ImageRecord | None, data: bytes | None) -> str:
         """The query photo's text: as read already, else read now within the budget."""
