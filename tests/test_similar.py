@@ -12,15 +12,24 @@ import json
 import random
 from pathlib import Path
 
+import psycopg
 import pytest
 from PIL import Image
 
+from assistant.db import Database, create_database, migrate, migration_files
 from assistant.factory import Services
 from assistant.media import derive, inspect_image
 from assistant.ops.evaluate_similar import run_similar
 from assistant.ops.photo_transforms import apply
 from assistant.ops.sandbox import Sandbox
-from assistant.similar.hashes import query_hashes, thumbnail_hashes
+from assistant.similar.hashes import (
+    CROP_TARGETS,
+    VARIANTS,
+    QueryHash,
+    query_hashes,
+    thumbnail_hashes,
+    window_of,
+)
 from assistant.similar.index import HashIndex, bands
 from assistant.similar.intent import about_latest, wants_similar
 from assistant.tools import Toolbox
@@ -273,9 +282,39 @@ def test_the_model_calls_find_similar_and_the_photo_is_not_saved(sandbox: Sandbo
 # --- the index --------------------------------------------------------------------------------
 
 
-def test_bands_are_the_databases_own(services: Services) -> None:
+def test_bands_and_windows_are_the_databases_own(services: Services) -> None:
     for h in (0, -1, 2**63 - 1, -(2**63), 0x0123456789ABCDEF, -0x0123456789ABCDEF):
-        assert services.db.scalar("SELECT hash_bands(%s::bigint)", (h,)) == bands(h)
+        for window in (0, 1, 9):
+            assert services.db.scalar("SELECT hash_bands(%s::bigint, %s)", (h, window)) == bands(
+                h, window
+            )
+    for variant in range(len(VARIANTS)):
+        assert services.db.scalar("SELECT hash_window(%s)", (variant,)) == window_of(variant)
+    # Every window is one of the stored ones, and each stored window is some crop's aim.
+    assert {window_of(v) for v in range(len(VARIANTS))} == set(range(10))
+    assert {w for targets in CROP_TARGETS for w in targets} == set(range(1, 10))
+
+
+def test_a_crop_window_reads_only_the_rows_of_the_window_it_aims_at(services: Services) -> None:
+    """One image's rows, as the trigger writes them: each of its hashes under the keys of
+    its own window; a crop aimed at the top-left window finds the stored top-left hash,
+    and the same hash probed as another window's finds nothing."""
+    save_entry(services, ALICE, "Leão", photo("lion"))
+    image = services.catalog.latest_image(ALICE)
+    assert image is not None
+    hashes = services.db.scalar("SELECT sim_hashes FROM images WHERE id = %s", (image.id,))
+    rows = services.db.fetchall(
+        "SELECT band, hash, variant FROM image_hash_bands WHERE image_id = %s", (image.id,)
+    )
+    assert rows and all(r["band"] in bands(r["hash"], window_of(r["variant"])) for r in rows)
+    top_left = VARIANTS.index("whole_top_left")
+    aimed = QueryHash(hashes[top_left], 0, 0, 6, window=window_of(top_left))
+    assert [c.image_id for c in HashIndex(services.db).candidates(ALICE, [aimed])] == [image.id]
+    bottom = window_of(VARIANTS.index("whole_bottom"))
+    assert hashes[top_left] not in {
+        hashes[v] for v in range(len(VARIANTS)) if window_of(v) == bottom
+    }
+    assert HashIndex(services.db).candidates(ALICE, [aimed._replace(window=bottom)]) == []
 
 
 def test_older_images_are_hashed_by_the_backfill_and_found(services: Services) -> None:
@@ -375,3 +414,37 @@ def test_the_dev_set_generator_is_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "similar_dev.json").read_text() == (DATA / "similar_dev.json").read_text()
     for made in sorted((tmp_path / "similar").iterdir()):
         assert made.read_bytes() == (DATA / "similar" / made.name).read_bytes(), made.name
+
+
+def test_migration_023_keys_existing_rows_by_window(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Images hashed before the window keys get their rows again under the new keys, from
+    the hashes already stored, and are found by a lookup at once."""
+    earlier = tmp_path / "sql"
+    earlier.mkdir()
+    for version, path in migration_files():
+        if version < 23:
+            (earlier / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    url = create_database(sandbox.admin_url, "mig_windows")
+    migrate(url, earlier)
+    hashes = thumbnail_hashes(derive(photo("lion"), 320))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO images (owner, sha256, storage_key, content_type, byte_size,"
+            " sim_hashes) VALUES (%s, %s, 'k.jpg', 'image/jpeg', 1, %s)",
+            (ALICE, "ab" * 32, hashes),
+        )
+        before = {r[0] for r in conn.execute("SELECT band FROM image_hash_bands")}
+    assert before and max(before) < 1 << 18  # keys without a window
+    assert migrate(url) == [v for v, _ in migration_files() if v >= 23]
+    db = Database(url, pool_size=1, run_migrations=False)
+    try:
+        rows = db.fetchall("SELECT band, hash, variant FROM image_hash_bands")
+        assert {r["hash"] for r in rows} == set(hashes)
+        assert all(r["band"] in bands(r["hash"], window_of(r["variant"])) for r in rows)
+        thumb = derive(changed(photo("lion"), ["resize", {"factor": 0.5}]), 320)
+        assert HashIndex(db).candidates(ALICE, query_hashes(thumb))
+        # The triggers keep the new keys: a deletion removes every row.
+        db.execute("DELETE FROM images")
+        assert db.scalar("SELECT count(*) FROM image_hash_bands") == 0
+    finally:
+        db.close()

@@ -15,12 +15,14 @@ Everything is read for one owner: no argument can name another user's photo.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from assistant.catalog import Catalog
 from assistant.media import derive
+from assistant.media.store import MediaStore
 from assistant.models import Entry, ImageRecord
 from assistant.search.photo_index import PhotoTexts
 from assistant.similar.documents import SameDocument
@@ -36,6 +38,8 @@ KINDS: tuple[Kind, ...] = ("near_duplicate", "same_document", "same_subject")
 # this bounds a query's cost whatever the catalog's size.
 VERIFY_AT_MOST = 4
 CLOSE_AS_CONFIRMED = 2  # bits
+# Feature work beside a query's own thread (OpenCV and the decoders let go of the GIL).
+_FEATURES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="similar-features")
 MEANING_TEXT_CHARS = 400
 
 
@@ -142,29 +146,37 @@ class SimilarPhotos:
         thumbnail; `photo`: its bytes, read larger for the features), confirmed by their
         features, closest first."""
         hashes = query_hashes(thumb)
+        # The query's features are worked out on another core while the index is read:
+        # most of a query's time is those two (the database works in its own process).
+        features = _FEATURES.submit(
+            Features.of_photo if photo is not None else Features.of_thumbnail,
+            photo if photo is not None else thumb,
+        )
         found = [c for c in self.index.candidates(owner, hashes) if c.image_id not in exclude]
         # Only described images are results (a photo waiting for its description has no
         # entry to show); the closest of them are verified.
         images = self._images(owner, [c.image_id for c in found])
         candidates = [c for c in found if c.image_id in images][:VERIFY_AT_MOST]
         if not candidates:
+            features.cancel()
             return []
-        query = Features.of_photo(photo) if photo is not None else Features.of_thumbnail(thumb)
+        # The candidates' thumbnails read and their features worked out alongside too,
+        # taken in order (the closest first).
+        theirs = [
+            _FEATURES.submit(_stored_features, self.store, images[c.image_id]) for c in candidates
+        ]
+        query = features.result()
         by_variant = {q.variant: q for q in hashes}
         confirmed: list[tuple[ImageRecord, float]] = []
         worst = 64
-        for candidate in candidates:
+        for candidate, pending in zip(candidates, theirs, strict=True):
             if candidate.distance > worst:
                 break
             stored = images[candidate.image_id]
-            if stored.thumb_key is None:
+            loaded = pending.result()
+            if loaded is None:
                 continue
-            try:
-                thumbnail = self.store.get(stored.thumb_key)
-                other = Features.of_thumbnail(thumbnail)
-            except Exception:  # a missing or unreadable thumbnail: not confirmed
-                log.warning("thumbnail of image %s unreadable", stored.id, exc_info=True)
-                continue
+            thumbnail, other = loaded
             matched = by_variant.get(candidate.query_variant)
             geometry = None
             # Only pictures too plain for features are aligned by the hashes' windows.
@@ -179,6 +191,8 @@ class SimilarPhotos:
                 worst = candidate.distance + CLOSE_AS_CONFIRMED
             if len(confirmed) >= limit:
                 break
+        for pending in theirs:
+            pending.cancel()
         entries = self._entries(
             owner, [img.description_id for img, _ in confirmed if img.description_id]
         )
@@ -238,6 +252,19 @@ class SimilarPhotos:
 
     def _entries(self, owner: str, ids: list[int]) -> dict[int, Entry]:
         return {e.id: e for e in self.catalog.entries(owner, ids)}
+
+
+def _stored_features(store: MediaStore, image: ImageRecord) -> tuple[bytes, Features] | None:
+    """A catalog image's thumbnail and its features; None when it is missing or
+    unreadable (then it is not confirmed)."""
+    if image.thumb_key is None:
+        return None
+    try:
+        thumbnail = store.get(image.thumb_key)
+        return thumbnail, Features.of_thumbnail(thumbnail)
+    except Exception:
+        log.warning("thumbnail of image %s unreadable", image.id, exc_info=True)
+        return None
 
 
 def _image_of(entry: Entry | None, image_id: int) -> ImageRecord | None:

@@ -86,6 +86,9 @@ class QueryHash(NamedTuple):
     # counter-clockwise; None for a picture turned back a few degrees.
     box: Box | None = None
     turn: int = 0
+    # The stored hashes it is compared with (`window_of`): 0 the whole pictures and their
+    # contents, else a window's.
+    window: int = 0
 
 
 def decode_gray(image: bytes) -> np.ndarray:
@@ -116,17 +119,65 @@ def _means(picture: np.ndarray, boxes: list[tuple[float, float, float, float]]) 
         picture = cv2.resize(
             picture, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_LINEAR
         )
-        height, width = picture.shape
-    total = cv2.integral(picture).ravel()  # (height + 1) x (width + 1) sums, int32
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    height, width = picture.shape
+    return _part_means(picture, cv2.integral(picture), Part((0, 0, width, height), boxes))
+
+
+class Part(NamedTuple):
+    """Boxes (fractions) of a part (a pixel rectangle) of a picture, that part turned
+    `turn` quarters counter-clockwise."""
+
+    rect: tuple[int, int, int, int]  # (left, top, right, bottom), pixels
+    boxes: list[Box]
+    turn: int = 0
+
+
+def _edges(lows: np.ndarray, highs: np.ndarray, size: int, mirrored: bool) -> np.ndarray:
+    """The cells' edges along one side of `size` pixels, rounded as when the part is cut
+    out alone and, when `mirrored`, read from the other end (as a turn does)."""
     steps = np.linspace(0.0, 1.0, _SIDE + 1)
-    xs = np.rint((b[:, :1] + (b[:, 2:3] - b[:, :1]) * steps) * width).astype(np.int32)
-    ys = np.rint((b[:, 1:2] + (b[:, 3:4] - b[:, 1:2]) * steps) * height).astype(np.int32)
-    xs, ys = np.clip(xs, 0, width), np.clip(ys, 0, height)
+    fractions = lows + (highs - lows) * steps
+    if mirrored:
+        return size - np.rint((1 - fractions) * size).astype(np.int32)
+    return np.rint(fractions * size).astype(np.int32)
+
+
+def _part_means(picture: np.ndarray, integral: np.ndarray, part: Part) -> np.ndarray:
+    """Cell means of a part's boxes from the picture's integral image: the cells' edges
+    rounded within the part (then moved by its corner), and for a turned part from the
+    ends a turn brings first, so the cells are exactly those of the part cut out, turned
+    and reduced alone (the stored hashes are taken that way)."""
+    left, top, right, bottom = part.rect
+    w, h = right - left, bottom - top
+    width = picture.shape[1]
+    total = integral.ravel()  # (height + 1) x (width + 1) sums, int32
+    b = np.asarray(part.boxes, np.float64).reshape(-1, 4)
+    turn = part.turn % 4
+    xs = _edges(b[:, :1], b[:, 2:3], w, mirrored=turn in (1, 2))
+    ys = _edges(b[:, 1:2], b[:, 3:4], h, mirrored=turn in (2, 3))
+    xs, ys = np.clip(xs, 0, w) + left, np.clip(ys, 0, h) + top
     corners = np.take(total, ys[:, :, None] * (width + 1) + xs[:, None, :])
     sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
     areas = np.diff(ys)[:, :, None] * np.diff(xs)[:, None, :]
-    return sums.astype(np.float32) / np.maximum(areas, 1).astype(np.float32)
+    means = sums.astype(np.float32) / np.maximum(areas, 1).astype(np.float32)
+    return np.rot90(means, turn, axes=(1, 2)) if turn else means
+
+
+def _means_of(gray: np.ndarray, parts: list[Part]) -> np.ndarray:
+    """`_means` of each part of `gray` cut out (and turned) with its boxes, in order; the
+    parts share one integral image, except a tiny one (`_means` enlarges it first)."""
+    integral = None
+    found = []
+    for part in parts:
+        left, top, right, bottom = part.rect
+        if min(right - left, bottom - top) < 2 * _SIDE:
+            cut = np.ascontiguousarray(np.rot90(gray[top:bottom, left:right], part.turn))
+            found.append(_means(cut, part.boxes))
+            continue
+        if integral is None:
+            integral = cv2.integral(gray)
+        found.append(_part_means(gray, integral, part))
+    return np.concatenate(found)
 
 
 def phashes(cells: np.ndarray) -> list[int | None]:
@@ -167,11 +218,13 @@ def _span(std: np.ndarray) -> tuple[int, int]:
     return best[0], best[1]
 
 
-def content_box(gray: np.ndarray, passes: int = 4) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the picture inside its flat borders, trimmed again
-    until nothing changes (a screenshot's letterboxing first, then a document's own
-    margin, as in its original), at most `passes` times."""
+def content_boxes(gray: np.ndarray, passes: int = 4) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) of the picture inside its flat borders after each pass
+    that trimmed something (none: the picture has no flat border), trimmed again until
+    nothing changes (a screenshot's letterboxing first, then a document's own margin, as
+    in its original), at most `passes` times."""
     left, top, right, bottom = 0, 0, gray.shape[1], gray.shape[0]
+    found: list[tuple[int, int, int, int]] = []
     for _ in range(passes):
         part = gray[top:bottom, left:right].astype(np.float32)
         height, width = part.shape
@@ -182,17 +235,20 @@ def content_box(gray: np.ndarray, passes: int = 4) -> tuple[int, int, int, int]:
         if (y0, y1, x0, x1) == (0, height, 0, width):
             break
         left, top, right, bottom = left + x0, top + y0, left + x1, top + y1
-    return left, top, right, bottom
+        found.append((left, top, right, bottom))
+    return found
 
 
-def _trimmed(gray: np.ndarray, passes: int) -> np.ndarray:
-    left, top, right, bottom = content_box(gray, passes)
-    return gray[top:bottom, left:right]
+def content_box(gray: np.ndarray, passes: int = 4) -> tuple[int, int, int, int]:
+    """The picture's box after `content_boxes`' last pass."""
+    found = content_boxes(gray, passes)
+    return found[-1] if found else (0, 0, gray.shape[1], gray.shape[0])
 
 
 def content(gray: np.ndarray) -> np.ndarray:
     """The picture inside its flat borders (`content_box`)."""
-    return _trimmed(gray, 4)
+    left, top, right, bottom = content_box(gray)
+    return gray[top:bottom, left:right]
 
 
 def _fractions(gray: np.ndarray, box: tuple[int, int, int, int]) -> Box:
@@ -241,35 +297,61 @@ def thumbnail_hashes(thumbnail: bytes) -> list[int]:
     return [whole if value is None else value for value in found]
 
 
-def _crop_windows() -> list[tuple[float, float, float, float]]:
+def _crop_windows() -> list[tuple[str, Box]]:
     """Where each stored window lies in a query that is such a crop, for every kept side
-    on the grid: e.g. a top-left crop keeping (kx, ky) holds the stored top-left window
-    (0, 0, 1 - CUT, 1 - CUT) at (0, 0, (1 - CUT) / kx, (1 - CUT) / ky)."""
-    boxes: list[tuple[float, float, float, float]] = []
+    on the grid, with the window's name: e.g. a top-left crop keeping (kx, ky) holds the
+    stored top-left window (0, 0, 1 - CUT, 1 - CUT) at (0, 0, (1 - CUT) / kx, (1 - CUT) / ky)."""
+    boxes: list[tuple[str, Box]] = []
     inner = 1 - CUT
     for kx in KEPT_CUT:
         sx = inner / kx
         for ky in KEPT_CUT:
             sy = inner / ky
             boxes += [
-                ((1 - sx) / 2, (1 - sy) / 2, (1 + sx) / 2, (1 + sy) / 2),
-                (0, 0, sx, sy),
-                (1 - sx, 0, 1, sy),
-                (0, 1 - sy, sx, 1),
-                (1 - sx, 1 - sy, 1, 1),
+                ("centre", ((1 - sx) / 2, (1 - sy) / 2, (1 + sx) / 2, (1 + sy) / 2)),
+                ("top_left", (0, 0, sx, sy)),
+                ("top_right", (1 - sx, 0, 1, sy)),
+                ("bottom_left", (0, 1 - sy, sx, 1)),
+                ("bottom_right", (1 - sx, 1 - sy, 1, 1)),
             ]
     for kept in KEPT:
         side = inner / kept
-        boxes += [(0, 0, 1, side), (0, 1 - side, 1, 1), (0, 0, side, 1), (1 - side, 0, 1, 1)]
+        boxes += [
+            ("top", (0, 0, 1, side)),
+            ("bottom", (0, 1 - side, 1, 1)),
+            ("left", (0, 0, side, 1)),
+            ("right", (1 - side, 0, 1, 1)),
+        ]
     # Nothing cut: the stored windows themselves (a second chance for a copy whose whole
     # picture changed more than its parts, as a brightened page does).
     boxes += [
-        b for name, b in STORED_WINDOWS.items() if name not in ("top", "bottom", "left", "right")
+        (name, b)
+        for name, b in STORED_WINDOWS.items()
+        if name not in ("top", "bottom", "left", "right")
     ]
     return boxes
 
 
-CROP_WINDOWS = _crop_windows()
+WINDOW_NAMES = list(STORED_WINDOWS)
+
+
+def window_of(variant: int) -> int:
+    """Which window a stored hash (its position in `VARIANTS`) covers: 0 the whole picture
+    or its content, else 1 + the window's place in `STORED_WINDOWS` (of either)."""
+    return 0 if variant < 2 else (variant - 2) % len(STORED_WINDOWS) + 1
+
+
+_CROPS = _crop_windows()
+CROP_WINDOWS = [box for _, box in _CROPS]
+_CENTRE = 1 + WINDOW_NAMES.index("centre")
+_CORNERS = {"top_left", "top_right", "bottom_left", "bottom_right"}
+# The stored windows each crop window is compared with: its own, and for a corner's also
+# the centre one (an uneven crop that cut the centre window's margins on that corner's
+# sides holds it there: a third of the uneven crops found on the dev set were found so).
+CROP_TARGETS = [
+    (1 + WINDOW_NAMES.index(name), _CENTRE) if name in _CORNERS else (1 + WINDOW_NAMES.index(name),)
+    for name, _ in _CROPS
+]
 
 
 def _untilted(picture: np.ndarray, degrees: float) -> np.ndarray | None:
@@ -291,45 +373,52 @@ def query_hashes(thumbnail: bytes) -> list[QueryHash]:
     gray = decode_gray(thumbnail)
     # Without a screenshot's bars (one pass: the photo as it was before), and without any
     # flat border (the catalog image's `content`); each turned four ways.
-    shown_box, inside_box = content_box(gray, 1), content_box(gray)
-    shown, inside = _trimmed(gray, 1), content(gray)
-    whole = [
-        _means(np.ascontiguousarray(np.rot90(picture, turn)), [_WHOLE])
-        for turn in range(4)
-        for picture in (gray, shown, inside)
-    ]
-    boxes: list[tuple[Box | None, int]] = [
-        (box, turn)
+    full = (0, 0, gray.shape[1], gray.shape[0])
+    trimmed = content_boxes(gray)
+    shown_box, inside_box = (trimmed[0], trimmed[-1]) if trimmed else (full, full)
+    left, top, right, bottom = inside_box
+    inside = gray[top:bottom, left:right]
+    whole = _means_of(
+        gray,
+        [Part(box, [_WHOLE], turn) for turn in range(4) for box in (full, shown_box, inside_box)],
+    )
+    boxes: list[tuple[Box | None, int, tuple[int, ...]]] = [
+        (box, turn, (0,))
         for turn in range(4)
         for box in (_WHOLE, _fractions(gray, shown_box), _fractions(gray, inside_box))
     ]
     # Crops: of the picture, and of its content (a cropped photo then screenshotted and
     # forwarded; a document's text block).
-    windows = [_means(gray, CROP_WINDOWS)]
-    boxes += [(box, 0) for box in CROP_WINDOWS]
-    if inside.shape != gray.shape:
-        windows.append(_means(inside, CROP_WINDOWS))
+    parts = [Part(full, CROP_WINDOWS)]
+    boxes += [(box, 0, targets) for box, targets in zip(CROP_WINDOWS, CROP_TARGETS, strict=True)]
+    if inside_box != full:
+        parts.append(Part(inside_box, CROP_WINDOWS))
         inner = _fractions(gray, inside_box)
-        boxes += [(_within(inner, box), 0) for box in CROP_WINDOWS]
+        boxes += [
+            (_within(inner, box), 0, targets)
+            for box, targets in zip(CROP_WINDOWS, CROP_TARGETS, strict=True)
+        ]
+    windows = [_means_of(gray, parts)]
     for degrees in TILTS:
-        upright = _untilted(inside, degrees)
-        if upright is not None:
-            windows.append(_means(upright, [_WHOLE, STORED_WINDOWS["centre"]]))
-            boxes += [(None, 0), (None, 0)]
-    cells = np.concatenate(whole + windows)
+        turned = _untilted(inside, degrees)
+        if turned is not None:
+            windows.append(_means(turned, [_WHOLE, STORED_WINDOWS["centre"]]))
+            boxes += [(None, 0, (0,)), (None, 0, (_CENTRE,))]
+    cells = np.concatenate([whole, *windows])
     whole_count = len(whole)
     found: list[QueryHash] = []
-    seen: set[int] = set()
+    seen: set[tuple[int, int]] = set()
     for variant, value in enumerate(phashes(cells)):
-        if value is None or value in seen:
-            continue
-        seen.add(value)
-        box, turn = boxes[variant]
-        if variant < whole_count:
-            # Upright, probed a bit around (resized, recompressed); a quarter turn is
-            # lossless, its hash within a few bits (exact bands find up to 3).
-            radius = 1 if turn == 0 else 0
-            found.append(QueryHash(value, variant, radius, WHOLE_BITS, box, turn))
-        else:
-            found.append(QueryHash(value, variant, 0, WINDOW_BITS, box, turn))
+        box, turn, targets = boxes[variant]
+        for window in targets:
+            if value is None or (value, window) in seen:
+                continue
+            seen.add((value, window))
+            if variant < whole_count:
+                # Upright, probed a bit around (resized, recompressed); a quarter turn is
+                # lossless, its hash within a few bits (exact bands find up to 3).
+                radius = 1 if turn == 0 else 0
+                found.append(QueryHash(value, variant, radius, WHOLE_BITS, box, turn, window))
+            else:
+                found.append(QueryHash(value, variant, 0, WINDOW_BITS, box, turn, window))
     return found

@@ -1,8 +1,9 @@
-"""The hash index of similar photos (sql/019): each image's hashes (`images.sim_hashes`,
-from `hashes.thumbnail_hashes`) split into four 16-bit bands, one B-tree row per band,
-kept by triggers. A lookup reads, for each band of each query hash, one range of this
-owner's rows, and measures the distance of the hashes found there; the catalog's size
-changes how many rows share a band value (about one per 65,536 hashes), not the work.
+"""The hash index of similar photos (sql/019, sql/023): each image's hashes
+(`images.sim_hashes`, from `hashes.thumbnail_hashes`) split into four 16-bit bands, one
+B-tree row per band keyed by the window the hash covers, kept by triggers. A lookup reads,
+for each band of each query hash, one range of this owner's rows of the window that hash
+aims at, and measures the distance of the hashes found there; the catalog's size changes
+how many rows share a key (about one per 65,536 hashes of that window), not the work.
 
 Multi-index hashing: two hashes within 3 bits agree on at least one band; within 7 bits,
 on at least one band up to one bit, so probing each band's value and its 16 one-bit
@@ -26,15 +27,16 @@ BANDS = 4
 MAX_ROWS = 60_000
 
 
-def bands(h: int) -> list[int]:
-    """(band number << 16) | its 16 bits, as `hash_bands()` in sql/019 computes them."""
-    return [(k << 16) | ((h >> (48 - 16 * k)) & 0xFFFF) for k in range(BANDS)]
+def bands(h: int, window: int) -> list[int]:
+    """(window << 18) | (band number << 16) | its 16 bits, as `hash_bands()` in sql/023
+    computes them (`window`: `hashes.window_of` the hash's variant)."""
+    return [(window << 18) | (k << 16) | ((h >> (48 - 16 * k)) & 0xFFFF) for k in range(BANDS)]
 
 
-def probes(h: int, radius: int) -> list[int]:
-    """The band keys to look up for `h`: its bands, and with radius 1 every band value
-    one bit away."""
-    keys = bands(h)
+def probes(h: int, radius: int, window: int) -> list[int]:
+    """The band keys to look up for `h` among the stored hashes of `window`: its bands,
+    and with radius 1 every band value one bit away."""
+    keys = bands(h, window)
     if radius:
         keys += [
             (key & ~0xFFFF) | ((key & 0xFFFF) ^ (1 << bit))
@@ -79,7 +81,7 @@ def candidate_params(owner: str, query: Sequence[QueryHash], limit: int) -> dict
     variants: list[int] = []
     limits: list[int] = []
     for q in query:
-        for key in probes(q.hash, q.radius):
+        for key in probes(q.hash, q.radius, q.window):
             keys.append(key)
             hashes.append(q.hash)
             variants.append(q.variant)
@@ -118,7 +120,7 @@ class HashIndex:
             " FROM image_hash_bands WHERE owner = %(owner)s AND band = ANY(%(keys)s)"
             " AND variant = 0 AND bit_count((hash # %(h)s)::bit(64)) <= %(max)s"
             " GROUP BY image_id",
-            {"h": h, "owner": owner, "keys": probes(h, 1), "max": max_bits},
+            {"h": h, "owner": owner, "keys": probes(h, 1, 0), "max": max_bits},
         )
         return [(r["image_id"], r["distance"]) for r in rows]
 
