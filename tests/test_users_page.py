@@ -224,8 +224,13 @@ def test_the_tab_handlers_page_act_and_escape(services: Services) -> None:
     assert "type numbers" in ui_users.user_limits(services, FRIEND, "lots", "", "", "")
     assert "photos per day 7" in ui_users.user_limits(services, FRIEND, "7", " ", "2,5", "")
     view = ui_users.users_view(services, "", "", 9)  # past the end: the last page
-    assert view.page == 1 and view.overrides[FRIEND] == [7, None, 2.5, None]
+    assert view.page == 1 and view.overrides[FRIEND] == [7, None, 2.5, None, None]
     assert view.table.iloc[0]["photos today"] == "0 / 7"
+    # Images created per day: its own box, column and override.
+    assert "images per day 3" in ui_users.user_limits(services, FRIEND, "7", "", "2,5", "", "3")
+    view = ui_users.users_view(services, "", "", 1)
+    assert view.overrides[FRIEND] == [7, None, 2.5, None, 3]
+    assert view.table.iloc[0]["images created today"] == "0 / 3"
 
     card, image, table = ui_users.invite_create(services, "Tio [Zé](http://x)", 2, 1)
     assert card.startswith("Code **") and image.size[0] > 50

@@ -30,6 +30,7 @@ class UserRow(BaseModel):
     today_photos: int
     today_voice_seconds: float
     today_tokens: int
+    today_images: int = 0
     month_tokens: int
     month_cost_usd: float
     limits: Limits
@@ -60,7 +61,7 @@ SELECT p.phone, p.status, p.joined_via, p.first_seen, p.last_seen, p.waiting_mes
        i.photos, i.storage_bytes,
        coalesce(t.photos, 0) AS today_photos,
        coalesce(t.voice_seconds, 0) AS today_voice_seconds,
-       coalesce(t.tokens, 0) AS today_tokens,
+       coalesce(t.tokens, 0) AS today_tokens, coalesce(t.images, 0) AS today_images,
        coalesce(m.tokens, 0) AS month_tokens, coalesce(m.cost_usd, 0) AS month_cost_usd
 FROM page p
 CROSS JOIN LATERAL (

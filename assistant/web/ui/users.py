@@ -35,12 +35,19 @@ USER_COLUMNS = [
     "photos today",
     "voice min today",
     "tokens today",
+    "images created today",
     "tokens this month",
     "cost this month (USD)",
 ]
 INVITE_COLUMNS = ["id", "code", "state", "uses", "expires (UTC)", "label", "link"]
 ACTIONS = {"approve", "block", "unblock", "remove"}
-LIMIT_FIELDS = ("photos_per_day", "storage_mb", "voice_minutes_per_day", "tokens_per_day")
+LIMIT_FIELDS = (
+    "photos_per_day",
+    "storage_mb",
+    "voice_minutes_per_day",
+    "tokens_per_day",
+    "images_per_day",
+)
 
 
 def _when(value: datetime | None) -> str:
@@ -65,6 +72,7 @@ def _row(u: UserRow) -> list[Any]:
         _of(u.today_photos, u.limits.photos_per_day),
         _of(round(u.today_voice_seconds / 60, 1), u.limits.voice_minutes_per_day),
         _of(u.today_tokens, u.limits.tokens_per_day),
+        _of(u.today_images, u.limits.images_per_day),
         u.month_tokens,
         round(u.month_cost_usd, 4),
     ]
@@ -136,7 +144,13 @@ def _amount(text: str | None) -> float | None:
 
 
 def user_limits(
-    services: Services, phone: str, photos: str, storage: str, voice: str, tokens: str
+    services: Services,
+    phone: str,
+    photos: str,
+    storage: str,
+    voice: str,
+    tokens: str,
+    images: str = "",
 ) -> str:
     """Save one number's limits, typed as text: an empty box goes back to the default
     (Gradio's number box cannot be empty, and its 0 would mean "no limit")."""
@@ -147,7 +161,7 @@ def user_limits(
         return f"{md_text(phone or 'That number')} has never written and was not added."
     try:
         values = dict(
-            zip(LIMIT_FIELDS, map(_amount, (photos, storage, voice, tokens)), strict=True)
+            zip(LIMIT_FIELDS, map(_amount, (photos, storage, voice, tokens, images)), strict=True)
         )
     except ValueError:
         return "Not saved: type numbers (or leave a box empty for the default)."
@@ -273,6 +287,7 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
         storage = amount("Storage MB", "storage", defaults.storage_mb)
         voice = amount("Voice minutes per day", "voice", defaults.voice_minutes_per_day)
         tokens = amount("Tokens per day", "tokens", defaults.tokens_per_day)
+        images = amount("Images created per day", "images", defaults.images_per_day)
         save = gr.Button("Save limits", elem_id="users-save-limits", scale=0)
     outcome = gr.Markdown(elem_id="users-outcome", latex_delimiters=[])
 
@@ -298,7 +313,7 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
         own = known.get(chosen) or [None] * len(LIMIT_FIELDS)
         return [chosen, *("" if v is None else f"{v:g}" for v in own)]
 
-    table.select(pick, [overrides], [phone, photos, storage, voice, tokens])
+    table.select(pick, [overrides], [phone, photos, storage, voice, tokens, images])
 
     def acting(action: str) -> Any:
         def run(p: str, s: str, st: str, n: int) -> list[Any]:
@@ -317,12 +332,14 @@ def users_tab(services: Services, tab: gr.Tab) -> None:
         acting("remove"), [phone, *filters, page], [outcome, *listing], api_name="users_remove"
     )
 
-    def saving(p: str, a: str, b: str, c: str, d: str, s: str, st: str, n: int) -> list[Any]:
-        return [user_limits(services, p, a, b, c, d), *show(s, st, n)]
+    def saving(
+        p: str, a: str, b: str, c: str, d: str, e: str, s: str, st: str, n: int
+    ) -> list[Any]:
+        return [user_limits(services, p, a, b, c, d, e), *show(s, st, n)]
 
     save.click(
         saving,
-        [phone, photos, storage, voice, tokens, *filters, page],
+        [phone, photos, storage, voice, tokens, images, *filters, page],
         [outcome, *listing],
         api_visibility="private",
     )
