@@ -152,25 +152,32 @@ def test_commands_stop_their_embedded_server_when_interrupted(
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     args = [a.replace("EXPORT", str(tmp_path / "export")) for a in command]
-    proc = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=clean_env(TMPDIR=tmp, DATA_DIR=tmp_path / "data"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _postgres_under(tmp_path):
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=clean_env(TMPDIR=tmp, DATA_DIR=tmp_path / "data"),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    # Waits for the server to appear (or the command to end without one): on a loaded
+    # machine a first start (initdb) took over a minute, so the deadline only stops a hang.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not _postgres_under(tmp_path):
         time.sleep(0.2)
-    assert _postgres_under(tmp_path), "the command did not start its server"
+    assert _postgres_under(tmp_path), (
+        f"the command did not start its server (exit code {proc.poll()}):"
+        f" {log.read_text(errors='replace')[-2000:]}"
+    )
     time.sleep(0.5)
     proc.send_signal(sig)
-    proc.wait(60)
+    proc.wait(180)
     if sig != signal.SIGINT:  # (KeyboardInterrupt ends a process with SIGINT once handled)
         # An exit, with its exit handlers, not death by the signal (the watcher would
         # still stop the server then, but the command's own cleanup should do it first).
         assert proc.returncode == 128 + sig
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and _postgres_under(tmp_path):
         time.sleep(0.2)
     assert _postgres_under(tmp_path) == []
