@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from assistant.access.checks import quota_notices
 from assistant.access.limits import Quota
-from assistant.brains.base import Brain, BrainReply, Turn
+from assistant.brains.base import Brain, BrainReply, Turn, uses_model
 from assistant.brains.offline import OfflineBrain
 from assistant.catalog import Catalog
 from assistant.catalog_images import StoredImage
@@ -203,7 +203,7 @@ class Assistant:
     def _within_budget(brain: Brain, quota: Quota | None, notices: list[Notice]) -> Brain:
         """The brain this message may use: the offline rules once the user's daily tokens
         or everyone's budget ran out."""
-        if quota is not None and not quota.model_allowed() and not isinstance(brain, OfflineBrain):
+        if quota is not None and not quota.model_allowed() and uses_model(brain):
             brain = OfflineBrain()
             if quota.note_budget:
                 notices.append(("budget_offline" if quota.budget_spent else "limit_tokens", {}))
@@ -268,7 +268,7 @@ class Assistant:
             )
             if found is None or not found.readable():
                 waiting.append(saved)  # no text, or not in time: the user is asked
-            elif isinstance(brain, OfflineBrain):
+            elif not uses_model(brain):
                 description = describe(found, language)
                 self.catalog.create_entry(
                     owner,

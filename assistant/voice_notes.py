@@ -12,10 +12,11 @@ from assistant.models import Language
 from assistant.speech import (
     AudioTooLong,
     CorruptAudio,
-    ModelUnavailable,
+    EngineUnavailable,
     Transcriber,
     TranscriptionError,
     UnsupportedAudio,
+    accepts,
     probe,
 )
 
@@ -38,8 +39,7 @@ def transcribe(
     if transcriber is None:
         return None, ("voice_unavailable", {})
     data, content_type = audio
-    accepted = getattr(transcriber, "content_types", None)
-    if accepted is not None and content_type not in accepted:
+    if not accepts(transcriber, content_type):
         return None, ("voice_unsupported", {})  # e.g. AMR for OpenAI: not even decoded
     try:
         # Every engine, a paid one included, gets only notes that passed the budget
@@ -63,7 +63,7 @@ def transcribe(
     except UnsupportedAudio as exc:
         log.info("audio not transcribable: %s", exc)
         return None, ("voice_unsupported", {})
-    except ModelUnavailable as exc:
+    except EngineUnavailable as exc:  # whichever engine: e.g. no Whisper model here
         log.error("voice notes cannot be transcribed: %s", exc)
         return None, ("voice_no_model", {})
     except TranscriptionError:

@@ -44,3 +44,13 @@ class Brain(Protocol):
     name: str
 
     def respond(self, turn: Turn, tools: Toolbox) -> BrainReply: ...
+
+
+def uses_model(brain: Brain) -> bool:
+    """Whether this brain answers with a model, spending a user's daily tokens and the
+    shared budget. One that does not is kept when they run out, and saves a photo sent
+    alone under the text read in it (a model gets that text as a hint for its caption).
+
+    Each brain answers for itself with a `uses_model` attribute; one without it is taken
+    to use a model (the offline rules, which do not, say so)."""
+    return bool(getattr(brain, "uses_model", True))

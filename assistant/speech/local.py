@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from assistant.config import Settings
 from assistant.speech.audio import SAMPLE_RATE, AudioTooLong, CorruptAudio, decode
 from assistant.speech.base import TranscriptionError
-from assistant.speech.weights import ModelUnavailable
+from assistant.speech.weights import ModelUnavailable, local_whisper_model
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +168,14 @@ class LocalWhisperTranscriber:
         except Exception as exc:  # an engine error: the user is told, the audio is kept
             raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc
         return " ".join(text.split())
+
+
+def build(settings: Settings, required: bool) -> LocalWhisperTranscriber | None:
+    """TRANSCRIBER=local (required: a missing directory is a ConfigError), or auto when a
+    model is at hand (see `weights.local_whisper_model`)."""
+    model = local_whisper_model(settings, required)
+    if model is None:
+        return None
+    return LocalWhisperTranscriber(
+        model, threads=settings.whisper_threads, max_seconds=settings.max_audio_seconds
+    )

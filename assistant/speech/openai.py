@@ -7,7 +7,9 @@ import logging
 import openai
 from openai import OpenAI
 
+from assistant.config import ConfigError, Settings
 from assistant.errors import ServiceBusy
+from assistant.llm import openai_client
 from assistant.speech.base import TranscriptionError, UnsupportedAudio
 
 log = logging.getLogger(__name__)
@@ -59,3 +61,13 @@ class OpenAITranscriber:
         except openai.OpenAIError as exc:
             raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc
         return str(result.text)
+
+
+def build(settings: Settings, required: bool) -> OpenAITranscriber | None:
+    """OpenAI's transcription when a key or base URL is set (TRANSCRIBER=openai needs one)."""
+    client = openai_client(settings)
+    if client is None:
+        if required:
+            raise ConfigError("TRANSCRIBER=openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
+        return None
+    return OpenAITranscriber(client, settings.openai_transcribe_model)

@@ -21,15 +21,17 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.speech.base import TranscriptionError
+from assistant.config import ConfigError, Settings
+from assistant.speech.base import EngineUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class ModelUnavailable(TranscriptionError):
+class ModelUnavailable(EngineUnavailable):
     """No usable Whisper model: not installed, not cached, or failing its checksum."""
 
 
@@ -168,3 +170,26 @@ def hub_cached(size: str) -> str | None:
         return str(download_model(size, local_files_only=True))
     except Exception:  # not cached (or not a known size): nothing is downloaded here
         return None
+
+
+def local_whisper_model(settings: Settings, required: bool) -> str | Callable[[], str] | None:
+    """Where the local Whisper comes from: a directory; the pinned registry packages
+    (joined and checked in DATA_DIR/models); faster-whisper's cache; or, when TRANSCRIBER
+    is local, faster-whisper's own download on first use (needs the internet). None when
+    auto finds nothing (voice notes then get the clear "not enabled" reply)."""
+    ref = settings.whisper_model
+    if Path(ref).expanduser().is_dir():
+        return str(Path(ref).expanduser())
+    if "/" in ref or ref.startswith("."):
+        if required:
+            raise ConfigError(f"WHISPER_MODEL={ref!r}: no such directory")
+        return None
+    if packaged_available(ref):
+        models = settings.data_dir / "models"
+        # Joined and verified when the first voice note arrives (once per process), not
+        # at start: hashing 145 MB is not worth it for processes that never transcribe.
+        return lambda: str(joined_model(ref, models))
+    cached = hub_cached(ref)
+    if cached or required:
+        return cached or ref
+    return None
