@@ -14,180 +14,42 @@ Requests are shaped for the strictest chat templates (issue #28: llama.cpp with 
 template refuses anything else): one system message first, then user and assistant
 strictly alternating; tool messages only right after the assistant message that called
 them, with well-formed JSON arguments.
+
+This module holds the conversation loop; its parts live beside it: the messages
+(`chat_messages`), captions (`captions`), tool calls (`tool_calls`), the reply's text
+(`reply_text`) and the server's refusals and retries (`model_errors`).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
-import random
-import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import openai
 from openai import OpenAI
-from pydantic import ValidationError
 
 from assistant.brains.base import BrainReply, Turn
+from assistant.brains.captions import caption_messages, parse_caption
+from assistant.brains.chat_messages import history, system_text
+from assistant.brains.model_errors import (
+    REFUSAL_NOTES,
+    ModelRefused,
+    permanent_reason,
+    retry_delay,
+)
 from assistant.brains.offline import OfflineBrain
+from assistant.brains.reply_text import done_line, final_text
+from assistant.brains.tool_calls import READ_ONLY, result_json, run_tool, tool_specs
 from assistant.errors import ServiceBusy
 from assistant.imagegen.tool import image_made, requested_image_notes
 from assistant.models import ImageRecord
 from assistant.phrases import format_date, say
-from assistant.search.text import storable_text
-from assistant.tools import TOOLS, TOOLS_BY_NAME, Toolbox, ToolCall, ToolResult
+from assistant.tools import Toolbox
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 800  # the default of OPENAI_MAX_TOKENS
-# What servers say, in a 500 as often as in a 400, when the request itself is the
-# problem: retrying the same request cannot help (llama.cpp, vLLM and OpenAI wordings).
-_PERMANENT = {
-    "image input is not supported": "no_vision",
-    "failed to parse tool call arguments": "request",
-    "context size has been exceeded": "context",
-    "exceeds the context": "context",
-    "exceeds the available context size": "context",  # llama.cpp's 400 today
-    "exceed_context_size_error": "context",
-    "maximum context length": "context",
-    "context_length_exceeded": "context",
-}
-# Statuses that say "not now" rather than "not this request".
-_TEMPORARY_STATUS = {408, 409, 429}
-_NOTES = {"config": "ai_unavailable", "context": "ai_context_full"}
-# Tools that remove something: at most one runs per message (issue #28: a cut-off answer
-# carried three deletions). Erasing everything has its own confirmation word.
-_DELETES = {"delete_entry", "delete_last"}
-_READ_ONLY = {"search_photos", "list_recent"}
-_CAPTION_PROMPT = (
-    "You write captions for a private photo catalog. Look at the image(s) and reply with "
-    'JSON only: {{"caption": "<one short sentence in {language}>", "tags": ["<up to 6 '
-    'keywords in {language}>"]}}. Name what a person would search for later: objects, '
-    "animals, people (no names), places, documents (receipt, ticket), text you can read."
-)
-_LANGUAGE = {"pt": "Brazilian Portuguese", "en": "English"}
-# A model run with a chat template that is not its own (common with local servers) writes
-# the template's control tokens and goes on to invent the next turns: what comes after an
-# end-of-turn token is not an answer, and no control token is ever shown to a user.
-_TURN_END = re.compile(r"<\|im_end\|>|<\|eot_id\|>|<\|end\|>|<\|endoftext\|>|<end_of_turn>|</s>")
-_CONTROL = re.compile(r"<\|[a-z_]{2,30}\|>|<(?:start|end)_of_turn>|<s>")
-# An inbound message without text was a photo or a voice note (the memory keeps no more).
-_MEDIA_ONLY = "[photo or voice note, no text]"
-
-
-class ModelRefused(Exception):
-    """The server refused this request for good: no retry, the offline rules answer."""
-
-    def __init__(self, reason: str, status: int, detail: str):
-        super().__init__(f"{status} {reason}: {detail[:300]}")
-        self.reason = reason
-        self.status = status
-
-
-def permanent_reason(exc: openai.APIStatusError) -> str | None:
-    """Why a refused request will be refused again, or None when a retry may succeed.
-
-    Classified by what the server says, not only by status: llama.cpp answers 500 for
-    images sent to a text-only model, unparsable tool arguments and a full context."""
-    said = f"{exc.message} {json.dumps(exc.body, default=str)}".lower()
-    for marker, reason in _PERMANENT.items():
-        if marker in said:
-            return reason
-    status = exc.status_code
-    if status in _TEMPORARY_STATUS or status >= 500:
-        return None
-    return "config" if status in (401, 403, 404) else "request"
-
-
-def tool_specs() -> list[dict[str, Any]]:
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": spec.name,
-                "description": spec.description,
-                "parameters": spec.json_schema(),
-            },
-        }
-        for spec in TOOLS
-    ]
-
-
-def short_errors(exc: ValidationError) -> str:
-    """What is wrong with a tool's arguments, in a line a model can act on (pydantic's own
-    message adds input dumps and documentation links that models repeat to users)."""
-    parts = []
-    for error in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "arguments"
-        parts.append(f"{where}: {error['msg']}")
-    return "invalid arguments: " + "; ".join(parts)
-
-
-def storable(value: Any) -> Any:
-    """A model's tool arguments as the database takes them (they reach the catalog, and
-    the call is logged as jsonb with the message): a NUL there failed the message after a
-    paid image (`storable_text`)."""
-    if isinstance(value, str):
-        return storable_text(value)
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    if isinstance(value, dict):
-        return {storable_text(str(k)): storable(v) for k, v in value.items()}
-    return value
-
-
-def alternate(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """User and assistant turns strictly alternating, starting with the user: strict
-    templates (Gemma's) refuse anything else. Same-role neighbours are merged; an
-    assistant turn with nothing before it is dropped."""
-    merged: list[dict[str, Any]] = []
-    for message in messages:
-        if merged and merged[-1]["role"] == message["role"]:
-            merged[-1]["content"] = f"{merged[-1]['content']}\n\n{message['content']}"
-        elif merged or message["role"] == "user":
-            merged.append(dict(message))
-    return merged
-
-
-def visible_text(text: str) -> str:
-    """The answer a user may see: up to the first end-of-turn token, no control tokens."""
-    return _CONTROL.sub("", _TURN_END.split(text, maxsplit=1)[0]).strip()
-
-
-def _data_url(data: bytes, content_type: str) -> str:
-    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
-
-
-def _parse_caption(text: str, *, cut: bool = False) -> tuple[str | None, list[str]]:
-    """The caption JSON, leniently: models wrap it in prose or code fences. A caption cut
-    by the token cap is kept only when its JSON is complete."""
-    match = re.search(r"\{.*\}", text, re.S)
-    if not match:
-        return (None if cut else text.strip()[:300] or None), []
-    try:
-        data = json.loads(match.group(0))
-    except json.JSONDecodeError:
-        return None, []
-    caption = str(data.get("caption") or "").strip()[:300] or None
-    tags = [str(t).strip()[:40] for t in data.get("tags") or [] if str(t).strip()][:6]
-    return caption, tags
-
-
-def _retry_delay(exc: Exception, attempt: int) -> float:
-    """The SDK's schedule: the server's Retry-After (up to a minute), else 0.5 s doubling
-    to 8 s, with jitter."""
-    response = getattr(exc, "response", None)
-    if response is not None:
-        try:
-            after = float(response.headers.get("retry-after", ""))
-        except ValueError:
-            after = -1
-        if 0 < after <= 60:
-            return after
-    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
 class OpenAIBrain:
@@ -240,8 +102,8 @@ class OpenAIBrain:
         notes = self._save_new_photos(turn, tools, usage)
         notes += requested_image_notes(turn, tools)  # "crie uma imagem de ...": made by the code
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self._system(turn, notes)},
-            *self._history(turn),
+            {"role": "system", "content": system_text(self.system_prompt, turn, notes)},
+            *history(turn),
         ]
         images: list[tuple[ImageRecord, str]] = [p for c in tools.calls for p in c.result.send]
         text, last_words, cut = "", "", False
@@ -272,7 +134,7 @@ class OpenAIBrain:
                 function = getattr(call, "function", None)
                 name = str(getattr(function, "name", "") or "")
                 raw = str(getattr(function, "arguments", "") or "")
-                arguments, result = self._run_tool(tools, name, raw, held)
+                arguments, result = run_tool(tools, name, raw, held)
                 for image, caption in result.send:
                     if len(images) < tools.max_images and all(image.id != i.id for i, _ in images):
                         images.append((image, caption))
@@ -286,7 +148,7 @@ class OpenAIBrain:
                     }
                 )
                 results.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": self._result_json(result)}
+                    {"role": "tool", "tool_call_id": call.id, "content": result_json(result)}
                 )
             messages.append({"role": "assistant", "content": message.content, "tool_calls": echoed})
             messages.extend(results)
@@ -294,71 +156,12 @@ class OpenAIBrain:
             log.warning("model kept calling tools for %d rounds", self.max_rounds)
             text = last_words
         return BrainReply(
-            text=self._final_text(text, cut, held, turn, tools),
+            text=final_text(text, cut, held, turn, tools),
             images=images,
             tool_calls=list(tools.calls),
             usage=usage,
             brain=self.name,
         )
-
-    def _final_text(
-        self, text: str, cut: bool, held: list[int | None], turn: Turn, tools: Toolbox
-    ) -> str:
-        lang = turn.language
-        text = visible_text(text)
-        if text and cut:
-            # Sent with a note rather than replaced by the offline rules: the tools of the
-            # earlier rounds already ran, and the rules would run the request again.
-            text = f"{text}…\n\n{say('reply_cut', lang)}"
-        elif not text:
-            # Never an empty reply; and what was done (the photo saved) is still said.
-            done = [self._done_line(c, turn) for c in tools.calls if c.result.ok]
-            said = say("model_cut" if cut else "model_no_answer", lang)
-            text = "\n\n".join([*(x for x in done if x), said])
-        if held:
-            latest = say("delete_more_latest", lang)
-            what = ", ".join(f"#{i}" if i else latest for i in dict.fromkeys(held))
-            text = f"{text}\n\n{say('delete_confirm_more', lang, what=what)}"
-        return text
-
-    def _system(self, turn: Turn, notes: list[str]) -> str:
-        lines = [
-            self.system_prompt.strip(),
-            "",
-            "Context for this message:",
-            f"- Today: {datetime.now(UTC).date().isoformat()}",
-            f"- Answer in {_LANGUAGE[turn.language]}.",
-        ]
-        if turn.profile_name:
-            lines.append(f"- The user's WhatsApp name: {turn.profile_name}")
-        if turn.facts:
-            lines.append("- What the user asked you to remember:")
-            lines.extend(f"  - {fact}" for fact in turn.facts)
-        # Notes about this message live here: many templates accept a system message only
-        # first (a trailing one made Gemma's refuse every request).
-        if notes:
-            lines.extend(["", "About the user's current message:"])
-            lines.extend(f"- {note}" for note in notes)
-        return "\n".join(lines)
-
-    def _history(self, turn: Turn) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        for exchange in turn.history:
-            if exchange.direction == "in":
-                messages.append({"role": "user", "content": exchange.text.strip() or _MEDIA_ONLY})
-            elif exchange.text.strip():
-                messages.append({"role": "assistant", "content": exchange.text.strip()})
-        messages.append({"role": "user", "content": self._user_text(turn)})
-        return alternate(messages)
-
-    @staticmethod
-    def _user_text(turn: Turn) -> str:
-        text = turn.text or ""
-        if turn.transcript:
-            text = f"(voice note, transcribed) {text}"
-        if turn.images and not turn.text:
-            text = "(sent photos without a message)"
-        return text or "(empty message)"
 
     def _save_new_photos(self, turn: Turn, tools: Toolbox, usage: dict[str, int]) -> list[str]:
         """Caption new photos from their pixels, save them; returns what the model is told."""
@@ -395,8 +198,7 @@ class OpenAIBrain:
         # Told as a note, not as a made-up tool call: no tool messages before the model's
         # own, which text-only templates turn into extra user turns.
         notes.append(
-            "The code already saved the new photo(s) (save_description): "
-            + self._result_json(result)
+            "The code already saved the new photo(s) (save_description): " + result_json(result)
         )
         if not turn.text.strip():
             notes.append(
@@ -412,33 +214,11 @@ class OpenAIBrain:
     ) -> tuple[str | None, list[str]]:
         if not self.vision or self.images_refused:
             return None, []
-        parts: list[dict[str, Any]] = [
-            {
-                "type": "image_url",
-                "image_url": {"url": _data_url(turn.image_bytes[img.id], img.content_type)},
-            }
-            for img in images
-            if img.id in turn.image_bytes
-        ]
-        if not parts:
+        messages = caption_messages(turn, images)
+        if messages is None:
             return None, []
-        if turn.text:
-            parts.append({"type": "text", "text": f"The user wrote: {turn.text}"})
-        read = [turn.photo_texts[img.id] for img in images if turn.photo_texts.get(img.id)]
-        if read:
-            # OCR of the same photo(s): exact names, amounts and dates a model may misread.
-            hint = "\n---\n".join(text[:1500] for text in read)
-            parts.append({"type": "text", "text": f"Text read in the photo (OCR):\n{hint}"})
         try:
-            response = self._complete(
-                messages=[
-                    {
-                        "role": "system",
-                        "content": _CAPTION_PROMPT.format(language=_LANGUAGE[turn.language]),
-                    },
-                    {"role": "user", "content": parts},
-                ]
-            )
+            response = self._complete(messages=messages)
         except ModelRefused as exc:
             if exc.reason != "no_vision":
                 raise
@@ -449,7 +229,7 @@ class OpenAIBrain:
             return None, []
         self._count(usage, response)
         choice = response.choices[0]
-        return _parse_caption(choice.message.content or "", cut=choice.finish_reason == "length")
+        return parse_caption(choice.message.content or "", cut=choice.finish_reason == "length")
 
     # --- failures ---------------------------------------------------------------------
 
@@ -457,13 +237,13 @@ class OpenAIBrain:
         self, turn: Turn, tools: Toolbox, usage: dict[str, int], exc: ModelRefused
     ) -> BrainReply:
         lang = turn.language
-        note = say(_NOTES.get(exc.reason, "ai_declined"), lang)
-        done = [c for c in tools.calls if c.result.ok and c.name not in _READ_ONLY]
+        note = say(REFUSAL_NOTES.get(exc.reason, "ai_declined"), lang)
+        done = [c for c in tools.calls if c.result.ok and c.name not in READ_ONLY]
         if done:
             # Something was already changed in this message (the photo saved before the
             # model was called, a deletion in an earlier round): the rules would do it
             # again ("no photo is waiting" and a second deletion). Say what was done.
-            lines = [self._done_line(call, turn) for call in done]
+            lines = [done_line(call, turn) for call in done]
             reply = BrainReply(
                 text="\n\n".join(x for x in lines if x),
                 images=[pair for call in done for pair in call.result.send][: tools.max_images],
@@ -475,27 +255,6 @@ class OpenAIBrain:
         reply.brain = f"{self.name} (failed: {exc.status} {exc.reason}) → offline rules"
         reply.usage = usage
         return reply
-
-    @staticmethod
-    def _done_line(call: ToolCall, turn: Turn) -> str:
-        lang, data = turn.language, call.result.data
-        entry = data.get("entry") or {}
-        if call.name == "save_description" and entry:
-            key = "saved_auto" if not turn.text.strip() else "saved"
-            if entry["images"] > 1 and key == "saved":
-                key = "saved_many"
-            return say(key, lang, description=entry["description"], n=entry["images"])
-        if call.name in _DELETES:
-            if entry:
-                return say("deleted", lang, description=entry["description"], n=entry["images"])
-            return say("deleted_pending", lang)
-        if call.name == "update_description" and entry:
-            return say("ocr_corrected", lang, description=entry["description"])
-        if call.name == "remember" and "fact" in data:
-            return say("remembered", lang, fact=data["fact"])
-        if call.name == "create_image" and "notice" in data:
-            return str(data["notice"])
-        return ""
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -518,11 +277,11 @@ class OpenAIBrain:
                     raise ModelRefused(reason, exc.status_code, exc.message) from exc
                 if attempt + 1 >= attempts:
                     raise
-                delay = _retry_delay(exc, attempt)
+                delay = retry_delay(exc, attempt)
             except openai.APIConnectionError as exc:  # timeouts included
                 if attempt + 1 >= attempts:
                     raise
-                delay = _retry_delay(exc, attempt)
+                delay = retry_delay(exc, attempt)
             attempt += 1
             log.info("model call failed, retry %d in %.1f s", attempt, delay)
             time.sleep(delay)
@@ -533,48 +292,6 @@ class OpenAIBrain:
             self._cap_param = "max_completion_tokens"
             return True
         return False
-
-    @staticmethod
-    def _run_tool(
-        tools: Toolbox, name: str, raw_arguments: str, held: list[int | None]
-    ) -> tuple[str, ToolResult]:
-        """Run one call; returns the arguments to send back (well-formed JSON) and the
-        result. `held` collects deletions past the first of this message."""
-        try:
-            arguments = storable(json.loads(raw_arguments or "{}"))
-            if not isinstance(arguments, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            error = (
-                f"the arguments of {name} are not JSON, so nothing was done: call it again "
-                "with one JSON object that follows its schema"
-            )
-            return "{}", ToolResult(ok=False, kind="error", error=error)
-        echoed = json.dumps(arguments, ensure_ascii=False)
-        deleted = any(c.name in _DELETES and c.result.ok for c in tools.calls)
-        if name in _DELETES and deleted:
-            result = ToolResult(
-                ok=False,
-                kind="error",
-                error="not done: only one deletion per message. Ask the user to confirm "
-                "this one in a new message.",
-            )
-            tools.calls.append(ToolCall(name, arguments, result, 0.0))
-            entry_id = arguments.get("entry_id")
-            held.append(entry_id if isinstance(entry_id, int) else None)
-            return echoed, result
-        result = tools.call(name, arguments)
-        spec = TOOLS_BY_NAME.get(name)
-        if spec is not None and not result.ok and result.kind == "error":
-            try:
-                spec.args.model_validate(arguments)
-            except ValidationError as exc:
-                result.error = short_errors(exc)
-        return echoed, result
-
-    @staticmethod
-    def _result_json(result: ToolResult) -> str:
-        return result.model_dump_json(exclude={"send"})
 
     @staticmethod
     def _count(usage: dict[str, int], response: Any) -> None:

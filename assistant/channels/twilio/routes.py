@@ -1,6 +1,6 @@
 """Twilio's webhooks: verify the signature, record the message durably, acknowledge.
 
-Nothing slow happens here: workers do the rest (`assistant/worker.py`)."""
+Nothing slow happens here: workers do the rest (`assistant/worker/`)."""
 
 # No "from __future__ import annotations": FastAPI resolves these annotations at runtime,
 # and they name a dependency local to `router`.
