@@ -21,7 +21,15 @@ from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.catalog import SpyTranscriber
 from tests.helpers.hostile import opus_in_ogg
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, bodies, drain, sign, twilio_env, webhook_form
+from tests.helpers.whatsapp import (
+    CHANNEL_TEST_ENV,
+    PUBLIC,
+    bodies,
+    drain,
+    sign,
+    twilio_env,
+    webhook_form,
+)
 
 USER = meta.USER_WA_ID
 OWNER = f"+{USER}"
@@ -38,10 +46,7 @@ def meta_env(fake: FakeMeta, **extra: Any) -> dict[str, Any]:
         "META_API_URL": fake.graph_url,
         # The fake's media host is a local origin the operator vouches for.
         "META_MEDIA_HOSTS": f"lookaside.fbsbx.com,{fake.lookaside_url}",
-        "PUBLIC_BASE_URL": PUBLIC,
-        "RETRY_BASE_SECONDS": 0,
-        "ADMIN_TOKEN": "admin-secret-for-tests",
-        "ACCESS": "open",
+        **CHANNEL_TEST_ENV,
     }
     values.update(extra)
     return values

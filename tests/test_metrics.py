@@ -8,7 +8,6 @@ to each test's own database and are read as they are.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from assistant.ops.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.catalog import save_entry, send
 from tests.helpers.documents import PADARIA
-from tests.helpers.processes import clean_env, free_port, wait_healthy
+from tests.helpers.processes import clean_env, web_and_worker
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import PUBLIC, drain, post_signed, sign, twilio_env, webhook_form
 
@@ -285,7 +284,6 @@ def deployment(
     """The README's production shape in multiprocess mode: `uvicorn webhook:app
     --workers 2` (web only) and an `assistant worker` process, sharing one metrics dir."""
     _, url = sandbox.new_database()
-    port = free_port()
     prom = tmp_path / "prom"
     env = clean_env(
         **twilio_env(fake, DATABASE_URL=url, DATA_DIR=tmp_path / "data", WORKER_THREADS=0),
@@ -293,35 +291,8 @@ def deployment(
         METRICS_TOKEN="scrape-secret-for-tests",
         TEXT_READER="none",
     )
-    logs = (tmp_path / "web.log").open("w")
-    command = [sys.executable, "-m", "uvicorn", "webhook:app", "--workers", "2"]
-    web = subprocess.Popen(
-        [*command, "--port", str(port), "--no-proxy-headers"],
-        cwd=tmp_path,
-        env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "worker", "--threads", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, web, lambda: (tmp_path / "web.log").read_text(), timeout=120)
+    with web_and_worker(tmp_path, env, worker_threads=1) as base:
         yield base, fake, tmp_path
-    finally:
-        for proc in (web, worker):
-            proc.send_signal(signal.SIGTERM)
-        for proc in (web, worker):
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        logs.close()
 
 
 @pytest.mark.slow

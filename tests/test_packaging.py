@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -18,7 +17,7 @@ import pytest
 from assistant.db import migration_files
 from assistant.ops.sandbox import Sandbox
 from tests.fakes.twilio_server import FakeTwilio
-from tests.helpers.processes import ROOT, clean_env, free_port, wait_healthy
+from tests.helpers.processes import ROOT, clean_env, web_and_worker
 from tests.helpers.whatsapp import PUBLIC, sign, twilio_env, webhook_form
 
 
@@ -105,48 +104,11 @@ def production(
     """`uvicorn webhook:app --workers 2` (web only) plus `assistant worker`, against one
     PostgreSQL, the way the README's production section runs them."""
     _, url = sandbox.new_database()
-    port = free_port()
     env = clean_env(
         **twilio_env(fake, DATABASE_URL=url, DATA_DIR=tmp_path / "data", WORKER_THREADS=0)
     )
-    logs = (tmp_path / "web.log").open("w")
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "webhook:app",
-            "--workers",
-            "2",
-            "--port",
-            str(port),
-            "--no-proxy-headers",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "worker", "--threads", "2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=logs,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, web, lambda: (tmp_path / "web.log").read_text(), timeout=120)
+    with web_and_worker(tmp_path, env, worker_threads=2) as base:
         yield base, fake, tmp_path
-    finally:
-        for proc in (web, worker):
-            proc.send_signal(signal.SIGTERM)
-        for proc in (web, worker):
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        logs.close()
 
 
 def test_two_web_processes_and_a_worker_answer_every_message_once(

@@ -53,6 +53,8 @@ DEFAULT_MAX_TOKENS = 800  # the default of OPENAI_MAX_TOKENS
 
 
 class OpenAIBrain:
+    uses_model = True  # (assistant.brains.base.uses_model)
+
     def __init__(
         self,
         client: OpenAI,

@@ -151,19 +151,21 @@ class MessageProcessing:
             self.on_processed(claim)
         return outcome
 
+    def _apologise(self, claim: InboxClaim) -> None:
+        """The one reply a parked message gets, in its sender's language (inside the
+        transaction that parks it)."""
+        services = self.services
+        text = say("error", services.memory.language_of(claim.owner))
+        services.outbox.add(
+            claim.id, claim.owner, [Reply(text=text)], channel=claim.channel, kind="apology"
+        )
+
     def _park(self, claim: InboxClaim, error: str) -> None:
         services = self.services
         try:
             with services.db.transaction():
                 services.inbox.park(claim, error)
-                text = say("error", services.memory.language_of(claim.owner))
-                services.outbox.add(
-                    claim.id,
-                    claim.owner,
-                    [Reply(text=text)],
-                    channel=claim.channel,
-                    kind="apology",
-                )
+                self._apologise(claim)
             log.error("message %s parked: %s", claim.id, error)
         except LeaseLost:
             log.warning("message %s was taken over while being parked", claim.id)
@@ -175,14 +177,7 @@ class MessageProcessing:
             with services.db.transaction():
                 if services.inbox.fail(claim, error, kind):
                     log.error("message %s parked after %d attempts", claim.id, claim.attempts)
-                    text = say("error", services.memory.language_of(claim.owner))
-                    services.outbox.add(
-                        claim.id,
-                        claim.owner,
-                        [Reply(text=text)],
-                        channel=claim.channel,
-                        kind="apology",
-                    )
+                    self._apologise(claim)
 
         try:
             # A database restart is the usual reason a message failed: wait for it, so

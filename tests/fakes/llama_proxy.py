@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.fakes.http_handler import QuietHandler, QuietServer
+from tests.fakes.http_handler import QuietHandler, ServedV1
 from tests.fakes.openai_server import tool_call_message
 
 
@@ -42,7 +42,7 @@ class Exchange:
 
 
 @dataclass
-class LlamaProxy:
+class LlamaProxy(ServedV1):
     upstream: str  # http://127.0.0.1:PORT of the real server
     template: str = ""  # which chat template the server runs (for the tests' ids)
     plan: list[Inject] = field(default_factory=list)
@@ -52,16 +52,10 @@ class LlamaProxy:
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
         self.http = httpx.Client(base_url=self.upstream, timeout=300)
-        self.server = QuietServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.serve(self._handler())
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         self.http.close()
 
     def reset(self) -> None:

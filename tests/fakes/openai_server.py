@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.http_handler import QuietHandler
+from tests.fakes.http_handler import QuietHandler, ServedV1
 from tests.fakes.openai_images import FakeImages
 
 
@@ -118,7 +118,7 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind or "server_error", "code": kind or status}}
 
 
-class FakeOpenAI:
+class FakeOpenAI(ServedV1):
     def __init__(self) -> None:
         self.script: list[Step] = []
         self.transcript = "mostre fotos de cachorro"
@@ -128,17 +128,7 @@ class FakeOpenAI:
         self.images = FakeImages(self)  # the Images API (tests/fakes/openai_images.py)
         self.lock = threading.Lock()
         self._ids = itertools.count(1)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._handler())
 
     # --- answers ----------------------------------------------------------------------
 

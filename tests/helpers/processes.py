@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -102,3 +103,39 @@ def running_webhook(workdir: Path, **values: object) -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@contextmanager
+def web_and_worker(workdir: Path, env: dict[str, str], worker_threads: int) -> Iterator[str]:
+    """The README's production shape: `uvicorn webhook:app --workers 2` (web only) plus
+    an `assistant worker` process, run in `workdir` with `env`; yields the web's base URL.
+    Both log to `workdir/web.log`."""
+    port = free_port()
+    with (workdir / "web.log").open("w") as logs:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "webhook:app", "--workers", "2"]
+            + ["--port", str(port), "--no-proxy-headers"],
+            cwd=workdir,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "worker", "--threads", str(worker_threads)],
+            cwd=workdir,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(base, web, lambda: (workdir / "web.log").read_text(), timeout=120)
+            yield base
+        finally:
+            for proc in (web, worker):
+                proc.send_signal(signal.SIGTERM)
+            for proc in (web, worker):
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()

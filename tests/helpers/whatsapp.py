@@ -19,6 +19,15 @@ from tests.fakes.twilio_server import FakeTwilio
 PUBLIC = "https://bot.example.com"
 BOT_NUMBER = "whatsapp:+14155238886"
 _sids = itertools.count(1)
+# What every channel's tests set beside the channel's own settings.
+CHANNEL_TEST_ENV: dict[str, Any] = {
+    "PUBLIC_BASE_URL": PUBLIC,
+    "RETRY_BASE_SECONDS": 0,
+    "ADMIN_TOKEN": "admin-secret-for-tests",
+    # These tests are about the channel, not about who may use it (tests/test_access.py
+    # covers invite and allowlist modes, the default with a channel configured).
+    "ACCESS": "open",
+}
 
 
 def twilio_env(fake: FakeTwilio, **extra: Any) -> dict[str, Any]:
@@ -27,12 +36,7 @@ def twilio_env(fake: FakeTwilio, **extra: Any) -> dict[str, Any]:
         "TWILIO_AUTH_TOKEN": fake.auth_token,
         "TWILIO_WHATSAPP_FROM": BOT_NUMBER,
         "TWILIO_API_URL": fake.url,
-        "PUBLIC_BASE_URL": PUBLIC,
-        "RETRY_BASE_SECONDS": 0,
-        "ADMIN_TOKEN": "admin-secret-for-tests",
-        # These tests are about the channel, not about who may use it (tests/test_access.py
-        # covers invite and allowlist modes, the default with a channel configured).
-        "ACCESS": "open",
+        **CHANNEL_TEST_ENV,
     }
     values.update(extra)
     return values

@@ -36,21 +36,7 @@ def report_query(request: Request) -> ReportQuery:
 def router(web: Web) -> APIRouter:
     routes = APIRouter()
 
-    @routes.get("/report", response_class=HTMLResponse)
-    def report(query: Annotated[ReportQuery, Depends(report_query)]) -> Response:
-        data = report_data(
-            web.services.db,
-            web.services.catalog,
-            web.services.store,
-            query,
-            web.settings.media_url_ttl_seconds,
-            web.services.inbox,
-            web.settings.model_budget_usd_per_day,
-        )
-        return HTMLResponse(render_report(data))
-
-    @routes.get("/get-report-data")
-    def get_report_data(query: Annotated[ReportQuery, Depends(report_query)]) -> dict[str, Any]:
+    def data_of(query: ReportQuery) -> dict[str, Any]:
         return report_data(
             web.services.db,
             web.services.catalog,
@@ -60,6 +46,14 @@ def router(web: Web) -> APIRouter:
             web.services.inbox,
             web.settings.model_budget_usd_per_day,
         )
+
+    @routes.get("/report", response_class=HTMLResponse)
+    def report(query: Annotated[ReportQuery, Depends(report_query)]) -> Response:
+        return HTMLResponse(render_report(data_of(query)))
+
+    @routes.get("/get-report-data")
+    def get_report_data(query: Annotated[ReportQuery, Depends(report_query)]) -> dict[str, Any]:
+        return data_of(query)
 
     @routes.get("/agent-messages")
     def agent_messages(
