@@ -26,7 +26,7 @@ from typing import Any
 from PIL import Image
 
 from assistant.factory import Services
-from assistant.media import inspect_image
+from assistant.media import derive, inspect_image
 from assistant.ops.photo_transforms import apply
 from assistant.ops.sandbox import Sandbox
 from assistant.similar.finder import SimilarPhotos
@@ -79,8 +79,6 @@ def score(services: Services, data: dict[str, Any], base: Path, verbose: bool) -
                 documents[0] += source in same
                 documents[1] += 1
         else:
-            from assistant.media import derive
-
             thumb = derive(raw, services.catalog.thumbnail_px)
             hits = finder.near_duplicates(OWNER, thumb, set(), limit=5, photo=raw)
             millis.append((time.perf_counter() - started) * 1000)
