@@ -11,7 +11,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from assistant.db import Database
-from assistant.models import Exchange, Language
+from assistant.models import LANGUAGES, Exchange, Language
 
 # Facts go into every model prompt, so they are capped whatever a user (or a model led by
 # a message) stores: uncapped, 100 facts of 500 characters made a 55,000-character request.
@@ -64,7 +64,7 @@ class Memory:
     def language_of(self, owner: str) -> Language:
         """The user's language preference, without recording a visit."""
         value = self.db.scalar("SELECT language FROM users WHERE phone = %s", (owner,))
-        lang: Language = value if value in ("pt", "en") else self.default_language
+        lang: Language = value if value in LANGUAGES else self.default_language
         return lang
 
     def set_language(self, owner: str, language: Language) -> None:

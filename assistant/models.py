@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
 Language = Literal["pt", "en"]
+# The languages the assistant speaks, in the order menus show them.
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 
 
 def utcnow() -> datetime:
@@ -96,6 +98,10 @@ class ImageRecord(BaseModel):
     ocr_confidence: float | None = None
 
 
+# How a search may find an entry without all the query's words: only a suggestion.
+GUESSES = frozenset({"partial", "meaning"})
+
+
 class Entry(BaseModel):
     """A description with the images it describes."""
 
@@ -115,6 +121,11 @@ class Entry(BaseModel):
     matched_by: Literal["words", "photo_text", "partial", "meaning"] | None = None
     snippet: str | None = None  # the photo-text line the words were found in
 
+    @property
+    def is_guess(self) -> bool:
+        """Found only by some of the words or by meaning: worded as a suggestion."""
+        return self.matched_by in GUESSES
+
 
 class SearchResult(BaseModel):
     query: str
@@ -128,7 +139,7 @@ class SearchResult(BaseModel):
 
     @property
     def guesses(self) -> list[Entry]:
-        return [e for e in self.entries if e.matched_by in ("partial", "meaning")]
+        return [e for e in self.entries if e.is_guess]
 
 
 class Exchange(BaseModel):

@@ -16,7 +16,7 @@ from assistant.config import ConfigError, Settings, load_settings
 from assistant.db import Database, create_database, migrate, migration_files
 from assistant.ops.sandbox import Sandbox
 from tests.helpers.pg15 import debian_pg15
-from tests.helpers.processes import ROOT, clean_env, free_port
+from tests.helpers.processes import ROOT, clean_env, free_port, postgres_under
 
 
 def _versions(url: str) -> list[int]:
@@ -164,9 +164,9 @@ def test_commands_stop_their_embedded_server_when_interrupted(
     # Waits for the server to appear (or the command to end without one): on a loaded
     # machine a first start (initdb) took over a minute, so the deadline only stops a hang.
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None and not _postgres_under(tmp_path):
+    while time.monotonic() < deadline and proc.poll() is None and not postgres_under(tmp_path):
         time.sleep(0.2)
-    assert _postgres_under(tmp_path), (
+    assert postgres_under(tmp_path), (
         f"the command did not start its server (exit code {proc.poll()}):"
         f" {log.read_text(errors='replace')[-2000:]}"
     )
@@ -178,9 +178,9 @@ def test_commands_stop_their_embedded_server_when_interrupted(
         # still stop the server then, but the command's own cleanup should do it first).
         assert proc.returncode == 128 + sig
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _postgres_under(tmp_path):
+    while time.monotonic() < deadline and postgres_under(tmp_path):
         time.sleep(0.2)
-    assert _postgres_under(tmp_path) == []
+    assert postgres_under(tmp_path) == []
     assert [p.name for p in tmp.iterdir() if p.name.startswith("assistant-sandbox")] == []
 
 
@@ -213,10 +213,10 @@ def test_a_closed_terminal_stops_the_embedded_server(
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not (
-            _postgres_under(tmp_path) and ready in log.read_text(errors="replace")
+            postgres_under(tmp_path) and ready in log.read_text(errors="replace")
         ):
             time.sleep(0.2)
-        assert _postgres_under(tmp_path), "the command did not start its server"
+        assert postgres_under(tmp_path), "the command did not start its server"
         assert ready in log.read_text(errors="replace")
         time.sleep(1 if ready else 3)
         assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
@@ -226,21 +226,30 @@ def test_a_closed_terminal_stops_the_embedded_server(
         if proc.poll() is None:
             proc.kill()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _postgres_under(tmp_path):
+    while time.monotonic() < deadline and postgres_under(tmp_path):
         time.sleep(0.2)
-    assert _postgres_under(tmp_path) == []
+    assert postgres_under(tmp_path) == []
 
 
-def _postgres_under(path: Path) -> list[int]:
-    """PIDs of postgres processes whose data directory is under `path`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "postgres" in cmdline and str(path) in cmdline and "-D" in cmdline:
-            found.append(int(proc.name))
-    return found
+def test_a_long_tmpdir_still_leaves_room_for_the_servers_socket(tmp_path: Path) -> None:
+    """Regression: with TMPDIR long (a test runner's, macOS's /var/folders/...) the data
+    folder and pgserver's runtime folder were both too long for a Unix socket's path and
+    the embedded server never started ("Could not find a suitable socket path")."""
+    from assistant.db.embedded import _short_socket_folder
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    short_enough = type("Server", (), {"runtime_path": tmp_path / "run"})
+    _short_socket_folder(short_enough, deep / "pgdata", base=tmp_path)
+    assert short_enough.runtime_path == tmp_path / "run"  # its own place fits: untouched
+
+    too_long = type("Server", (), {"runtime_path": deep / "runtime"})
+    _short_socket_folder(too_long, deep / "pgdata", base=tmp_path)
+    chosen = too_long.runtime_path
+    assert chosen.parent == tmp_path and chosen.stat().st_mode & 0o777 == 0o700
+    assert len(str(chosen / "0123456789" / ".s.PGSQL.5432")) < 104
+
+    # A folder of that name that others may write in is refused, not used.
+    chosen.chmod(0o777)
+    again = type("Server", (), {"runtime_path": deep / "runtime"})
+    with pytest.raises(RuntimeError, match="not a private directory"):
+        _short_socket_folder(again, deep / "pgdata", base=tmp_path)

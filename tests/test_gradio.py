@@ -54,16 +54,19 @@ def test_catalog_browses_searches_shows_details_and_deletes(
     ui.send(services, ALICE, "Meu gato no sofá", [photo(tmp_path, "cat")], [])
     ui.send(services, BOB, "Gato do Bob", [photo(tmp_path, "bob cat")], [])
 
-    items, index, summary = ui.catalog_view(services, ALICE, "")
-    assert len(items) == 2 and summary.startswith("2 entries for \\+5511933330001")
-    items, index, summary = ui.catalog_view(services, ALICE, "gatos")
-    assert [caption for _, caption in items] == ["Meu gato no sofá"]
-    everyone, _, summary = ui.catalog_view(services, "", "gato")
-    assert len(everyone) == 2 and "all users" in summary
+    page = ui.catalog_browse(services, ALICE, "")
+    assert page.shown == 2 and page.summary.startswith("2 entries for \\+5511933330001")
+    page = ui.catalog_browse(services, ALICE, "gatos")
+    thumbs = [t for g in page.groups for t in g.thumbs]
+    assert [t.caption for t in thumbs] == ["Meu gato no sofá"]
+    everyone = ui.catalog_browse(services, "", "gato")
+    assert everyone.shown == 2 and "all users" in everyone.summary
 
-    details, selected = ui.catalog_select(services, index, 0)
+    opened = ui.catalog_open(services, thumbs[0].owner, thumbs[0].entry_id, thumbs[0].image_id)
+    assert opened is not None
+    details = opened.details
     assert "Meu gato no sofá" in details and "image/jpeg" in details and "160×120" in details
-    assert selected is not None
+    selected = [opened.owner, opened.entry_id]
     message = ui.catalog_delete(services, selected)
     assert message.startswith("Deleted entry") and "Meu gato no sofá" in message
     assert services.catalog.search(ALICE, "gato").entries == []
@@ -72,8 +75,10 @@ def test_catalog_browses_searches_shows_details_and_deletes(
 
 def test_catalog_details_escape_user_text(services: Services, tmp_path: Path) -> None:
     ui.send(services, ALICE, "<script>alert(1)</script> nota", [photo(tmp_path, "x")], [])
-    _, index, _ = ui.catalog_view(services, ALICE, "")
-    details, _ = ui.catalog_select(services, index, 0)
+    thumb = ui.catalog_browse(services, ALICE, "").groups[0].thumbs[0]
+    opened = ui.catalog_open(services, thumb.owner, thumb.entry_id, thumb.image_id)
+    assert opened is not None
+    details = opened.details
     # Markdown escapes: shown as the characters typed, never as a tag.
     assert "<script>" not in details and "\\<script\\>alert\\(1\\)" in details
 

@@ -225,11 +225,13 @@ def test_guesses_are_worded_as_suggestions_and_negatives_match_nothing(
     reply = joined(send(services, ALICE, "mostre o recibo do dentista"))
     assert "Talvez estas" in reply and "Encontrei" not in reply
     # The Gradio catalog tells them apart the same way.
-    items, _, summary = ui.catalog_view(services, ALICE, "recibo do dentista")
-    assert [caption for _, caption in items][:1] == ["≈ Recibo do mercado de março"]
-    assert summary.startswith("0 entries") and "only guessed by meaning" in summary
-    items, _, summary = ui.catalog_view(services, ALICE, "recibo de março")
-    assert [caption for _, caption in items][:1] == ["Recibo do mercado de março"]
+    page = ui.catalog_browse(services, ALICE, "recibo do dentista")
+    captions = [t.caption for g in page.groups for t in g.thumbs]
+    assert captions[:1] == ["≈ Recibo do mercado de março"]
+    assert page.summary.startswith("0 entries") and "only guessed by meaning" in page.summary
+    page = ui.catalog_browse(services, ALICE, "recibo de março")
+    assert [t.caption for g in page.groups for t in g.thumbs][:1] == ["Recibo do mercado de março"]
+    summary = page.summary
     assert "guessed" not in summary
 
 

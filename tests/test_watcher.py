@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.helpers.processes import ROOT, clean_env
+from tests.helpers.processes import ROOT, clean_env, postgres_under
 
 COMMANDS = {
     # A throw-away sandbox server in a temporary folder (cleanup_mode="delete").
@@ -31,22 +31,6 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 RUNS = 40
 PARALLEL = 3
 WINDOW = 10.0  # interrupted at a random moment of its first 10 s
-
-
-def postgres_under(path: Path) -> list[int]:
-    """PIDs of postmasters whose data directory is under `path`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [w.decode(errors="replace") for w in cmdline]
-        if words and words[0].endswith("postgres") and any(str(path) in w for w in words):
-            found.append(int(proc.name))
-    return found
 
 
 def sandboxes_in(tmp: Path) -> list[str]:

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import threading
 import warnings
 from pathlib import Path
@@ -55,6 +56,38 @@ def _raise_exit(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+# A Unix socket's path holds at most 107 bytes on Linux (103 on macOS). pgserver puts the
+# server's socket in the data folder, else in a folder under its runtime path, which
+# falls back to TMPDIR; with a long TMPDIR (macOS's /var/folders/..., a test runner's)
+# both were too long and the server never started ("Could not find a suitable socket
+# path"). Below this many bytes either place works.
+_SOCKET_ROOM = 100
+_SOCKET_NAME = ".s.PGSQL.5432"
+
+
+def _short_socket_folder(server_class: Any, pgdata: Path, base: Path = Path("/tmp")) -> None:
+    """Give pgserver a short runtime folder when neither of its own places fits a socket:
+    /tmp/assistant-pg-<uid>, made 0700 and checked to be this account's own directory,
+    writable by no one else, so no other account can put its own socket or link there.
+    (Run as root, pgserver starts PostgreSQL as another account and opens the folder's
+    prefixes for reading and traversal itself: group and others' write stays refused.)"""
+    if len(os.fsencode(pgdata / _SOCKET_NAME)) <= _SOCKET_ROOM:
+        return
+    runtime = Path(server_class.runtime_path)
+    if len(os.fsencode(runtime / "0123456789" / _SOCKET_NAME)) <= _SOCKET_ROOM:
+        return
+    short = base / f"assistant-pg-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        short.mkdir(mode=0o700)
+    info = os.lstat(short)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise RuntimeError(
+            f"{short} is not a private directory of this account: remove it, or set a"
+            " shorter TMPDIR for the embedded PostgreSQL's socket"
+        )
+    server_class.runtime_path = short
+
+
 def embedded_server(
     pgdata: Path, cleanup: str = "stop", watcher: Watcher | None = None
 ) -> tuple[Any, str]:
@@ -72,6 +105,7 @@ def embedded_server(
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         pgdata = pgdata.resolve()
+        _short_socket_folder(PostgresServer, pgdata)
         # Watched before the server exists: from here on, whatever becomes of this
         # process, a process that outlives it will stop the server.
         try:

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from tqdm import tqdm
 
 from assistant.db import Database
 from assistant.media.local import private_dir
+from assistant.search.text import fold
 
 BATCH_ROWS = 5_000
 # Eight digits or more, whatever separates them: phone numbers with or without the area
@@ -227,11 +227,8 @@ def _fold(text: str) -> tuple[str, Sequence[int]]:
     return folded, [i for i, piece in enumerate(pieces) for _ in piece]
 
 
-@functools.cache
-def _fold_char(ch: str) -> str:
-    """ "Á" -> "a", "ß" -> "ss" (cached: texts repeat few distinct characters)."""
-    kept = (part for part in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(part))
-    return "".join(kept).casefold()
+# Cached: texts repeat few distinct characters. One character may fold to none or several.
+_fold_char = functools.cache(fold)
 
 
 def _joins(gap: str, joiners: set[str]) -> bool:

@@ -6,7 +6,6 @@ and a legacy row already imported is not imported twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mimetypes
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from assistant.catalog import Catalog
 from assistant.config import ConfigError
 from assistant.core import normalize_phone
 from assistant.db import Database
-from assistant.media import MediaRejected, MediaStore, inspect_image
+from assistant.media import MediaRejected, MediaStore, inspect_image, sha256_hex
 from assistant.media.download import Downloader, DownloadError, TooLarge, public_web_rule
 
 log = logging.getLogger(__name__)
@@ -38,10 +37,6 @@ class MoveReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def migrate_media(
     source: ListableStore, target: MediaStore, prefix: str = "", progress: bool = True
 ) -> MoveReport:
@@ -51,13 +46,13 @@ def migrate_media(
     for key in tqdm(keys, desc=f"{source.name} → {target.name}", unit="obj", disable=not progress):
         try:
             data = source.get(key)
-            digest = _sha(data)
-            if target.exists(key) and _sha(target.get(key)) == digest:
+            digest = sha256_hex(data)
+            if target.exists(key) and sha256_hex(target.get(key)) == digest:
                 report.skipped += 1
                 continue
             content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
             target.put(key, data, content_type)
-            if _sha(target.get(key)) != digest:
+            if sha256_hex(target.get(key)) != digest:
                 raise OSError("sha256 differs after copying")
             report.copied += 1
         except Exception as exc:  # keep going; the summary says what failed

@@ -18,8 +18,12 @@ from assistant.worker.sending import OutboxSending
 
 log = logging.getLogger(__name__)
 
+# Seconds between polls of an empty inbox: quick after work, doubling up to the second
+# number while the queue stays empty (new work is found within a quarter of a second).
 IDLE_SLEEP = (0.02, 0.25)
-HOUSEKEEPING_SECONDS = 30  # seconds: quick after work, slower when the queue stays empty
+# Seconds between the sweeps (stuck sends, uncertain sends, orphaned objects), run only
+# when there was no message to take.
+HOUSEKEEPING_SECONDS = 30
 
 
 class Worker(MessageProcessing, OutboxSending):

@@ -139,3 +139,19 @@ def web_and_worker(workdir: Path, env: dict[str, str], worker_threads: int) -> I
                     proc.wait(30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def postgres_under(path: Path) -> list[int]:
+    """PIDs of postmasters whose data directory is under `path`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [w.decode(errors="replace") for w in cmdline]
+        if words and words[0].endswith("postgres") and any(str(path) in w for w in words):
+            found.append(int(proc.name))
+    return found

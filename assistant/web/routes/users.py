@@ -28,6 +28,7 @@ from assistant.access import (
     wa_link,
 )
 from assistant.access.directory import Status
+from assistant.models import Language
 from assistant.web.routes import Web
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -61,7 +62,7 @@ class InviteBody(BaseModel):
     uses: int = Field(default=1, ge=1, le=100_000)
     # None or 0: never expires.
     expires_hours: float | None = Field(default=24 * 7, ge=0, le=24 * 3650)
-    language: str = Field(default="pt", pattern="^(pt|en)$")
+    language: Language = "pt"
 
 
 class InviteOut(BaseModel):

@@ -3,9 +3,9 @@
 the same `Assistant` as WhatsApp."""
 
 from assistant.web.ui.catalog import (
+    catalog_browse,
     catalog_delete,
-    catalog_select,
-    catalog_view,
+    catalog_open,
     entry_details,
 )
 from assistant.web.ui.chat import DEFAULT_PHONE, SECOND_PHONE, send, to_chat
@@ -27,9 +27,9 @@ __all__ = [
     "OFFLINE",
     "SECOND_PHONE",
     "build_ui",
+    "catalog_browse",
     "catalog_delete",
-    "catalog_select",
-    "catalog_view",
+    "catalog_open",
     "entry_details",
     "lab_brain",
     "lab_models",

@@ -94,7 +94,7 @@ def _thumb(services: Services, entry: Entry, image: ImageRecord) -> Thumb:
     )
     text = entry.description if len(entry.description) <= 70 else (entry.description[:69] + "…")
     # Guesses are marked, as the chat offers them only as "talvez estas".
-    guess = entry.matched_by in ("partial", "meaning")
+    guess = entry.is_guess
     caption = f"≈ {text}" if guess else ("📄 " + text if entry.matched_by == "photo_text" else text)
     return Thumb(
         path=reply_file(services, key, ctype),
@@ -111,7 +111,7 @@ def _summary(user: str | None, query: str, entries: list[Entry], total: int) -> 
     summary = f"{counted(total, 'entry', 'entries')} for {who}" + (
         f" matching “{md_text(query)}”" if searching else ""
     )
-    guesses = sum(e.matched_by in ("partial", "meaning") for e in entries)
+    guesses = sum(e.is_guess for e in entries)
     if guesses:
         summary += f"; {guesses} more only guessed by meaning (marked ≈)"
     if not searching and total > len(entries):
@@ -152,19 +152,6 @@ def catalog_browse(
         summary=_summary(user, query, entries, total),
         shown=len(entries),
         total=total,
-    )
-
-
-def catalog_view(
-    services: Services, user: str | None, query: str, limit: int = 60
-) -> tuple[list[tuple[str, str]], list[list[Any]], str]:
-    """The browser's thumbnails as one flat list (path, caption) with what each opens."""
-    page = catalog_browse(services, user, query, limit=limit)
-    thumbs = [t for g in page.groups for t in g.thumbs]
-    return (
-        [(t.path, t.caption) for t in thumbs],
-        [[t.owner, t.entry_id, t.image_id] for t in thumbs],
-        page.summary,
     )
 
 
@@ -229,18 +216,6 @@ def entry_details(entry: Entry, image_id: int | None = None) -> str:
             size += f", {image.width}×{image.height}"
         lines.append(f"**Image:** {size} ({len(entry.images)} in this entry)")
     return "\n\n".join(lines)
-
-
-def catalog_select(
-    services: Services, index: list[list[Any]], position: int
-) -> tuple[str, list[Any] | None]:
-    if not index or position is None or position >= len(index):
-        return "Select a photo.", None
-    owner, entry_id, image_id = index[position]
-    entry = services.catalog.get_entry(owner, entry_id)
-    if entry is None:
-        return "This entry no longer exists.", None
-    return entry_details(entry, image_id), [owner, entry_id]
 
 
 # --- editing --------------------------------------------------------------------------------
