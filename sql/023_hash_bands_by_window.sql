@@ -49,9 +49,12 @@ BEGIN
     WHERE o.sim_hashes IS DISTINCT FROM n.sim_hashes
       AND e.owner = r.owner AND e.band = r.band AND e.image_id = r.image_id
       AND e.hash = r.hash;
+    -- The new hashes' rows, for the images whose hashes changed.
     INSERT INTO image_hash_bands
-    SELECT r.* FROM old_rows o JOIN new_rows n ON n.id = o.id, image_hash_rows(n) r
-    WHERE o.sim_hashes IS DISTINCT FROM n.sim_hashes AND n.sim_hashes IS NOT NULL
+    SELECT r.* FROM new_rows n, image_hash_rows(n) r
+    WHERE n.sim_hashes IS NOT NULL
+      AND EXISTS (SELECT 1 FROM old_rows o
+                  WHERE o.id = n.id AND o.sim_hashes IS DISTINCT FROM n.sim_hashes)
     ORDER BY r.owner, r.band, r.image_id, r.hash, r.variant
     ON CONFLICT DO NOTHING;
     RETURN NULL;
