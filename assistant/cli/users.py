@@ -41,14 +41,11 @@ def duration(text: str) -> timedelta | None:
 def _users() -> Iterator[tuple[Users, Database]]:
     """The operator's view over the database only: no model, store or worker is built."""
     from assistant.access import Users
-    from assistant.db import Database
+    from assistant.factory import open_database
 
     settings = get_settings()
-    db = Database.from_settings(settings)
-    try:
+    with open_database(settings) as db:
         yield Users(db, settings), db
-    finally:
-        db.close()
 
 
 def _fail(message: str) -> int:
@@ -175,8 +172,7 @@ def cmd_users_status(args: argparse.Namespace) -> int:
 def cmd_users_erase(args: argparse.Namespace) -> int:
     """Everything of one person, as their "apagar todos os meus dados" does."""
     from assistant.access import normalize_number
-    from assistant.db import Database
-    from assistant.factory import build_signer, build_store
+    from assistant.factory import open_storage
     from assistant.ops.erase import erase_owner
 
     owner = normalize_number(args.number)
@@ -186,12 +182,8 @@ def cmd_users_erase(args: argparse.Namespace) -> int:
         typed = input(f"Erase everything of {owner}? Type ERASE to go on: ").strip()
         if typed != "ERASE":
             return _fail("nothing erased")
-    settings = get_settings()
-    db = Database.from_settings(settings)
-    try:
-        receipt = erase_owner(db, build_store(settings, build_signer(settings)), owner)
-    finally:
-        db.close()
+    with open_storage(get_settings()) as (db, store):
+        receipt = erase_owner(db, store, owner)
     print(json.dumps(receipt.model_dump(), indent=2))
     return 0
 

@@ -19,12 +19,13 @@ import logging
 import math
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from assistant.config import ConfigError, Settings
 from assistant.media.inspect import reduced
-from assistant.models import Language
+from assistant.models import ImageRecord, Language
 from assistant.search.text import fold
 
 log = logging.getLogger(__name__)
@@ -271,3 +272,36 @@ def describe(found: PhotoText, language: Language) -> str:
     if len(parts) < 2:  # no structure found: the first lines say what it is
         parts += [line for line in lines[:3] if line not in parts]
     return " — ".join(parts)[:300]
+
+
+class EntryWriter(Protocol):
+    """What saves a description (the catalog, which this layer must not import)."""
+
+    def create_entry(
+        self,
+        owner: str,
+        description: str,
+        image_ids: Sequence[int],
+        caption: str | None = None,
+        tags: Sequence[str] = (),
+        *,
+        auto: bool = False,
+    ) -> object: ...
+
+
+def describe_pending(
+    catalog: EntryWriter,
+    language_of: Callable[[str], Language],
+    image: ImageRecord,
+    found: PhotoText,
+) -> None:
+    """A photo sent alone whose text was read after its reply: saved as if read in time
+    (the user's next description still replaces it). `PhotoTexts` calls it with the
+    first two bound."""
+    catalog.create_entry(
+        image.owner,
+        describe(found, language_of(image.owner)),
+        [image.id],
+        tags=kind_tags(found.text),
+        auto=True,
+    )

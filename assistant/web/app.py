@@ -22,6 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from assistant.config import Settings, get_settings
 from assistant.factory import Services, build_services
 from assistant.media.local import private_dir
+from assistant.runtime import Runtime
 from assistant.spool import Recorder, Spool
 from assistant.web.admin_gate import AdminGate, public_routes
 from assistant.web.auth import Sessions, admin_token
@@ -29,7 +30,6 @@ from assistant.web.body_limit import BodyLimit
 from assistant.web.hosts import ForwardedHeaders, HostGuard
 from assistant.web.routes import Web, admin, login, metrics, public, users
 from assistant.web.routes.metrics import WebhookTimer
-from assistant.worker import WorkerPool
 
 log = logging.getLogger("webhook")
 
@@ -77,19 +77,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         replayer = recorder.replayer().start()
-        pool = WorkerPool(services, threads).start() if threads else None
         if not settings.twilio_validate:
             log.warning("TWILIO_VALIDATE=false: /whatsapp accepts UNSIGNED requests")
-        indexer = services.start_indexer() if threads else None
-        housekeeping = services.start_housekeeping() if threads else None
-        yield
-        if pool:
-            await run_in_threadpool(pool.stop)
-        if indexer:
-            await run_in_threadpool(indexer.stop)
-        if housekeeping:
-            await run_in_threadpool(housekeeping.stop)
-        await run_in_threadpool(replayer.stop)
+        runtime = Runtime(services, threads)
+        try:
+            runtime.start()
+            yield
+        finally:
+            await run_in_threadpool(runtime.stop)
+            await run_in_threadpool(replayer.stop)
 
     app = FastAPI(
         title="WhatsApp image assistant",

@@ -9,7 +9,8 @@ Run more of them with `assistant worker --threads 2` (any number of processes
 may share one database); the web process runs `WORKER_THREADS` of them by default.
 
 The worker's loop and sweeps (`loop`), message handling (`processing`), sending
-(`sending`), and the pool of threads and the worker process (`pool`).
+(`sending`), and the pool of threads and the worker process (`pool`); both processes
+start and stop the pool with the indexer and housekeeping through `assistant.runtime`.
 """
 
 from __future__ import annotations

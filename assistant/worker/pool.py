@@ -57,14 +57,14 @@ class WorkerPool:
 
 def run_workers(settings: Settings, threads: int = 2) -> None:
     """Worker threads in this process until SIGTERM, SIGHUP or Ctrl-C (`assistant worker`)."""
+    from assistant.runtime import Runtime  # it imports this module for `WorkerPool`
+
     configure_logging()
     services = build_services(settings)
     for channel in services.channels:
         if channel.missing:
             log.warning("%s: replies through it cannot be sent", channel.missing)
-    pool = WorkerPool(services, max(1, threads)).start()
-    indexer = services.start_indexer()
-    housekeeping = services.start_housekeeping()
+    runtime = Runtime(services, max(1, threads)).start()
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -74,10 +74,7 @@ def run_workers(settings: Settings, threads: int = 2) -> None:
     # SIGHUP: the terminal it ran in was closed; finish up the same way.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop)
-    log.info("worker %d running %d threads", os.getpid(), len(pool.threads))
+    log.info("worker %d running %d threads", os.getpid(), runtime.threads)
     stopping.wait()
-    pool.stop()
-    if indexer:
-        indexer.stop()
-    housekeeping.stop()
+    runtime.stop()
     services.close()
