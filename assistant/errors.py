@@ -3,13 +3,24 @@ queue whatever service raised them (so the core imports no SDK to catch them).""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 
 class ServiceBusy(Exception):
     """An AI service is rate-limited, slow or unreachable right now (after the client's own
     retries). The message is retried by the queue; on its last attempt it is handled
     without the service (offline rules), so nothing is lost."""
+
+    # What the inbox records as the failure's kind, and looks for on the last attempt.
+    # Rows stored before this constant existed hold the class name: keep them equal.
+    kind: ClassVar[str] = "ServiceBusy"
+
+
+def error_kind(exc: BaseException) -> str:
+    """The kind recorded with a failed message: the error's own `kind` when it has one
+    (a decision depends on it), else its class name (for the admin reading the row)."""
+    kind = getattr(type(exc), "kind", None)
+    return kind if isinstance(kind, str) else type(exc).__name__
 
 
 class StoreUnavailable(Exception):

@@ -3,9 +3,20 @@ timeout and retry count instead of the SDK's 600 s default."""
 
 from __future__ import annotations
 
+import openai
 from openai import OpenAI
 
 from assistant.config import Settings
+
+# "Not now" rather than "not this request": rate-limited, slow, unreachable, or failing on
+# the server's side. Whoever calls OpenAI turns these into ServiceBusy (the queue retries
+# the message, its last attempt without the service).
+TRANSIENT_OPENAI: tuple[type[openai.OpenAIError], ...] = (
+    openai.RateLimitError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.InternalServerError,
+)
 
 
 def openai_client(settings: Settings) -> OpenAI | None:

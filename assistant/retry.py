@@ -1,6 +1,7 @@
-"""One retry policy: exponential backoff with a cap, used by every queue and loop that
-waits before trying again (inbox, outbox, media downloads, the indexer, bookkeeping
-writes while the database comes back)."""
+"""The retry strategy: which errors are worth another attempt, how many attempts, how
+long to wait between them (`RetryPolicy`), and the exponential backoff with a cap used
+by every queue and loop that waits before trying again (inbox, outbox, media downloads,
+the indexer, bookkeeping writes while the database comes back)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,61 @@ def database_away(exc: BaseException) -> bool:
     return isinstance(exc, DATABASE_AWAY) and not isinstance(exc, DATA_REFUSED)
 
 
+# (failed attempt number, 1 = the first; the error it raised) -> seconds to wait.
+Delay = Callable[[int, BaseException], float]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which errors are worth another attempt, how many attempts in all, how long to wait
+    between them. The last attempt's error, and any error `retry_if` rejects, is raised
+    as it is: the caller decides what failing means."""
+
+    attempts: int
+    delay: Delay
+    retry_if: Callable[[BaseException], bool]
+    what: str = "operation"
+    # Expected retries (media not ready yet, a reconnect) are not worth a warning.
+    log_level: int = logging.WARNING
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """`fn()`, tried up to `attempts` times, sleeping `delay` between attempts."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except Exception as exc:
+                if attempt >= self.attempts or not self.retry_if(exc):
+                    raise
+                wait = self.delay(attempt, exc)
+                log.log(
+                    self.log_level,
+                    "%s failed (attempt %d, %s); retrying in %.1f s",
+                    self.what,
+                    attempt,
+                    type(exc).__name__,
+                    wait,
+                )
+                if wait > 0:
+                    time.sleep(wait)
+        raise AssertionError("unreachable")  # attempts < 1
+
+
+def _retry_on(*kinds: type[BaseException]) -> Callable[[BaseException], bool]:
+    """A `retry_if` for errors of these types, never for the database refusing the data."""
+    return lambda exc: isinstance(exc, kinds) and not isinstance(exc, DATA_REFUSED)
+
+
+def no_wait(attempt: int, exc: BaseException) -> float:
+    return 0.0
+
+
+# A first failure may be a connection the server closed in a restart (the pool drops
+# those on that failure): one more try at once, on a fresh one.
+RECONNECT = RetryPolicy(
+    attempts=2, delay=no_wait, retry_if=database_away, what="database", log_level=logging.DEBUG
+)
+
+
 @dataclass(frozen=True)
 class Backoff:
     """`base` seconds before the first retry, doubling each time, at most `cap`."""
@@ -54,6 +110,19 @@ class Backoff:
         """Seconds to wait after failed attempt number `attempt` (1 = the first)."""
         return min(self.cap, self.base * self.factor ** max(0, attempt - 1))
 
+    def wait(self, attempt: int, exc: BaseException) -> float:
+        """`delay` as a RetryPolicy asks for it (the error does not change it)."""
+        return self.delay(attempt)
+
+    def policy(
+        self,
+        attempts: int,
+        retry_if: Callable[[BaseException], bool] = database_away,
+        what: str = "operation",
+        log_level: int = logging.WARNING,
+    ) -> RetryPolicy:
+        return RetryPolicy(attempts, self.wait, retry_if, what, log_level)
+
     def call(
         self,
         fn: Callable[[], T],
@@ -63,13 +132,4 @@ class Backoff:
         what: str = "operation",
     ) -> T:
         """Call `fn`, retrying on `retry_on` with this backoff, `attempts` times in all."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return fn()
-            except retry_on as exc:
-                if attempt == attempts or isinstance(exc, DATA_REFUSED):
-                    raise
-                wait = self.delay(attempt)
-                log.warning("%s failed (%s); retrying in %.1f s", what, type(exc).__name__, wait)
-                time.sleep(wait)
-        raise AssertionError("unreachable")
+        return self.policy(attempts, _retry_on(*retry_on), what).call(fn)

@@ -32,7 +32,7 @@ from assistant.media.local import private_dir
 from assistant.metrics import SPOOL_REJECTED
 from assistant.models import InboundMessage
 from assistant.queue import Inbox
-from assistant.retry import DATA_REFUSED, DATABASE_AWAY, database_away
+from assistant.retry import DATA_REFUSED, DATABASE_AWAY, RECONNECT, database_away
 
 log = logging.getLogger(__name__)
 
@@ -203,16 +203,17 @@ class Recorder:
         if self.spool.maybe_pending and self.spool.pending():
             self.spool.append(owner, message, public_base)
             return True
-        for attempt in (1, 2):
+
+        def enqueue() -> bool:
             try:
                 return self.inbox.enqueue(owner, message, public_base, timeout=self.wait)
             except DATA_REFUSED as exc:
                 raise Refused(f"{type(exc).__name__}: {exc}") from exc
-            except DATABASE_AWAY as exc:
-                # A first failure may be a connection the server closed in a restart (the
-                # pool drops those on that failure): one more try on a fresh one.
-                if attempt == 2:
-                    log.warning("database away (%s): webhook spooled", type(exc).__name__)
+
+        try:
+            return RECONNECT.call(enqueue)
+        except DATABASE_AWAY as exc:
+            log.warning("database away (%s): webhook spooled", type(exc).__name__)
         self.spool.append(owner, message, public_base)
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.brains.offline import classify
-from assistant.retry import Backoff
+from assistant.retry import Backoff, RetryPolicy
 from assistant.search.text import (
     damerau_levenshtein,
     detect_language,
@@ -125,3 +125,52 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     backoff = Backoff(base=2, cap=10)
     assert [backoff.delay(n) for n in range(1, 6)] == [2, 4, 8, 10, 10]
     assert Backoff(base=1, factor=3).delay(2) == 3
+
+
+def test_retry_policy_counts_attempts_and_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("assistant.retry.time.sleep", slept.append)
+    asked: list[tuple[int, str]] = []
+
+    def delay(attempt: int, exc: BaseException) -> float:
+        asked.append((attempt, str(exc)))
+        return attempt * 0.5
+
+    policy = RetryPolicy(3, delay, lambda exc: isinstance(exc, TimeoutError), what="test")
+    calls: list[int] = []
+
+    def failing() -> int:
+        calls.append(len(calls) + 1)
+        raise TimeoutError(f"try {len(calls)}")
+
+    with pytest.raises(TimeoutError, match="try 3"):  # the last attempt's own error
+        policy.call(failing)
+    assert calls == [1, 2, 3]
+    assert asked == [(1, "try 1"), (2, "try 2")]  # no wait after the last attempt
+    assert slept == [0.5, 1.0]
+
+    def refused() -> int:
+        calls.append(0)
+        raise ValueError("not retryable")
+
+    calls.clear()
+    slept.clear()
+    with pytest.raises(ValueError):
+        policy.call(refused)
+    assert calls == [0] and slept == []
+
+    outcomes = iter([TimeoutError("busy"), 7])
+
+    def flaky() -> int:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert policy.call(flaky) == 7
+
+    backoff = Backoff(base=2, cap=3)
+    slept.clear()
+    with pytest.raises(TimeoutError):
+        backoff.call(failing, attempts=4, retry_on=(TimeoutError,))
+    assert slept == [2, 3, 3]  # the backoff's own delays

@@ -4,9 +4,12 @@ and how long it waits before trying again."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 
 import openai
+
+from assistant.retry import RetryPolicy
 
 # What servers say, in a 500 as often as in a 400, when the request itself is the
 # problem: retrying the same request cannot help (llama.cpp, vLLM and OpenAI wordings).
@@ -50,9 +53,18 @@ def permanent_reason(exc: openai.APIStatusError) -> str | None:
     return "config" if status in (401, 403, 404) else "request"
 
 
-def retry_delay(exc: Exception, attempt: int) -> float:
+def model_busy(exc: BaseException) -> bool:
+    """Worth another attempt: no answer (timeouts included) or a "not now" status. Read
+    from the status and wording rather than from TRANSIENT_OPENAI's classes: compatible
+    servers answer 500 for requests that can never succeed, and 408 or 409 for "later"."""
+    if isinstance(exc, openai.APIStatusError):
+        return permanent_reason(exc) is None
+    return isinstance(exc, openai.APIConnectionError)
+
+
+def retry_delay(exc: BaseException, attempt: int) -> float:
     """The SDK's schedule: the server's Retry-After (up to a minute), else 0.5 s doubling
-    to 8 s, with jitter."""
+    to 8 s, with jitter. `attempt`: retries so far (0 before the first)."""
     response = getattr(exc, "response", None)
     if response is not None:
         try:
@@ -62,3 +74,14 @@ def retry_delay(exc: Exception, attempt: int) -> float:
         if 0 < after <= 60:
             return after
     return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+def model_retry(attempts: int) -> RetryPolicy:
+    """`attempts` model calls at most, on the SDK's schedule."""
+    return RetryPolicy(
+        attempts,
+        lambda attempt, exc: retry_delay(exc, attempt - 1),
+        model_busy,
+        what="model call",
+        log_level=logging.INFO,
+    )

@@ -9,7 +9,7 @@ from openai import OpenAI
 
 from assistant.config import ConfigError, Settings
 from assistant.errors import ServiceBusy
-from assistant.llm import openai_client
+from assistant.llm import TRANSIENT_OPENAI, openai_client
 from assistant.speech.base import TranscriptionError, UnsupportedAudio
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,7 @@ class OpenAITranscriber:
                 language=language or openai.omit,
                 prompt=vocabulary[:VOCABULARY_CHARS] or openai.omit,
             )
-        except (
-            openai.RateLimitError,
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-            openai.InternalServerError,
-        ) as exc:
+        except TRANSIENT_OPENAI as exc:
             raise ServiceBusy(f"transcription: {type(exc).__name__}: {exc}") from exc
         except openai.OpenAIError as exc:
             raise TranscriptionError(f"{type(exc).__name__}: {exc}") from exc

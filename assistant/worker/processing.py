@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from assistant import metrics
-from assistant.errors import ServiceBusy
+from assistant.errors import ServiceBusy, error_kind
 from assistant.factory import Services
 from assistant.models import Reply
 from assistant.phrases import say
@@ -117,7 +117,7 @@ class MessageProcessing:
                     # Last attempt after the AI services kept failing: answer without them.
                     degraded = (
                         claim.attempts >= services.inbox.max_attempts
-                        and claim.last_error_kind == ServiceBusy.__name__
+                        and claim.last_error_kind == ServiceBusy.kind
                     )
                     handled = services.assistant.run(
                         claim.message, degraded=degraded, quota=decision.quota
@@ -145,7 +145,7 @@ class MessageProcessing:
             return "lost"
         except Exception as exc:
             log.exception("message %s failed (attempt %d)", claim.id, claim.attempts)
-            self._failed(claim, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+            self._failed(claim, f"{type(exc).__name__}: {exc}", error_kind(exc))
             return "failed"
         if self.on_processed:
             self.on_processed(claim)

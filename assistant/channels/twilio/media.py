@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -97,26 +96,24 @@ class TwilioMediaFetcher:
         raise MediaRejected("unsupported", content_type or "no content type")
 
     def __call__(self, url: str) -> tuple[bytes, str | None]:
-        for attempt in range(1, self.not_ready_attempts + 1):
-            try:
-                fetched = self.downloader.fetch(url, self.rule, self.limit_for)
-            except RefusedURL as exc:
-                log.warning("refusing media: %s", exc)
-                raise ForeignMediaHost(str(exc)) from exc
-            except TooLarge as exc:
-                raise MediaRejected("too_large", exc.detail) from exc
-            except HTTPStatusError as exc:
-                # Twilio may not have the media ready right after the webhook: 404, then 200.
-                if exc.status == 404 and attempt < self.not_ready_attempts:
-                    delay = self.not_ready.delay(attempt)
-                    log.info("media 404 (attempt %d), retrying in %.1f s", attempt, delay)
-                    time.sleep(delay)
-                    continue
-                raise MediaDownloadError(str(exc)) from exc
-            except DownloadError as exc:
-                raise MediaDownloadError(str(exc)) from exc
-            return fetched.data, fetched.content_type
-        raise AssertionError("unreachable")
+        retry = self.not_ready.policy(
+            self.not_ready_attempts, _not_ready, what="media download", log_level=logging.INFO
+        )
+        try:
+            fetched = retry.call(lambda: self.downloader.fetch(url, self.rule, self.limit_for))
+        except RefusedURL as exc:
+            log.warning("refusing media: %s", exc)
+            raise ForeignMediaHost(str(exc)) from exc
+        except TooLarge as exc:
+            raise MediaRejected("too_large", exc.detail) from exc
+        except DownloadError as exc:
+            raise MediaDownloadError(str(exc)) from exc
+        return fetched.data, fetched.content_type
+
+
+def _not_ready(exc: BaseException) -> bool:
+    """Twilio may not have the media ready right after the webhook: 404, then 200."""
+    return isinstance(exc, HTTPStatusError) and exc.status == 404
 
 
 def build_fetcher(settings: Settings) -> TwilioMediaFetcher | None:
