@@ -22,7 +22,7 @@ from assistant.models import InboundMessage, Language, Reply
 from assistant.phrases import say
 from assistant.replies import assemble, log_replies
 from assistant.search.photo_index import PhotoTexts
-from assistant.search.photo_text import describe, kind_tags
+from assistant.search.photo_text import describe_pending
 from assistant.search.text import detect_language
 from assistant.similar.finder import SimilarPhotos
 from assistant.similar.intent import wants_similar
@@ -269,13 +269,8 @@ class Assistant:
             if found is None or not found.readable():
                 waiting.append(saved)  # no text, or not in time: the user is asked
             elif not uses_model(brain):
-                description = describe(found, language)
-                self.catalog.create_entry(
-                    owner,
-                    description,
-                    [saved.image.id],
-                    tags=kind_tags(found.text),
-                    auto=True,
+                description = describe_pending(
+                    self.catalog, lambda _owner: language, saved.image, found
                 )
                 got.notices.append(("ocr_saved", {"description": description}))
             else:

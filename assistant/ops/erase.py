@@ -22,10 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from assistant.catalog import Catalog
 from assistant.db import Conn, Database
 from assistant.media import MediaStore
-from assistant.media.lifecycle import content_lock
+from assistant.media.lifecycle import MediaObjects, content_lock
 from assistant.search.text import fold
 
 log = logging.getLogger(__name__)
@@ -169,8 +168,8 @@ def erase_owner(
                 except Exception:  # the retention sweep cannot find it any more: say so
                     log.exception("could not delete an erased user's export archive %s", key)
             if sweep:
-                catalog = Catalog(db, store)
-                receipt.objects_deleted = catalog.sweep(limit=receipt.objects_queued + 200)
+                objects = MediaObjects(db, store)
+                receipt.objects_deleted = objects.sweep(limit=receipt.objects_queued + 200)
 
         db.after_commit(after)
     log.info("erased %s: %s", _masked(owner), receipt.model_dump(exclude={"owner"}))

@@ -294,14 +294,13 @@ def describe_pending(
     language_of: Callable[[str], Language],
     image: ImageRecord,
     found: PhotoText,
-) -> None:
-    """A photo sent alone whose text was read after its reply: saved as if read in time
-    (the user's next description still replaces it). `PhotoTexts` calls it with the
-    first two bound."""
+) -> str:
+    """Saves a photo's description made from its text, to be replaced by the user's next
+    description: at once when read within the reply's time budget (`Assistant`), or
+    later for a photo sent alone whose text was read after its reply (`PhotoTexts`,
+    which calls it with the first two bound). Returns the description."""
+    description = describe(found, language_of(image.owner))
     catalog.create_entry(
-        image.owner,
-        describe(found, language_of(image.owner)),
-        [image.id],
-        tags=kind_tags(found.text),
-        auto=True,
+        image.owner, description, [image.id], tags=kind_tags(found.text), auto=True
     )
+    return description
