@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.catalog_images import IMAGE_COLS, CatalogImages
+from assistant.catalog_pages import EntryFilter, entry_page
 from assistant.db import Conn, Database
 from assistant.media import MediaStore
 from assistant.models import Entry, ImageRecord, SearchResult
 from assistant.search.engine import Search
 from assistant.search.semantic import SemanticIndex, forget_vectors
 from assistant.search.text import search_forms
+from assistant.search.vocabulary import add_entry_terms
 
 _ENTRY_COLS = "id, owner, description, caption, tags, created_at, photo_text, auto_described"
 
@@ -91,13 +93,7 @@ class Catalog(CatalogImages):
                 " WHERE owner = %s AND id = ANY(%s) AND description_id IS NULL",
                 (row["id"], owner, list(image_ids)),
             )
-            conn.execute(
-                "INSERT INTO search_terms (owner, term)"
-                " SELECT %s, t FROM descriptions, unnest(tsvector_to_array(tsv)) t"
-                " WHERE id = %s AND t NOT LIKE '@%%'"
-                " ON CONFLICT DO NOTHING",
-                (owner, row["id"]),
-            )
+            add_entry_terms(conn, row["id"])
             entries = self._load_entries(conn, owner, [row["id"]])
         return entries[0]
 
@@ -118,13 +114,7 @@ class Catalog(CatalogImages):
             )
             # Search by meaning must not keep finding the entry by its old text.
             forget_vectors(conn, entry_id)
-            conn.execute(
-                "INSERT INTO search_terms (owner, term)"
-                " SELECT %s, t FROM descriptions, unnest(tsvector_to_array(tsv)) t"
-                " WHERE id = %s AND t NOT LIKE '@%%'"
-                " ON CONFLICT DO NOTHING",
-                (owner, entry_id),
-            )
+            add_entry_terms(conn, entry_id)
             entries = self._load_entries(conn, owner, [entry_id])
         return entries[0] if entries else None
 
@@ -235,6 +225,13 @@ class Catalog(CatalogImages):
         """Anyone's entries by id, with their images, in one query (the admin report)."""
         with self.db.connection() as conn:
             return self._load_entries(conn, None, ids)
+
+    def page(self, wanted: EntryFilter, offset: int, limit: int) -> tuple[int, list[Entry]]:
+        """How many entries match an admin filter, and one page of them newest first,
+        with their images (anyone's unless the filter names an owner)."""
+        with self.db.connection() as conn:
+            total, ids = entry_page(conn, wanted, offset, limit)
+            return total, self._load_entries(conn, wanted.owner, ids)
 
     # --- search (assistant/search) ----------------------------------------------------
 

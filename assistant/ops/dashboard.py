@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, computed_field
 
 from assistant.access.limits import TODAY_UTC
+from assistant.catalog_pages import image_storage, images_per_day
 from assistant.db import Database
 from assistant.ops.prices import cost_of
 from assistant.queue import Inbox
@@ -176,14 +177,7 @@ def dashboard(
             f" WHERE created_at >= %s AND direction = 'in' {who} GROUP BY 1 ORDER BY 1",
             window,
         ).fetchall()
-        photos = {
-            r["day"]: int(r["n"])
-            for r in conn.execute(
-                f"SELECT {day} AS day, count(*) AS n FROM images"
-                f" WHERE created_at >= %s {who} GROUP BY 1",
-                window,
-            ).fetchall()
-        }
+        photos = images_per_day(conn, owner, start)
         # Searches are the assistant's `search_photos` calls, kept in each reply's meta
         # with the query and how many photos came back.
         searches_sql = (
@@ -252,11 +246,7 @@ def dashboard(
             " AND meta ? 'brain' GROUP BY 1 ORDER BY count(*) DESC",
             window,
         ).fetchall()
-        storage = conn.execute(
-            "SELECT count(*) AS photos, coalesce(sum(byte_size), 0) AS bytes FROM images"
-            " WHERE (%s::text IS NULL OR owner = %s)",
-            (owner, owner),
-        ).fetchone()
+        photos_kept, photo_bytes = image_storage(conn, owner)
         sends = conn.execute(
             "SELECT channel, count(*) FILTER (WHERE status = 'sent') AS sent,"
             " count(*) FILTER (WHERE status = 'failed') AS failed,"
@@ -272,7 +262,7 @@ def dashboard(
             " AND (%s::text IS NULL OR owner = %s)",
             window,
         ).fetchone()
-    assert storage is not None and voice is not None
+    assert voice is not None
 
     all_days = _days(since, until)
     return Dashboard(
@@ -322,8 +312,8 @@ def dashboard(
         ],
         queue=inbox.depth(timeout=2.0),
         storage=Storage(
-            photos=int(storage["photos"]),
-            photo_bytes=int(storage["bytes"]),
+            photos=photos_kept,
+            photo_bytes=photo_bytes,
             voice_notes=int(voice["n"]),
         ),
         budget=Budget(

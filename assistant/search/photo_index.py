@@ -20,6 +20,7 @@ from assistant.models import ImageRecord
 from assistant.search.photo_text import PhotoText, ReadFailed, TextReader
 from assistant.search.semantic import forget_vectors
 from assistant.search.text import search_forms
+from assistant.search.vocabulary import add_entry_terms
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +141,6 @@ class PhotoTexts:
                 (row["new"], search_forms(row["new"]) if row["new"] else "", entry_id),
             )
             # The photo's words join the owner's vocabulary (typo correction).
-            conn.execute(
-                "INSERT INTO search_terms (owner, term)"
-                " SELECT owner, t FROM descriptions, unnest(tsvector_to_array(tsv)) t"
-                " WHERE id = %s AND t NOT LIKE '@%%' ON CONFLICT DO NOTHING",
-                (entry_id,),
-            )
+            add_entry_terms(conn, entry_id)
             forget_vectors(conn, entry_id)  # the embedded text changed
         return True

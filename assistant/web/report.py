@@ -7,7 +7,7 @@ description saying `<script>` is shown as text; pages need no JavaScript.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, get_args
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -15,15 +15,15 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from assistant.catalog import Catalog
+from assistant.catalog_pages import EntryFilter, MediaType, entries_per_day, entries_per_owner
 from assistant.core import normalize_phone
 from assistant.db import Database
 from assistant.media import MediaStore
 from assistant.models import Entry
 from assistant.ops.dashboard import Dashboard, dashboard
 from assistant.queue import Inbox
-from assistant.search.text import search_forms, strip_request
 
-MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+MEDIA_TYPES: tuple[str, ...] = get_args(MediaType)
 # Date filters are bounded: the day after 9999-12-31 overflowed (a 500), and no photo is
 # saved before this service existed or after this century.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
@@ -36,7 +36,7 @@ class ReportQuery(BaseModel):
     per_page: int = Field(default=20, ge=1, le=1000)
     since: date | None = None  # saved on or after (UTC day)
     until: date | None = None  # saved on or before (UTC day)
-    media_type: Literal["image/jpeg", "image/png", "image/webp", "image/gif"] | None = None
+    media_type: MediaType | None = None
     days: int = Field(default=30, ge=1, le=366)  # the dashboard's window
 
     @field_validator("since", "until")
@@ -80,7 +80,7 @@ def _entry_json(entry: Entry, store: MediaStore, ttl: int) -> dict[str, Any]:
         # How a search found it: "words"/"photo_text" are matches; "partial"/"meaning" are
         # only guesses and are shown as such, as the assistant does in the chat.
         "matched_by": entry.matched_by,
-        "guess": entry.matched_by in ("partial", "meaning"),
+        "guess": entry.is_guess,
         "created_at": entry.created_at.isoformat(),
         "images": [
             {
@@ -97,7 +97,7 @@ def _entry_json(entry: Entry, store: MediaStore, ttl: int) -> dict[str, Any]:
     }
 
 
-def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[list[Entry], int]:
+def find_entries(catalog: Catalog, query: ReportQuery) -> tuple[list[Entry], int]:
     """Entries for the admin views: one user or everyone, searched or newest first."""
     owner = query.owner
     offset = (query.page - 1) * query.per_page
@@ -115,37 +115,18 @@ def find_entries(db: Database, catalog: Catalog, query: ReportQuery) -> tuple[li
             else found.total_entries
         )
         return kept[offset:wanted], total
-    where: list[str] = ["true"]
-    params: list[Any] = []
-    if owner:
-        where.append("owner = %s")
-        params.append(owner)
-    if query.since:
-        where.append("created_at >= %s")
-        params.append(datetime(query.since.year, query.since.month, query.since.day, tzinfo=UTC))
-    if query.until:
-        where.append("created_at < %s")
-        end = query.until + timedelta(days=1)
-        params.append(datetime(end.year, end.month, end.day, tzinfo=UTC))
-    if query.media_type:
-        where.append(
-            "EXISTS (SELECT 1 FROM images i WHERE i.description_id = descriptions.id"
-            " AND i.content_type = %s)"
-        )
-        params.append(query.media_type)
-    if query.q.strip():
-        forms = search_forms(strip_request(query.q)) or query.q
-        where.append("tsv @@ (plainto_tsquery('portuguese', %s) || plainto_tsquery('english', %s))")
-        params += [forms, forms]
-    cond = " AND ".join(where)
-    total = int(db.scalar(f"SELECT count(*) FROM descriptions WHERE {cond}", params))
-    rows = db.fetchall(
-        f"SELECT id FROM descriptions WHERE {cond}"
-        " ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
-        [*params, query.per_page, offset],
+    total, entries = catalog.page(
+        EntryFilter(
+            owner=owner,
+            since=query.since,
+            until=query.until,
+            media_type=query.media_type,
+            text=query.q,
+        ),
+        offset,
+        query.per_page,
     )
-    # One query for the page's entries and their images (it was one per row).
-    return catalog.entries_for_admin([r["id"] for r in rows]), total
+    return entries, total
 
 
 def report_data(
@@ -158,17 +139,14 @@ def report_data(
     budget_usd: float = 0.0,
 ) -> dict[str, Any]:
     owner = query.owner
-    entries, total = find_entries(db, catalog, query)
+    entries, total = find_entries(catalog, query)
     # The dashboard heads the first page only (its queries are the page's heaviest).
     board = (
         dashboard(db, inbox, days=query.days, owner=owner, budget_usd=budget_usd)
         if inbox and query.page == 1
         else None
     )
-    users = db.fetchall(
-        "SELECT owner AS user, count(*) AS entries FROM descriptions GROUP BY owner"
-        " ORDER BY count(*) DESC, owner LIMIT 500"
-    )
+    users = entries_per_owner(db, limit=500)
     return {
         "query": query.model_dump(),
         "total": total,
@@ -189,12 +167,7 @@ def report_data(
 def per_day(db: Database, owner: str | None, days: int = 30) -> list[dict[str, Any]]:
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days - 1)
-    rows = db.fetchall(
-        "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM descriptions"
-        " WHERE created_at >= %s AND (%s::text IS NULL OR owner = %s) GROUP BY 1",
-        (start, owner, owner),
-    )
-    counts: dict[date, int] = {r["day"]: int(r["n"]) for r in rows}
+    counts = entries_per_day(db, owner, start)
     return [
         {
             "day": (start + timedelta(days=i)).isoformat(),

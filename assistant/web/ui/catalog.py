@@ -137,7 +137,7 @@ def catalog_browse(
     filters = _report_query(user, query, since, until, media_type, limit)
     if isinstance(filters, str):
         return CatalogPage(groups=[], summary=filters, shown=0, total=0)
-    entries, total = find_entries(services.db, services.catalog, filters)
+    entries, total = find_entries(services.catalog, filters)
     groups: dict[str, list[Thumb]] = {}
     searching = bool(query.strip())
     for entry in entries:
