@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.cli.parsing import Command, add_command
 from assistant.config import get_settings
+from assistant.models import LANGUAGES
 
 if TYPE_CHECKING:
     from assistant.access import Users
@@ -239,7 +240,7 @@ def add_parsers(sub: Any) -> None:
     )
     invite.add_argument("--label", default="", help="who it is for (only you see it)")
     invite.add_argument("--qr", type=Path, help="also write the link's QR code here (PNG)")
-    invite.add_argument("--language", choices=["pt", "en"], default="pt", help="join word")
+    invite.add_argument("--language", choices=LANGUAGES, default="pt", help="join word")
 
     add("invites", cmd_users_invites, "every invite with its state")
     revoke = add("revoke", cmd_users_revoke, "end an invite (numbers that joined stay)")

@@ -24,6 +24,7 @@ from assistant.search.text import (
     strip_request,
     typo_budget,
 )
+from assistant.search.vocabulary import terms_near
 
 log = logging.getLogger(__name__)
 
@@ -252,13 +253,7 @@ class Search:
             budget = typo_budget(lex)
             if budget == 0:
                 continue
-            start = lex[:2]
-            end = start[:-1] + chr(ord(start[-1]) + 1)
-            for r in conn.execute(
-                "SELECT term FROM search_terms WHERE owner = %s AND term >= %s AND term < %s"
-                " AND length(term) BETWEEN %s AND %s",
-                (owner, start, end, len(lex) - budget, len(lex) + budget),
-            ):
-                if damerau_levenshtein(lex, r["term"], budget) <= budget:
-                    found.add(r["term"])
+            for term in terms_near(conn, owner, lex[:2], len(lex) - budget, len(lex) + budget):
+                if damerau_levenshtein(lex, term, budget) <= budget:
+                    found.add(term)
         return sorted(found)

@@ -21,3 +21,15 @@ def add_entry_terms(conn: Conn, entry_id: int) -> None:
         " ON CONFLICT DO NOTHING",
         (entry_id,),
     )
+
+
+def terms_near(conn: Conn, owner: str, prefix: str, shortest: int, longest: int) -> list[str]:
+    """The owner's terms that start with `prefix` (two letters), of a length between
+    `shortest` and `longest`: one range scan of the (owner, term) key."""
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    rows = conn.execute(
+        "SELECT term FROM search_terms WHERE owner = %s AND term >= %s AND term < %s"
+        " AND length(term) BETWEEN %s AND %s",
+        (owner, prefix, end, shortest, longest),
+    )
+    return [r["term"] for r in rows]
