@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx2
 from openai import DefaultHttpxClient, OpenAI
 
-from assistant.media.download import Deadline, DownloadError, Hop, RefusedURL, host_matches, origin
+from assistant.media.download import Deadline, DownloadError, Hop, RefusedURL, https_on, origin
 
 # Room for the JSON around the base64 image (usage, a revised prompt).
 JSON_OVERHEAD_BYTES = 64 * 1024
@@ -177,6 +177,6 @@ class ImageUrlRule:
             return Hop(bearer=self.api_key, any_address=self.configured)
         if where in self.origins:
             return Hop(any_address=True)
-        if parts.scheme != "https" or not host_matches(parts.hostname or "", self.hosts):
+        if not https_on(url, self.hosts):
             raise RefusedURL(f"{where} is not an allowed image host (OPENAI_IMAGE_URL_HOSTS)")
         return Hop()

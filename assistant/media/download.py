@@ -314,6 +314,13 @@ def host_matches(host: str, patterns: Sequence[str]) -> bool:
     return any(host == p or (p.startswith("*.") and host.endswith(p[1:])) for p in patterns)
 
 
+def https_on(url: str, patterns: Sequence[str]) -> bool:
+    """Whether `url` is https on a host `host_matches` allows: the rule for every
+    provider's media host (Twilio's, Meta's, an image API's download host)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and host_matches(parts.hostname or "", patterns)
+
+
 def public_web_rule(
     schemes: Sequence[str] = ("http", "https"), *, any_address: bool = False
 ) -> HopRule:

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,7 +44,7 @@ from assistant.media.download import (
     HTTPStatusError,
     RefusedURL,
     TooLarge,
-    host_matches,
+    https_on,
     origin,
 )
 from assistant.models import InboundMedia
@@ -190,8 +189,7 @@ class MetaChannel:
         token = self.access_token if hop == 0 else None
         if where in self.media_origins:  # an origin the operator vouched for
             return Hop(bearer=token, any_address=True)
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not host_matches(parts.hostname or "", self.media_hosts):
+        if not https_on(url, self.media_hosts):
             raise RefusedURL(f"{where} is not a media host of Meta's")
         return Hop(bearer=token)
 

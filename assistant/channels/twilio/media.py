@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from assistant.channels.twilio.sender import TWILIO_API, twilio_configured
 from assistant.config import Settings
@@ -16,7 +15,7 @@ from assistant.media.download import (
     HTTPStatusError,
     RefusedURL,
     TooLarge,
-    host_matches,
+    https_on,
     origin,
 )
 from assistant.retry import Backoff
@@ -81,10 +80,9 @@ class TwilioMediaFetcher:
     def rule(self, hop: int, url: str) -> Hop:
         if origin(url) == self.api_origin:
             return Hop(auth=self.auth, any_address=self.api_configured)
-        parts = urlsplit(url)
         if hop == 0:
             raise ForeignMediaHost(origin(url))
-        if parts.scheme != "https" or not host_matches(parts.hostname or "", self.media_hosts):
+        if not https_on(url, self.media_hosts):
             raise ForeignMediaHost(origin(url))
         return Hop(auth=None)
 
