@@ -10,6 +10,7 @@ from assistant.brains.base import BrainReply
 from assistant.memory import Memory
 from assistant.models import InboundMessage, OutMedia, Reply
 from assistant.search.text import split_message
+from assistant.tool_results import ImageCreated, ImageRefused, Listing
 from assistant.tools import ToolCall
 
 
@@ -67,12 +68,16 @@ def _tool_log(call: ToolCall) -> dict[str, Any]:
         "ok": call.result.ok,
         "ms": round(call.ms, 2),
     }
-    if "total_photos" in call.result.data:
-        entry["query"] = call.result.data.get("query", "")
-        entry["photos"] = call.result.data["total_photos"]
+    data = call.result.data
+    if isinstance(data, Listing):
+        entry["query"] = data.query
+        entry["photos"] = data.total_photos
     if call.name == "create_image":
         # What the dashboard counts: the model, its settings and list price (None: unknown).
-        data = call.result.data
-        entry["image"] = {k: data.get(k) for k in ("model", "size", "quality", "cost_usd")}
-        entry["reason"] = data.get("reason")
+        priced = ("model", "size", "quality", "cost_usd")
+        if isinstance(data, ImageCreated):
+            entry["image"] = {k: getattr(data, k) for k in priced}
+        else:
+            entry["image"] = dict.fromkeys(priced)
+        entry["reason"] = data.reason if isinstance(data, ImageRefused) else None
     return entry

@@ -20,6 +20,19 @@ from assistant.models import Entry, ImageRecord
 from assistant.ops.erase import CONFIRM_MINUTES, CONFIRM_WORD, confirm_erasure, request_erasure
 from assistant.ops.user_export import UserExports
 from assistant.phrases import say
+from assistant.tool_results import (
+    DeleteRefused,
+    EntryResult,
+    EntrySummary,
+    Erased,
+    EraseRefused,
+    EraseRequested,
+    ExportQueued,
+    Listing,
+    PendingDeleted,
+    Remembered,
+    ToolResult,
+)
 
 if TYPE_CHECKING:
     from assistant.imagegen.tool import ImageStudio
@@ -127,40 +140,6 @@ class FindSimilarArgs(ToolArgs):
     limit: int = Field(default=5, ge=1, le=20)
 
 
-class EntrySummary(BaseModel):
-    id: int
-    description: str
-    caption: str | None = None
-    created_at: str
-    images: int
-    # How a search found it: "words", "photo_text" (with the line); "partial" (some of
-    # the words) and "meaning" are guesses: say they are only suggestions.
-    matched_by: str | None = None
-    photo_text_line: str | None = None
-
-    @classmethod
-    def of(cls, entry: Entry) -> EntrySummary:
-        return cls(
-            id=entry.id,
-            description=entry.description,
-            caption=entry.caption,
-            created_at=entry.created_at.date().isoformat(),
-            images=len(entry.images),
-            matched_by=entry.matched_by,
-            photo_text_line=entry.snippet,
-        )
-
-
-class ToolResult(BaseModel):
-    """What a tool did: `data` goes back to a model; `send` lists images for the reply."""
-
-    ok: bool = True
-    kind: str
-    data: dict[str, Any] = Field(default_factory=dict)
-    send: list[tuple[ImageRecord, str]] = Field(default_factory=list, exclude=True)
-    error: str | None = None
-
-
 @dataclass
 class ToolCall:
     name: str
@@ -183,6 +162,25 @@ class Toolbox:
     message_images: list[int] = field(default_factory=list)
     similar: SimilarPhotos | None = None
 
+    # --- questions -------------------------------------------------------------------
+    # What a brain may ask about the sender's catalog, read-only: brains act only through
+    # the tools, so none needs the catalog (or the owner) itself.
+
+    def pending_count(self) -> int:
+        """How many of the sender's photos wait for a description."""
+        return len(self.catalog.pending_images(self.owner))
+
+    def entry_of_image(self, image: ImageRecord) -> Entry | None:
+        """The entry a photo of the sender's was already saved in, if any."""
+        if image.owner != self.owner:
+            return None
+        return self.catalog.entry_of_image(image)
+
+    def latest_auto_entry(self) -> Entry | None:
+        """The entry just described from a photo's text, which the sender's next words
+        replace (`Catalog.latest_auto_entry`)."""
+        return self.catalog.latest_auto_entry(self.owner)
+
     # --- tools ------------------------------------------------------------------------
 
     def save_description(self, args: SaveDescriptionArgs) -> ToolResult:
@@ -196,7 +194,7 @@ class Toolbox:
             caption=args.caption,
             tags=args.tags,
         )
-        return ToolResult(kind="saved", data={"entry": EntrySummary.of(entry).model_dump()})
+        return ToolResult(kind="saved", data=EntryResult(entry=EntrySummary.of(entry)))
 
     def search_photos(self, args: SearchPhotosArgs) -> ToolResult:
         result = self.catalog.search(self.owner, args.query, limit=args.limit)
@@ -213,41 +211,53 @@ class Toolbox:
     def delete_entry(self, args: DeleteEntryArgs) -> ToolResult:
         entry = self.catalog.delete_entry(self.owner, args.entry_id)
         if entry is None:
-            return ToolResult(ok=False, kind="deleted", error=f"you have no entry {args.entry_id}")
-        return ToolResult(kind="deleted", data={"entry": EntrySummary.of(entry).model_dump()})
+            return ToolResult(
+                ok=False,
+                kind="deleted",
+                data=DeleteRefused(reason="not_yours"),
+                error=f"you have no entry {args.entry_id}",
+            )
+        return ToolResult(kind="deleted", data=EntryResult(entry=EntrySummary.of(entry)))
 
     def delete_last(self, args: DeleteLastArgs) -> ToolResult:
         latest = self.catalog.latest_item(self.owner)
         if latest is None:
-            return ToolResult(ok=False, kind="deleted", error="nothing saved yet")
+            return ToolResult(
+                ok=False,
+                kind="deleted",
+                data=DeleteRefused(reason="nothing_saved"),
+                error="nothing saved yet",
+            )
         kind, item_id = latest
         if kind == "entry":
             return self.delete_entry(DeleteEntryArgs(entry_id=item_id))
         image = self.catalog.delete_image(self.owner, item_id)
-        return ToolResult(ok=image is not None, kind="deleted", data={"pending_image": item_id})
+        return ToolResult(
+            ok=image is not None, kind="deleted", data=PendingDeleted(pending_image=item_id)
+        )
 
     def update_description(self, args: UpdateDescriptionArgs) -> ToolResult:
         entry = self.catalog.update_entry(self.owner, args.entry_id, args.description.strip())
         if entry is None:
             return ToolResult(ok=False, kind="updated", error=f"you have no entry {args.entry_id}")
-        return ToolResult(kind="updated", data={"entry": EntrySummary.of(entry).model_dump()})
+        return ToolResult(kind="updated", data=EntryResult(entry=EntrySummary.of(entry)))
 
     def remember(self, args: RememberArgs) -> ToolResult:
         kept = self.memory.remember(self.owner, args.fact)
-        data: dict[str, Any] = {"fact": kept.fact}
+        data = Remembered(fact=kept.fact)
         # The caps change what was asked for: the user is told, in their language (a model
         # relays `notice`; the offline brain appends it to its reply).
         notices: list[str] = []
         if kept.shortened or kept.forgotten:
             lang = self.memory.language_of(self.owner)
             if kept.shortened:
-                data["shortened_to"] = MAX_FACT_CHARS
+                data.shortened_to = MAX_FACT_CHARS
                 notices.append(say("fact_shortened", lang, limit=MAX_FACT_CHARS))
             if kept.forgotten:
-                data["forgotten"] = kept.forgotten
+                data.forgotten = kept.forgotten
                 forgotten = "; ".join(kept.forgotten)
                 notices.append(say("facts_forgotten", lang, limit=MAX_FACTS, forgotten=forgotten))
-            data["notice"] = "\n".join(notices)
+            data.notice = "\n".join(notices)
         return ToolResult(kind="remembered", data=data)
 
     def export_my_data(self, args: ExportDataArgs) -> ToolResult:
@@ -258,28 +268,30 @@ class Toolbox:
         except Exception as exc:  # the store or the disk: the user is told to ask again
             log.exception("export failed")
             return ToolResult(ok=False, kind="export", error=f"export failed: {exc}")
-        return ToolResult(kind="export", data=done.model_dump())
+        return ToolResult(kind="export", data=ExportQueued.model_validate(done.model_dump()))
 
     def delete_all_my_data(self, args: EraseDataArgs) -> ToolResult:
         lang = self.memory.language_of(self.owner)
         request_erasure(self.catalog.db, self.owner)
         return ToolResult(
             kind="erase_requested",
-            data={"confirm_word": CONFIRM_WORD[lang], "minutes": CONFIRM_MINUTES},
+            data=EraseRequested(confirm_word=CONFIRM_WORD[lang], minutes=CONFIRM_MINUTES),
         )
 
     def confirm_delete_all_my_data(self, args: ConfirmEraseArgs) -> ToolResult:
         outcome, receipt = confirm_erasure(self.catalog.db, self.catalog.store, self.owner)
-        if receipt is None:
+        if receipt is not None:
+            return ToolResult(kind="erased", data=Erased(removed=receipt))
+        if outcome != "erased":  # (erased: a receipt comes with it)
             errors = {
                 "no_request": "the user has not asked to delete all their data",
                 "expired": f"the request expired ({CONFIRM_MINUTES} minutes): ask again",
                 "not_confirmed": "the user's message is not the confirmation word",
             }
             return ToolResult(
-                ok=False, kind="erased", data={"reason": outcome}, error=errors[outcome]
+                ok=False, kind="erased", data=EraseRefused(reason=outcome), error=errors[outcome]
             )
-        return ToolResult(kind="erased", data={"removed": receipt.model_dump(exclude={"owner"})})
+        raise AssertionError(f"erasure {outcome} without a receipt")
 
     def create_image(self, args: CreateImageArgs) -> ToolResult:
         # The work (limits, the Images API, the catalog) lives in assistant/imagegen.
@@ -311,14 +323,14 @@ class Toolbox:
                     send.append((img, caption))
         return ToolResult(
             kind=kind,
-            data={
-                "query": query,
-                "total_photos": total_images,
-                "total_entries": total_entries,
-                "guessed_entries": len(guesses),
-                "photos_sent": len(send),
-                "entries": [EntrySummary.of(e).model_dump() for e in entries],
-            },
+            data=Listing(
+                query=query,
+                total_photos=total_images,
+                total_entries=total_entries,
+                guessed_entries=len(guesses),
+                photos_sent=len(send),
+                entries=[EntrySummary.of(e) for e in entries],
+            ),
             send=send,
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from assistant.access import Invites, Users
+from assistant.brains.function import FunctionBrain
 from assistant.factory import Services
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
@@ -323,34 +324,25 @@ def test_voice_minutes_are_limited_before_transcribing(invite_mode: Any, fake: F
     assert len(fake.recorded.media_requests) == requests
 
 
-class CountingBrain:
-    """A model brain that reports token usage like the OpenAI brain does."""
-
-    name = "openai:gpt-4o-mini"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def respond(self, turn: Any, tools: Any) -> Any:
-        from assistant.brains.base import BrainReply
-
-        self.calls += 1
-        return BrainReply(
-            text="resposta do modelo",
-            brain=self.name,
-            usage={"prompt_tokens": 600, "completion_tokens": 400},
-        )
+def counting_brain() -> FunctionBrain:
+    """A model brain that reports token usage like the OpenAI brain does (its name prices
+    the tokens)."""
+    return FunctionBrain(
+        lambda turn, tools: "resposta do modelo",
+        name="openai:gpt-4o-mini",
+        usage={"prompt_tokens": 600, "completion_tokens": 400},
+    )
 
 
 def test_tokens_per_day_fall_back_to_the_offline_rules(invite_mode: Any, fake: FakeTwilio) -> None:
     services = invite_mode(ACCESS="open", LIMIT_TOKENS_PER_DAY=1500)
-    brain = CountingBrain()
+    brain = counting_brain()
     services.assistant.brain = brain
     send(services, fake, ALICE, "oi")
     send(services, fake, ALICE, "oi de novo")
-    assert brain.calls == 2  # 1,000 tokens, then 2,000: over the limit
+    assert len(brain.turns) == 2  # 1,000 tokens, then 2,000: over the limit
     send(services, fake, ALICE, "ajuda")
-    assert brain.calls == 2
+    assert len(brain.turns) == 2
     last = bodies(fake, ALICE)[-1]
     assert "limite diário da inteligência artificial" in last
     send(services, fake, ALICE, "ajuda")
@@ -363,7 +355,7 @@ def test_the_global_budget_switches_everyone_to_the_offline_rules(
     invite_mode: Any, fake: FakeTwilio
 ) -> None:
     services = invite_mode(ACCESS="open", MODEL_BUDGET_USD_PER_DAY=0.01)
-    brain = CountingBrain()
+    brain = counting_brain()
     services.assistant.brain = brain
     # gpt-4o-mini: 600 in + 400 out = $0.00033 a message; the budget is spent after 31.
     services.db.execute(
@@ -371,11 +363,11 @@ def test_the_global_budget_switches_everyone_to_the_offline_rules(
         " VALUES ('+5500000000000', (now() AT TIME ZONE 'UTC')::date, 10, 0.0099)"
     )
     send(services, fake, ALICE, "oi")
-    assert brain.calls == 1
+    assert len(brain.turns) == 1
     spent = services.gate.limits.spent_today()
     assert spent > 0.01
     send(services, fake, OTHER, "oi")
-    assert brain.calls == 1
+    assert len(brain.turns) == 1
     assert "orçamento diário da inteligência artificial acabou" in bodies(fake, OTHER)[-1]
     send(services, fake, OTHER, "ajuda")
     assert "orçamento" not in bodies(fake, OTHER)[-1]  # a one-time note

@@ -12,6 +12,7 @@ from assistant.media import inspect_image
 from assistant.ops.erase import CONFIRM_MINUTES, erase_owner
 from assistant.ops.samples import sample_image
 from assistant.ops.user_export import UserExports
+from assistant.tool_results import EraseRefused
 from assistant.tools import Toolbox
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.catalog import joined, save_entry, send
@@ -195,7 +196,7 @@ def test_without_the_confirmation_word_nothing_is_removed(services: Services) ->
     tools = Toolbox(ALICE, services.catalog, services.memory)
     assert tools.call("delete_all_my_data", {}).ok
     refused = tools.call("confirm_delete_all_my_data", {})
-    assert not refused.ok and refused.data["reason"] == "not_confirmed"
+    assert not refused.ok and refused.data == EraseRefused(reason="not_confirmed")
     assert person_rows(services, ALICE, alice["entries"])["descriptions"] == 2
 
 

@@ -23,6 +23,7 @@ from assistant.ops.prices import image_cost, image_cost_bound
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.phrases import say
+from assistant.tool_results import ImageRefused
 from assistant.tools import Toolbox
 from assistant.web.ui.dashboard import dashboard_view
 from tests.fakes.openai_images import (
@@ -786,7 +787,10 @@ def test_two_messages_at_once_cannot_both_spend_the_last_of_the_budget(
                 svc.assistant.images, quotas[who], degraded=False
             )
             results[who] = tools.call("create_image", {"prompt": "a cat"})
-        assert results[ALICE].ok and results[BOB].data["reason"] == "budget"
+        refused = results[BOB].data
+        assert (
+            results[ALICE].ok and isinstance(refused, ImageRefused) and refused.reason == "budget"
+        )
         assert len(ai.images.requests) == 1
         assert svc.gate.limits.spent_today() == pytest.approx(0.034)
     finally:
@@ -801,7 +805,8 @@ def test_auto_quality_reserves_its_dearest_price(sandbox: Sandbox, ai: FakeOpenA
         quota = svc.gate.limits.quota(ALICE)
         tools.image_studio = ImageStudio.for_message(svc.assistant.images, quota, degraded=False)
         result = tools.call("create_image", {"prompt": "a cat"})
-        assert result.data["reason"] == "budget"  # high ($0.133) may be chosen
+        refused = result.data  # high ($0.133) may be chosen
+        assert isinstance(refused, ImageRefused) and refused.reason == "budget"
         assert ai.images.requests == []
     finally:
         svc.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from assistant.factory import Services
 from assistant.memory import MAX_FACT_CHARS, MAX_FACTS
+from assistant.tool_results import Remembered
 from assistant.tools import Toolbox
 
 ALICE = "+5511911110001"
@@ -19,10 +20,11 @@ def test_the_oldest_facts_go_beyond_the_count_and_the_user_is_told(services: Ser
     tools = _toolbox(services)
     for i in range(1, MAX_FACTS + 1):
         result = tools.call("remember", {"fact": f"fato {i}"})
-        assert result.ok and result.data == {"fact": f"fato {i}"}  # nothing to tell yet
+        assert result.ok and result.data == Remembered(fact=f"fato {i}")  # nothing to tell yet
     result = tools.call("remember", {"fact": "fato novo"})
-    assert result.data["forgotten"] == ["fato 1"]
-    assert "20 lembretes" in result.data["notice"] and "fato 1" in result.data["notice"]
+    data = result.data
+    assert isinstance(data, Remembered) and data.forgotten == ["fato 1"]
+    assert data.notice and "20 lembretes" in data.notice and "fato 1" in data.notice
     facts = services.memory.facts(ALICE)
     assert len(facts) == MAX_FACTS == 20
     assert facts[0] == "fato 2" and facts[-1] == "fato novo"
@@ -33,9 +35,10 @@ def test_a_long_fact_is_shortened_and_the_user_is_told(services: Services) -> No
     tools = _toolbox(services)
     services.memory.set_language(ALICE, "en")
     result = tools.call("remember", {"fact": "x" * 480})
-    assert result.ok and len(result.data["fact"]) == MAX_FACT_CHARS == 150
-    assert result.data["shortened_to"] == 150 and "150 characters" in result.data["notice"]
-    assert services.memory.facts(ALICE) == [result.data["fact"]]
+    data = result.data
+    assert result.ok and isinstance(data, Remembered) and len(data.fact) == MAX_FACT_CHARS == 150
+    assert data.shortened_to == 150 and data.notice and "150 characters" in data.notice
+    assert services.memory.facts(ALICE) == [data.fact]
 
 
 def test_facts_stored_before_the_caps_reach_no_prompt_uncapped(services: Services) -> None:

@@ -32,6 +32,7 @@ from assistant.similar.hashes import (
 )
 from assistant.similar.index import HashIndex, bands
 from assistant.similar.intent import about_latest, wants_similar
+from assistant.tool_results import SimilarFound
 from assistant.tools import Toolbox
 from tests.fakes.openai_server import Call, FakeOpenAI, Say
 from tests.helpers.catalog import joined, save_entry, send
@@ -225,8 +226,10 @@ def test_the_same_subject_is_only_a_suggestion_found_by_meaning(services: Servic
     tools = Toolbox(ALICE, services.catalog, services.memory)
     result = tools.call("find_similar", {"image_id": entry.images[0].id})
     assert result.ok, result.error
-    assert [e["description"] for e in result.data["same_subject"]] == ["Filhote de guepardo"]
-    assert result.data["near_duplicate"] == [] and result.data["meaning_from"] == "description"
+    found = result.data
+    assert isinstance(found, SimilarFound)
+    assert [e.description for e in found.same_subject] == ["Filhote de guepardo"]
+    assert found.near_duplicate == [] and found.meaning_from == "description"
     assert [caption for _image, caption in result.send] == [
         "≈ Mesmo assunto (sugestão): Filhote de guepardo"
     ]

@@ -15,7 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from assistant.brains.base import BrainReply, Turn
+from assistant.brains.base import Turn
+from assistant.brains.function import FunctionBrain
 from assistant.factory import Services
 from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
@@ -261,18 +262,15 @@ def test_long_replies_are_split_at_1600_characters(wa: Services, fake: FakeTwili
 # --- failures and abuse -----------------------------------------------------------------
 
 
-class ExplodingBrain:
-    name = "exploding"
-
-    def respond(self, turn: Turn, tools: Toolbox) -> BrainReply:
-        raise RuntimeError("model crashed")
+def explode(turn: Turn, tools: Toolbox) -> str:
+    raise RuntimeError("model crashed")
 
 
 def test_failing_messages_back_off_then_park_with_one_apology(
     sandbox: Sandbox, fake: FakeTwilio
 ) -> None:
     services = sandbox.fresh(**twilio_env(fake, INBOX_MAX_ATTEMPTS=3))
-    services.assistant.brain = ExplodingBrain()
+    services.assistant.brain = FunctionBrain(explode)
     post_signed(client_for(services), fake.auth_token, webhook_form(ALICE, "oi"))
     drain(services)
     row = services.db.fetchone("SELECT status, attempts, last_error FROM inbox")

@@ -18,7 +18,20 @@ from assistant.phrases import format_date, say
 from assistant.search.text import fold, strip_request
 from assistant.similar.intent import SIMILAR_REQUEST
 from assistant.similar.tool import similar_reply
-from assistant.tools import Toolbox, ToolResult
+from assistant.tool_results import (
+    DeleteRefused,
+    EntryResult,
+    Erased,
+    EraseRefused,
+    EraseRequested,
+    ExportQueued,
+    ImageCreated,
+    ImageRefused,
+    Listing,
+    Remembered,
+    ToolResult,
+)
+from assistant.tools import Toolbox
 
 _PHOTO = r"(foto|fotografia|imagem|imagens|image|photo|picture|pic)s?"
 _SEARCH = re.compile(
@@ -139,7 +152,7 @@ class OfflineBrain:
         waiting_now = [s.image for s in turn.images if s.image.description_id is None]
         for stored in turn.images:
             if stored.image.description_id is not None:
-                entry = tools.catalog.entry_of_image(stored.image)
+                entry = tools.entry_of_image(stored.image)
                 if entry is not None:
                     lines.append(
                         say(
@@ -152,12 +165,8 @@ class OfflineBrain:
 
         # "Foto do meu cachorro" is a description; "mostre fotos do cachorro" a search.
         descriptive = intent == "other" or (intent == "search" and not _has_verb(match))
-        pending = bool(waiting_now or tools.catalog.pending_images(tools.owner))
-        auto = (
-            tools.catalog.latest_auto_entry(tools.owner)
-            if text and descriptive and not pending
-            else None
-        )
+        pending = bool(waiting_now or tools.pending_count())
+        auto = tools.latest_auto_entry() if text and descriptive and not pending else None
         if text and descriptive and pending:
             result = tools.call("save_description", {"description": text})
             lines.append(self._saved(result, lang, pending_before=not waiting_now))
@@ -171,7 +180,7 @@ class OfflineBrain:
             if text:
                 lines.extend(self._command(intent, match, text, turn, tools, images))
             if waiting_now and intent != "similar":  # a query photo waits for nothing
-                n = len(tools.catalog.pending_images(tools.owner))
+                n = tools.pending_count()
                 key = "ask_description" if n == 1 else "ask_description_many"
                 lines.append(say(key, lang, n=n))
         return BrainReply(
@@ -214,18 +223,20 @@ class OfflineBrain:
             return [self._exported(tools.call("export_my_data", {}), lang)]
         if intent == "erase_request":
             result = tools.call("delete_all_my_data", {})
-            minutes = result.data["minutes"]
+            data = result.data
+            minutes = data.minutes if isinstance(data, EraseRequested) else CONFIRM_MINUTES
             return [say("erase_confirm", lang, word=CONFIRM_WORD[lang], minutes=minutes)]
         if intent == "erase_confirm":
             return [self._erased(tools.call("confirm_delete_all_my_data", {}), lang)]
         if intent == "remember" and match:
             fact = text[match.start("fact") :].strip() if match.start("fact") < len(text) else text
             result = tools.call("remember", {"fact": fact})
-            if not result.ok:
+            remembered = result.data
+            if not result.ok or not isinstance(remembered, Remembered):
                 return [say("error", lang)]
-            said = [say("remembered", lang, fact=result.data["fact"])]
-            if notice := result.data.get("notice"):
-                said.append(str(notice))  # a fact shortened, or the oldest forgotten
+            said = [say("remembered", lang, fact=remembered.fact)]
+            if remembered.notice:
+                said.append(remembered.notice)  # a fact shortened, or the oldest forgotten
             return said
         if intent in ("recent", "search"):
             lines: list[str] = []
@@ -252,61 +263,60 @@ class OfflineBrain:
             return [say("image_prompt_too_long", lang, limit=MAX_PROMPT_CHARS)]
         result = tools.call("create_image", {"prompt": prompt})
         images.extend(result.send)
-        return [str(result.data.get("notice") or say("error", lang))]
+        made = result.data
+        notice = made.notice if isinstance(made, ImageCreated | ImageRefused) else None
+        return [notice or say("error", lang)]
 
     def _pending_note(self, tools: Toolbox, lang: Language) -> list[str]:
-        n = len(tools.catalog.pending_images(tools.owner))
+        n = tools.pending_count()
         return [say("pending_reminder", lang, n=n)] if n else []
 
     @staticmethod
     def _saved(result: ToolResult, lang: Language, *, pending_before: bool) -> str:
-        if not result.ok:
+        if not result.ok or not isinstance(result.data, EntryResult):
             return say("error", lang)
-        entry = result.data["entry"]
-        n = entry["images"]
+        entry = result.data.entry
+        n = entry.images
         if pending_before:
             key = "described" if n == 1 else "described_many"
         else:
             key = "saved" if n == 1 else "saved_many"
-        return say(key, lang, description=entry["description"], n=n)
+        return say(key, lang, description=entry.description, n=n)
 
     @staticmethod
     def _deleted(result: ToolResult, lang: Language) -> str:
+        data = result.data
         if not result.ok:
-            return say(
-                "nothing_to_delete" if "nothing" in (result.error or "") else "not_yours", lang
-            )
-        if "entry" in result.data:
-            entry = result.data["entry"]
-            return say("deleted", lang, description=entry["description"], n=entry["images"])
+            nothing = isinstance(data, DeleteRefused) and data.reason == "nothing_saved"
+            return say("nothing_to_delete" if nothing else "not_yours", lang)
+        if isinstance(data, EntryResult):
+            return say("deleted", lang, description=data.entry.description, n=data.entry.images)
         return say("deleted_pending", lang)
 
     @staticmethod
     def _exported(result: ToolResult, lang: Language) -> str:
-        if not result.ok:
-            return say("export_failed", lang)
         data = result.data
-        if data["status"] == "ready":
-            return say(
-                "export_ready", lang, url=data["url"], n=data["photos"], hours=data["expires_hours"]
-            )
-        if data["status"] == "already_preparing":
+        if not result.ok or not isinstance(data, ExportQueued):
+            return say("export_failed", lang)
+        if data.status == "ready":
+            return say("export_ready", lang, url=data.url, n=data.photos, hours=data.expires_hours)
+        if data.status == "already_preparing":
             return say("export_already_preparing", lang)
-        return say("export_preparing", lang, n=data["photos"])
+        return say("export_preparing", lang, n=data.photos)
 
     @staticmethod
     def _erased(result: ToolResult, lang: Language) -> str:
-        if not result.ok:
-            reason = result.data.get("reason")
-            if reason == "expired":
+        data = result.data
+        if not result.ok or not isinstance(data, Erased):
+            if isinstance(data, EraseRefused) and data.reason == "expired":
                 return say("erase_expired", lang, minutes=CONFIRM_MINUTES)
             return say("erase_no_request", lang)
-        removed = result.data["removed"]
+        removed = data.removed
 
         def plural(n: int, one: str, many: str) -> str:
             return one if n == 1 else many
 
-        e, p, f, m = (removed[k] for k in ("entries", "photos", "facts", "messages"))
+        e, p, f, m = removed.entries, removed.photos, removed.facts, removed.messages
         forms = {
             "pt": {"oes": plural(e, "ão", "ões"), "ms": plural(m, "m", "ns")},
             "en": {"ies": plural(e, "y", "ies"), "ms": plural(m, "", "s")},
@@ -326,16 +336,18 @@ class OfflineBrain:
     @staticmethod
     def _listing(result: ToolResult, lang: Language) -> str:
         data = result.data
-        total, sent = data["total_photos"], len(result.send)
+        if not isinstance(data, Listing):
+            return say("error", lang)
+        total, sent, query = data.total_photos, len(result.send), data.query
         if result.kind == "recent":
             return say("recent", lang, k=sent, n=total) if total else say("empty_catalog", lang)
-        if total == 0 and data.get("guessed_entries") and sent:
-            return say("not_found_maybe", lang, query=data["query"], k=sent)
+        if total == 0 and data.guessed_entries and sent:
+            return say("not_found_maybe", lang, query=query, k=sent)
         if total == 0:
-            return say("not_found", lang, query=data["query"])
+            return say("not_found", lang, query=query)
         if total > sent:
-            return say("found_capped", lang, n=total, k=sent, query=data["query"])
-        return say("found", lang, n=total, query=data["query"])
+            return say("found_capped", lang, n=total, k=sent, query=query)
+        return say("found", lang, n=total, query=query)
 
 
 def build(settings: Settings, required: bool) -> OfflineBrain:

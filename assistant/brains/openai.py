@@ -23,7 +23,6 @@ This module holds the conversation loop; its parts live beside it: the messages
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import openai
@@ -35,8 +34,8 @@ from assistant.brains.chat_messages import history, system_text
 from assistant.brains.model_errors import (
     REFUSAL_NOTES,
     ModelRefused,
+    model_retry,
     permanent_reason,
-    retry_delay,
 )
 from assistant.brains.offline import OfflineBrain
 from assistant.brains.reply_text import done_line, final_text
@@ -170,7 +169,7 @@ class OpenAIBrain:
         notes: list[str] = []
         for stored in turn.images:
             if stored.image.description_id is not None:
-                entry = tools.catalog.entry_of_image(stored.image)
+                entry = tools.entry_of_image(stored.image)
                 if entry:
                     notes.append(
                         f"This photo was already saved on "
@@ -191,7 +190,7 @@ class OpenAIBrain:
         description = turn.text.strip() or caption or ""
         if not description:
             notes.append(
-                f"{len(tools.catalog.pending_images(tools.owner))} photo(s) wait for a "
+                f"{tools.pending_count()} photo(s) wait for a "
                 "description: ask the user what they show."
             )
             return notes
@@ -263,9 +262,8 @@ class OpenAIBrain:
     def _complete(self, **params: Any) -> Any:
         """One model call. Retries are ours, not the SDK's: it would retry every 500, and
         llama.cpp answers 500 to requests that can never succeed (issue #28)."""
-        attempts = self.client.max_retries + 1
-        attempt = 0
-        while True:
+
+        def once() -> Any:
             try:
                 # Plain dicts rather than the SDK's TypedDicts: the same messages go to
                 # any OpenAI-compatible server.
@@ -274,19 +272,12 @@ class OpenAIBrain:
             except openai.APIStatusError as exc:
                 reason = permanent_reason(exc)
                 if reason == "request" and self._use_completion_tokens(exc):
-                    continue
+                    return once()  # at once, and not counted: it happens once per process
                 if reason is not None:
                     raise ModelRefused(reason, exc.status_code, exc.message) from exc
-                if attempt + 1 >= attempts:
-                    raise
-                delay = retry_delay(exc, attempt)
-            except openai.APIConnectionError as exc:  # timeouts included
-                if attempt + 1 >= attempts:
-                    raise
-                delay = retry_delay(exc, attempt)
-            attempt += 1
-            log.info("model call failed, retry %d in %.1f s", attempt, delay)
-            time.sleep(delay)
+                raise
+
+        return model_retry(self.client.max_retries + 1).call(once)
 
     def _use_completion_tokens(self, exc: openai.APIStatusError) -> bool:
         """OpenAI's reasoning models refuse `max_tokens` and name the one they want."""

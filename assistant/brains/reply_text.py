@@ -8,6 +8,7 @@ import re
 from assistant.brains.base import Turn
 from assistant.brains.tool_calls import DELETES
 from assistant.phrases import say
+from assistant.tool_results import EntryResult, ImageCreated, ImageRefused, Remembered
 from assistant.tools import Toolbox, ToolCall
 
 # A model run with a chat template that is not its own (common with local servers) writes
@@ -45,20 +46,20 @@ def final_text(text: str, cut: bool, held: list[int | None], turn: Turn, tools: 
 def done_line(call: ToolCall, turn: Turn) -> str:
     """What a call that changed something did, in the user's words ("" for the others)."""
     lang, data = turn.language, call.result.data
-    entry = data.get("entry") or {}
+    entry = data.entry if isinstance(data, EntryResult | ImageCreated) else None
     if call.name == "save_description" and entry:
         key = "saved_auto" if not turn.text.strip() else "saved"
-        if entry["images"] > 1 and key == "saved":
+        if entry.images > 1 and key == "saved":
             key = "saved_many"
-        return say(key, lang, description=entry["description"], n=entry["images"])
+        return say(key, lang, description=entry.description, n=entry.images)
     if call.name in DELETES:
         if entry:
-            return say("deleted", lang, description=entry["description"], n=entry["images"])
+            return say("deleted", lang, description=entry.description, n=entry.images)
         return say("deleted_pending", lang)
     if call.name == "update_description" and entry:
-        return say("ocr_corrected", lang, description=entry["description"])
-    if call.name == "remember" and "fact" in data:
-        return say("remembered", lang, fact=data["fact"])
-    if call.name == "create_image" and "notice" in data:
-        return str(data["notice"])
+        return say("ocr_corrected", lang, description=entry.description)
+    if call.name == "remember" and isinstance(data, Remembered):
+        return say("remembered", lang, fact=data.fact)
+    if call.name == "create_image" and isinstance(data, ImageCreated | ImageRefused):
+        return data.notice
     return ""

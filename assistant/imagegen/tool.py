@@ -25,11 +25,12 @@ from assistant.imagegen.intent import image_prompt
 from assistant.models import Language, canonical_channel
 from assistant.phrases import say
 from assistant.search.text import plain_text
+from assistant.tool_results import EntrySummary, ImageCreated, ImageRefused, ToolResult
 
 if TYPE_CHECKING:
     from assistant.brains.base import Turn
     from assistant.models import InboundMessage
-    from assistant.tools import CreateImageArgs, Toolbox, ToolResult
+    from assistant.tools import CreateImageArgs, Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +79,16 @@ class ImageStudio:
 
 
 def _refused(lang: Language, reason: str, **values: Any) -> ToolResult:
-    from assistant.tools import ToolResult
-
     notice = say(f"image_{reason}", lang, **values)
     return ToolResult(
         ok=False,
         kind="image",
-        data={"reason": reason, "notice": notice},
+        data=ImageRefused(reason=reason, notice=notice),
         error=f"no image ({reason}): tell the user `notice`",
     )
 
 
 def create_image(tools: Toolbox, args: CreateImageArgs) -> ToolResult:
-    from assistant.tools import EntrySummary, ToolResult
-
     lang = tools.memory.language_of(tools.owner)
     # A model's arguments may carry NUL or bidi controls: they go to the catalog and the log.
     prompt = plain_text(args.prompt, MAX_PROMPT_CHARS + 1)
@@ -168,14 +165,14 @@ def create_image(tools: Toolbox, args: CreateImageArgs) -> ToolResult:
         quota.used_bytes += len(made.data)
     return ToolResult(
         kind="image",
-        data={
-            "entry": EntrySummary.of(entry).model_dump(),
-            "model": made.model,
-            "size": made.size,
-            "quality": made.quality,
-            "cost_usd": made.cost_usd,
-            "notice": say("image_created", lang, prompt=prompt),
-        },
+        data=ImageCreated(
+            entry=EntrySummary.of(entry),
+            model=made.model,
+            size=made.size,
+            quality=made.quality,
+            cost_usd=made.cost_usd,
+            notice=say("image_created", lang, prompt=prompt),
+        ),
         send=[(image, prompt)],
     )
 

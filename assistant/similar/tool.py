@@ -4,14 +4,15 @@ and the photos sent back with their kind in the caption."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant.models import ImageRecord, Language
 from assistant.phrases import say
 from assistant.similar.finder import KINDS, Kind, SimilarPhotos, SimilarResult
+from assistant.tool_results import EntrySummary, QueryPhoto, SimilarFound, ToolResult
 
 if TYPE_CHECKING:
-    from assistant.tools import FindSimilarArgs, Toolbox, ToolResult
+    from assistant.tools import FindSimilarArgs, Toolbox
 
 _LABEL_KEY = {
     "near_duplicate": "similar_label_near",
@@ -35,8 +36,6 @@ def query_image(tools: Toolbox, args: FindSimilarArgs) -> ImageRecord | str:
 
 
 def run_find_similar(tools: Toolbox, args: FindSimilarArgs) -> ToolResult:
-    from assistant.tools import EntrySummary, ToolResult
-
     picked = query_image(tools, args)
     if isinstance(picked, str):
         return ToolResult(ok=False, kind="similar", error=picked)
@@ -53,37 +52,37 @@ def run_find_similar(tools: Toolbox, args: FindSimilarArgs) -> ToolResult:
         if picked.description_id
         else None
     )
-    data: dict[str, Any] = {
-        "query_photo": {
-            "image_id": picked.id,
-            "in_this_message": picked.id in tools.message_images,
-            "saved_as": query_entry.description if query_entry else None,
-        },
-        **{
-            kind: [EntrySummary.of(s.entry).model_dump() for s in result.of_kind(kind)]
-            for kind in KINDS
-        },
-        "kinds_searched": result.searched,
-        "meaning_from": result.meaning_from,
-        "photos_sent": len(send),
-        "note": "near_duplicate: the same photo (resized, cropped, screenshotted...);"
+    found = {kind: [EntrySummary.of(s.entry) for s in result.of_kind(kind)] for kind in KINDS}
+    data = SimilarFound(
+        query_photo=QueryPhoto(
+            image_id=picked.id,
+            in_this_message=picked.id in tools.message_images,
+            saved_as=query_entry.description if query_entry else None,
+        ),
+        near_duplicate=found["near_duplicate"],
+        same_document=found["same_document"],
+        same_subject=found["same_subject"],
+        kinds_searched=result.searched,
+        meaning_from=result.meaning_from,
+        photos_sent=len(send),
+        note="near_duplicate: the same photo (resized, cropped, screenshotted...);"
         " same_document: the same document (its text matches); same_subject: found by"
         " meaning, only a suggestion.",
-    }
+    )
     return ToolResult(kind="similar", data=data, send=send)
 
 
 def similar_reply(result: ToolResult, lang: Language) -> str:
     """The offline rules' answer to a `find_similar` result."""
-    if not result.ok:
-        return say("similar_no_photo", lang)
     data = result.data
-    query = data["query_photo"]
-    if query["in_this_message"]:
+    if not result.ok or not isinstance(data, SimilarFound):
+        return say("similar_no_photo", lang)
+    query = data.query_photo
+    if query.in_this_message:
         which = say("similar_this", lang)
     else:
-        which = say("similar_latest", lang, description=query["saved_as"] or "…")
-    counts = {kind: len(data[kind]) for kind in KINDS}
+        which = say("similar_latest", lang, description=query.saved_as or "…")
+    counts = {kind: len(data.of_kind(kind)) for kind in KINDS}
     lines = []
     if sum(counts.values()):
         lines.append(say("similar_found", lang, which=which))
@@ -98,9 +97,9 @@ def similar_reply(result: ToolResult, lang: Language) -> str:
                 lines.append(say(key, lang, n=n, ies="y" if n == 1 else "ies"))
     else:
         lines.append(say("similar_none", lang, which=which))
-    if data["kinds_searched"] == ["near_duplicate"]:
+    if data.kinds_searched == ["near_duplicate"]:
         lines.append(say("similar_only_copies", lang))
-    if query["in_this_message"] and query["saved_as"] is None:
+    if query.in_this_message and query.saved_as is None:
         lines.append(say("similar_not_kept", lang))
     return "\n".join(lines)
 
