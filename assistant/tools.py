@@ -311,8 +311,8 @@ class Toolbox:
         self, kind: str, query: str, entries: list[Entry], total_images: int, total_entries: int
     ) -> ToolResult:
         send: list[tuple[ImageRecord, str]] = []
-        matches = [e for e in entries if e.matched_by not in ("partial", "meaning")]
-        guesses = [e for e in entries if e.matched_by in ("partial", "meaning")]
+        matches = [e for e in entries if not e.is_guess]
+        guesses = [e for e in entries if e.is_guess]
         # Guesses are sent only when nothing matched the words (worded as suggestions).
         for entry in matches or guesses:
             caption = entry.description

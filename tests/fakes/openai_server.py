@@ -162,14 +162,6 @@ class FakeOpenAI(ServedV1):
         fake = self
 
         class Handler(QuietHandler):
-            def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -182,20 +174,22 @@ class FakeOpenAI(ServedV1):
                             fake.recorded.failed.append((status, json.loads(raw or b"{}")))
                         except ValueError:  # a multipart upload
                             fake.recorded.failed.append((status, {}))
-                    self._json(status, error_body(status, said or "scripted failure"))
+                    self.send_json(status, error_body(status, said or "scripted failure"))
                     return
                 if self.headers.get("Authorization") != "Bearer test-key":
-                    self._json(401, {"error": {"message": "bad key", "code": "invalid_api_key"}})
+                    self.send_json(
+                        401, {"error": {"message": "bad key", "code": "invalid_api_key"}}
+                    )
                     return
                 if self.path.endswith("/chat/completions"):
-                    self._json(*fake._chat(json.loads(raw)))
+                    self.send_json(*fake._chat(json.loads(raw)))
                 elif self.path.endswith("/images/generations"):
                     fake.images.post(self, raw)
                 elif self.path.endswith("/audio/transcriptions"):
                     upload = self._multipart(raw)
                     with fake.lock:
                         fake.recorded.transcriptions.append(upload)
-                    self._json(200, {"text": fake.transcript})
+                    self.send_json(200, {"text": fake.transcript})
                 elif self.path.endswith("/embeddings"):
                     request = json.loads(raw)
                     with fake.lock:
@@ -210,7 +204,7 @@ class FakeOpenAI(ServedV1):
                             return base64.b64encode(struct.pack(f"<{dims}f", *vector)).decode()
                         return vector
 
-                    self._json(
+                    self.send_json(
                         200,
                         {
                             "object": "list",
@@ -223,7 +217,7 @@ class FakeOpenAI(ServedV1):
                         },
                     )
                 else:
-                    self._json(404, {"error": {"message": f"no route {self.path}"}})
+                    self.send_json(404, {"error": {"message": f"no route {self.path}"}})
 
             def do_GET(self) -> None:
                 fake.images.get(self)  # the files of URL answers
