@@ -27,7 +27,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -37,6 +37,8 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
+
+from assistant.errors import MediaRejected
 
 REDIRECTS = (301, 302, 303, 307, 308)
 
@@ -319,6 +321,30 @@ def https_on(url: str, patterns: Sequence[str]) -> bool:
     provider's media host (Twilio's, Meta's, an image API's download host)."""
     parts = urlsplit(url)
     return parts.scheme == "https" and host_matches(parts.hostname or "", patterns)
+
+
+def not_found(exc: BaseException) -> bool:
+    """A 404: for a provider's media, not ready yet (Twilio, right after the webhook) or
+    a URL that expired (Meta's live five minutes): worth asking again."""
+    return isinstance(exc, HTTPStatusError) and exc.status == 404
+
+
+@contextlib.contextmanager
+def provider_errors(
+    failed: Callable[[str], Exception], refused: Callable[[str], Exception] | None = None
+) -> Iterator[None]:
+    """A provider's media download as a channel reports it: a file over its limit is the
+    user's to hear about (MediaRejected "too_large": a friendly reply), a URL the hop
+    rule refused becomes `refused`'s error (else `failed`'s), any other failure
+    `failed`'s."""
+    try:
+        yield
+    except TooLarge as exc:
+        raise MediaRejected("too_large", exc.detail) from exc
+    except RefusedURL as exc:
+        raise (refused or failed)(str(exc)) from exc
+    except DownloadError as exc:
+        raise failed(str(exc)) from exc
 
 
 def public_web_rule(

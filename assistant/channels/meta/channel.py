@@ -39,15 +39,16 @@ from assistant.config import Settings
 from assistant.media import MediaRejected
 from assistant.media.download import (
     Downloader,
-    DownloadError,
+    Fetched,
     Hop,
-    HTTPStatusError,
     RefusedURL,
-    TooLarge,
     https_on,
+    not_found,
     origin,
+    provider_errors,
 )
 from assistant.models import InboundMedia
+from assistant.retry import RetryPolicy, no_wait
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -129,32 +130,23 @@ class MetaChannel:
     def fetch_media(self, item: InboundMedia) -> tuple[bytes, str | None]:
         if not (self.access_token and item.media_id):
             raise MetaMediaError("no token or no media id")
-        for attempt in (1, 2):
-            info = self._media_info(item.media_id)
+
+        def once() -> tuple[Fetched, MediaInfo, str]:
+            info = self._media_info(item.media_id or "")
             mime = (info.mime_type or item.content_type or "").split(";")[0].strip().lower()
             limit = self._limit_for(mime)
             if info.file_size is not None and info.file_size > limit:
                 raise MediaRejected("too_large", f"{info.file_size} bytes")
-            try:
-                fetched = self.downloader.fetch(info.url, self._rule, _fixed(limit))
-            except RefusedURL as exc:
-                raise MetaMediaError(f"refused media URL: {exc}") from exc
-            except TooLarge as exc:
-                raise MediaRejected("too_large", exc.detail) from exc
-            except HTTPStatusError as exc:
-                # The URL lives 5 minutes (a message retried later finds it expired):
-                # Meta answers 404, and a fresh one is asked for once.
-                if exc.status == 404 and attempt == 1:
-                    log.info("media URL of %s expired or refused: asking again", item.media_id)
-                    continue
-                raise MetaMediaError(str(exc)) from exc
-            except DownloadError as exc:
-                raise MetaMediaError(str(exc)) from exc
-            declared = info.sha256 or item.sha256
-            if declared and not sha256_matches(fetched.data, declared):
-                raise MetaMediaError(f"media {item.media_id}: bytes do not match its SHA-256")
-            return fetched.data, mime or fetched.content_type or None
-        raise AssertionError("unreachable")
+            return self.downloader.fetch(info.url, self._rule, _fixed(limit)), info, mime
+
+        with provider_errors(MetaMediaError, refused=_refused_url):
+            # The URL lives 5 minutes (a message retried later finds it expired): Meta
+            # answers 404, and a fresh one is asked for once.
+            fetched, info, mime = EXPIRED_URL.call(once)
+        declared = info.sha256 or item.sha256
+        if declared and not sha256_matches(fetched.data, declared):
+            raise MetaMediaError(f"media {item.media_id}: bytes do not match its SHA-256")
+        return fetched.data, mime or fetched.content_type or None
 
     def _media_info(self, media_id: str) -> MediaInfo:
         try:
@@ -237,6 +229,16 @@ class MetaChannel:
         # The Cloud API has no log of sent messages to ask: an uncertain send stays for
         # the operator rather than risk a second copy.
         raise SendError("Meta's Cloud API cannot list sent messages", retryable=False)
+
+
+def _refused_url(detail: str) -> MetaMediaError:
+    return MetaMediaError(f"refused media URL: {detail}")
+
+
+# A media URL that answered 404 had expired: one more attempt, with a fresh URL.
+EXPIRED_URL = RetryPolicy(
+    2, no_wait, not_found, what="media URL (expired: asking again)", log_level=logging.INFO
+)
 
 
 def _fixed(limit: int) -> Callable[[str], int]:

@@ -8,16 +8,7 @@ from collections.abc import Sequence
 from assistant.channels.twilio.sender import TWILIO_API, twilio_configured
 from assistant.config import Settings
 from assistant.media import MediaRejected
-from assistant.media.download import (
-    Downloader,
-    DownloadError,
-    Hop,
-    HTTPStatusError,
-    RefusedURL,
-    TooLarge,
-    https_on,
-    origin,
-)
+from assistant.media.download import Downloader, Hop, https_on, not_found, origin, provider_errors
 from assistant.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -95,23 +86,16 @@ class TwilioMediaFetcher:
 
     def __call__(self, url: str) -> tuple[bytes, str | None]:
         retry = self.not_ready.policy(
-            self.not_ready_attempts, _not_ready, what="media download", log_level=logging.INFO
+            self.not_ready_attempts, not_found, what="media download", log_level=logging.INFO
         )
-        try:
+        with provider_errors(MediaDownloadError, refused=_foreign):
             fetched = retry.call(lambda: self.downloader.fetch(url, self.rule, self.limit_for))
-        except RefusedURL as exc:
-            log.warning("refusing media: %s", exc)
-            raise ForeignMediaHost(str(exc)) from exc
-        except TooLarge as exc:
-            raise MediaRejected("too_large", exc.detail) from exc
-        except DownloadError as exc:
-            raise MediaDownloadError(str(exc)) from exc
         return fetched.data, fetched.content_type
 
 
-def _not_ready(exc: BaseException) -> bool:
-    """Twilio may not have the media ready right after the webhook: 404, then 200."""
-    return isinstance(exc, HTTPStatusError) and exc.status == 404
+def _foreign(detail: str) -> ForeignMediaHost:
+    log.warning("refusing media: %s", detail)
+    return ForeignMediaHost(detail)
 
 
 def build_fetcher(settings: Settings) -> TwilioMediaFetcher | None:
