@@ -17,10 +17,9 @@ from tests.fakes.twilio_server import FakeTwilio, MediaItem
 from tests.helpers.catalog import SpyTranscriber
 from tests.helpers.web import app_client
 from tests.helpers.whatsapp import (
-    PUBLIC,
     bodies,
     drain,
-    sign,
+    post_signed,
     twilio_env,
     webhook_form,
     wire_media,
@@ -57,12 +56,7 @@ def send(
         data = sample_image(f"{sender}:{body}:{len(fake.media)}")
         media = [(fake.add_media(MediaItem(data, "image/jpeg")), "image/jpeg")]
     form = webhook_form(sender, body, media)
-    client = app_client(services)
-    response = client.post(
-        "/whatsapp",
-        data=form,
-        headers={"X-Twilio-Signature": sign(fake.auth_token, f"{PUBLIC}/whatsapp", form)},
-    )
+    response = post_signed(app_client(services), fake.auth_token, form)
     assert response.status_code == 200
     drain(services)
 
@@ -304,11 +298,7 @@ def test_voice_minutes_are_limited_before_transcribing(invite_mode: Any, fake: F
     def voice_note(seconds: float) -> None:
         url = fake.add_media(MediaItem(opus_in_ogg(seconds), "audio/ogg"))
         form = webhook_form(ALICE, "", [(url, "audio/ogg")])
-        app_client(services).post(
-            "/whatsapp",
-            data=form,
-            headers={"X-Twilio-Signature": sign(fake.auth_token, f"{PUBLIC}/whatsapp", form)},
-        )
+        post_signed(app_client(services), fake.auth_token, form)
         drain(services)
 
     voice_note(2)

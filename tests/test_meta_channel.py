@@ -26,7 +26,7 @@ from tests.helpers.whatsapp import (
     PUBLIC,
     bodies,
     drain,
-    sign,
+    post_signed,
     twilio_env,
     webhook_form,
 )
@@ -345,10 +345,7 @@ def test_both_channels_at_once_each_reply_goes_back_its_way(
         client = app_client(services)
         twilio_user = "+5511977776666"
         form = webhook_form(twilio_user, "ajuda")
-        signature = sign(fake.auth_token, f"{PUBLIC}/whatsapp", form)
-        assert client.post(
-            "/whatsapp", data=form, headers={"X-Twilio-Signature": signature}
-        ).is_success
+        assert post_signed(client, fake.auth_token, form).is_success
         assert deliver(client, meta.notification([meta.text("ajuda")])).status_code == 200
         drain(services)
         assert bodies(fake, twilio_user) and not bodies(fake, OWNER)

@@ -282,10 +282,9 @@ class EntryWriter(Protocol):
         owner: str,
         description: str,
         image_ids: Sequence[int],
-        caption: str | None = None,
-        tags: Sequence[str] = (),
         *,
-        auto: bool = False,
+        tags: Sequence[str],
+        auto: bool,
     ) -> object: ...
 
 
