@@ -89,3 +89,13 @@ def test_the_rules_see_the_whole_package() -> None:
     for layer in FOUNDATION | ENTRY_POINTS:
         assert any(_layer(m, {layer}) for m in imports), layer
     assert "assistant.core" in imports and "assistant.catalog" in imports
+
+
+def test_the_readmes_layout_names_every_module_and_subpackage() -> None:
+    """Regression: the README's layout missed six modules; a newcomer reads it first."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    names = {p.name for p in PACKAGE.glob("*.py") if not p.name.startswith("__")}
+    names |= {f"{p.name}/" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    missing = sorted(n for n in names if n not in layout)
+    assert missing == [], f"not in the README's layout: {missing}"
