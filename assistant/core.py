@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from assistant.access.checks import quota_notices
 from assistant.access.limits import Quota
@@ -46,32 +46,28 @@ def normalize_phone(sender: str) -> str:
     return f"+{digits}" if digits else raw
 
 
+# eq=False: compared and hashed by identity; repr=False: the settings hold secrets.
+@dataclass(eq=False, repr=False)
 class Assistant:
-    def __init__(
-        self,
-        settings: Settings,
-        catalog: Catalog,
-        memory: Memory,
-        brain: Brain,
-        transcriber: Transcriber | None = None,
-        fetch_media: MediaFetcher | None = None,
-        photos: PhotoTexts | None = None,
-        *,
-        text_limit: Callable[[str], int] = lambda _channel: DEFAULT_TEXT_LIMIT,
-        images: ImageGenerator | None = None,
-    ):
-        self.settings = settings
-        self.catalog = catalog
-        self.memory = memory
-        self.brain = brain
-        self.transcriber = transcriber
-        self.fetch_media = fetch_media
-        self.photos = photos
-        self.text_limit = text_limit  # of the channel a message came in on
-        self.images = images  # creates images on request (None: no model configured)
+    settings: Settings
+    catalog: Catalog
+    memory: Memory
+    brain: Brain
+    transcriber: Transcriber | None = None
+    fetch_media: MediaFetcher | None = None
+    photos: PhotoTexts | None = None
+    _: KW_ONLY
+    # The text limit of the channel a message came in on.
+    text_limit: Callable[[str], int] = lambda _channel: DEFAULT_TEXT_LIMIT
+    images: ImageGenerator | None = None  # creates images on request (None: no model configured)
+    similar: SimilarPhotos = field(init=False)
+
+    def __post_init__(self) -> None:
         # Photos similar to one (assistant/similar), reading a query photo's text within
         # the same budget as a photo sent alone.
-        self.similar = SimilarPhotos(catalog, photos, settings.ocr_time_budget_seconds)
+        self.similar = SimilarPhotos(
+            self.catalog, self.photos, self.settings.ocr_time_budget_seconds
+        )
 
     def handle(
         self, message: InboundMessage, *, degraded: bool = False, quota: Quota | None = None

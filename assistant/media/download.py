@@ -210,25 +210,17 @@ def _pool_manager(guard: _Guard, ca_certs: str | None) -> urllib3.PoolManager:
     return manager
 
 
+# eq=False: compared and hashed by identity, as before it was a dataclass.
+@dataclass(kw_only=True, eq=False)
 class Downloader:
     """Fetches one URL under a `HopRule`, within a size limit and a total deadline."""
 
-    def __init__(
-        self,
-        *,
-        resolver: Resolver = system_resolver,
-        is_public: AddressCheck = is_public_address,
-        ca_certs: str | None = None,
-        timeout: float = 30.0,
-        max_redirects: int = 5,
-        user_agent: str = "whatsapp-image-assistant",
-    ):
-        self.resolver = resolver
-        self.is_public = is_public
-        self.ca_certs = ca_certs
-        self.timeout = timeout
-        self.max_redirects = max_redirects
-        self.user_agent = user_agent
+    resolver: Resolver = system_resolver
+    is_public: AddressCheck = is_public_address
+    ca_certs: str | None = None
+    timeout: float = 30.0
+    max_redirects: int = 5
+    user_agent: str = "whatsapp-image-assistant"
 
     def fetch(
         self,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg.types.json import Jsonb
@@ -49,22 +50,15 @@ class RetentionReport(BaseModel):
     objects_deleted: int = 0
 
 
+# eq=False: compared and hashed by identity, as before it was a dataclass.
+@dataclass(eq=False)
 class Retention:
-    def __init__(
-        self,
-        db: Database,
-        store: MediaStore,
-        catalog: Catalog,
-        message_days: int,
-        voice_days: int,
-        work_dir: Path | None = None,
-    ):
-        self.db = db
-        self.store = store
-        self.catalog = catalog
-        self.message_days = message_days
-        self.voice_days = voice_days
-        self.work_dir = work_dir
+    db: Database
+    store: MediaStore
+    catalog: Catalog
+    message_days: int
+    voice_days: int
+    work_dir: Path | None = None
 
     def sweep(self) -> RetentionReport:
         report = RetentionReport()
