@@ -127,11 +127,10 @@ def locked() -> Iterator[None]:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    # Not assistant.speech.weights' twin: this script runs before `.venv` exists, so it
+    # cannot import the package (which needs pydantic); the standard library does the work.
     with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _download(pins: list[tuple[str, str, str]], into: Path, *, sdist: bool) -> list[Path]:

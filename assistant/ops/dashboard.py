@@ -16,7 +16,7 @@ from pydantic import BaseModel, computed_field
 
 from assistant.access.limits import TODAY_UTC
 from assistant.catalog_pages import image_storage, images_per_day
-from assistant.db import Database
+from assistant.db import Conn, Database
 from assistant.ops.prices import cost_of
 from assistant.queue import Inbox
 
@@ -160,17 +160,15 @@ def dashboard(
     day = "(created_at AT TIME ZONE 'UTC')::date"
 
     with db.connection() as conn:
-        messages = {
-            r["day"]: r
-            for r in conn.execute(
-                f"SELECT {day} AS day,"
-                " count(*) FILTER (WHERE direction = 'in') AS incoming,"
-                " count(*) FILTER (WHERE direction = 'out') AS outgoing,"
-                " count(DISTINCT owner) FILTER (WHERE direction = 'in') AS active"
-                f" FROM messages WHERE created_at >= %s {who} GROUP BY 1",
-                window,
-            ).fetchall()
-        }
+        messages = _by_day(
+            conn,
+            f"SELECT {day} AS day,"
+            " count(*) FILTER (WHERE direction = 'in') AS incoming,"
+            " count(*) FILTER (WHERE direction = 'out') AS outgoing,"
+            " count(DISTINCT owner) FILTER (WHERE direction = 'in') AS active"
+            f" FROM messages WHERE created_at >= %s {who} GROUP BY 1",
+            window,
+        )
         weeks = conn.execute(
             "SELECT date_trunc('week', created_at AT TIME ZONE 'UTC')::date AS day,"
             " count(DISTINCT owner) AS value FROM messages"
@@ -188,16 +186,14 @@ def dashboard(
             # A search that failed is an error, not "found nothing".
             " AND coalesce((t ->> 'ok')::boolean, true)"
         )
-        searches = {
-            r["day"]: r
-            for r in conn.execute(
-                "SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS searches,"
-                " count(*) FILTER (WHERE coalesce((t ->> 'photos')::int, 0) = 0) AS empty "
-                + searches_sql
-                + " GROUP BY 1",
-                window,
-            ).fetchall()
-        }
+        searches = _by_day(
+            conn,
+            "SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS searches,"
+            " count(*) FILTER (WHERE coalesce((t ->> 'photos')::int, 0) = 0) AS empty "
+            + searches_sql
+            + " GROUP BY 1",
+            window,
+        )
         unanswered = conn.execute(
             "SELECT lower(btrim(coalesce(t ->> 'query', t -> 'arguments' ->> 'query', '')))"
             " AS query, count(*) AS times "
@@ -206,38 +202,34 @@ def dashboard(
             " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 10",
             window,
         ).fetchall()
-        latency = {
-            r["day"]: r
-            for r in conn.execute(
-                f"SELECT {day} AS day, count(*) AS replies,"
-                " percentile_cont(0.5) WITHIN GROUP (ORDER BY (meta ->> 'latency_ms')::float)"
-                " AS p50,"
-                " percentile_cont(0.95) WITHIN GROUP (ORDER BY (meta ->> 'latency_ms')::float)"
-                " AS p95"
-                f" FROM messages WHERE created_at >= %s AND direction = 'out' {who}"
-                " AND meta ? 'latency_ms' GROUP BY 1",
-                window,
-            ).fetchall()
-        }
+        latency = _by_day(
+            conn,
+            f"SELECT {day} AS day, count(*) AS replies,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY (meta ->> 'latency_ms')::float)"
+            " AS p50,"
+            " percentile_cont(0.95) WITHIN GROUP (ORDER BY (meta ->> 'latency_ms')::float)"
+            " AS p95"
+            f" FROM messages WHERE created_at >= %s AND direction = 'out' {who}"
+            " AND meta ? 'latency_ms' GROUP BY 1",
+            window,
+        )
         # Images are the assistant's `create_image` calls, kept in each reply's meta with
         # the model and its list price (None when the model has none).
-        created = {
-            r["day"]: r
-            for r in conn.execute(
-                "SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day,"
-                " count(*) FILTER (WHERE (t ->> 'ok')::boolean) AS created,"
-                " count(*) FILTER (WHERE NOT (t ->> 'ok')::boolean) AS refused,"
-                " coalesce(sum((t -> 'image' ->> 'cost_usd')::float)"
-                "  FILTER (WHERE (t ->> 'ok')::boolean), 0) AS cost,"
-                " count(*) FILTER (WHERE (t ->> 'ok')::boolean"
-                "  AND (t -> 'image' ->> 'cost_usd') IS NULL) AS unpriced"
-                " FROM messages m, jsonb_array_elements(m.meta -> 'tools') AS t"
-                " WHERE m.created_at >= %s AND m.direction = 'out'"
-                " AND (%s::text IS NULL OR m.owner = %s) AND t ->> 'name' = 'create_image'"
-                " GROUP BY 1",
-                window,
-            ).fetchall()
-        }
+        created = _by_day(
+            conn,
+            "SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day,"
+            " count(*) FILTER (WHERE (t ->> 'ok')::boolean) AS created,"
+            " count(*) FILTER (WHERE NOT (t ->> 'ok')::boolean) AS refused,"
+            " coalesce(sum((t -> 'image' ->> 'cost_usd')::float)"
+            "  FILTER (WHERE (t ->> 'ok')::boolean), 0) AS cost,"
+            " count(*) FILTER (WHERE (t ->> 'ok')::boolean"
+            "  AND (t -> 'image' ->> 'cost_usd') IS NULL) AS unpriced"
+            " FROM messages m, jsonb_array_elements(m.meta -> 'tools') AS t"
+            " WHERE m.created_at >= %s AND m.direction = 'out'"
+            " AND (%s::text IS NULL OR m.owner = %s) AND t ->> 'name' = 'create_image'"
+            " GROUP BY 1",
+            window,
+        )
         brains = conn.execute(
             "SELECT meta ->> 'brain' AS brain, count(*) AS replies,"
             " coalesce(sum((meta -> 'usage' ->> 'prompt_tokens')::bigint), 0) AS prompt,"
@@ -350,6 +342,12 @@ def dashboard(
             for d in all_days
         ],
     )
+
+
+def _by_day(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[date, dict[str, Any]]:
+    """A per-day query's rows keyed by their `day` column; days without rows are absent
+    (the caller fills them with zeros)."""
+    return {r["day"]: r for r in conn.execute(sql, params).fetchall()}
 
 
 def _round(value: Any) -> float | None:

@@ -73,11 +73,8 @@ _JOIN_LOCK = threading.Lock()
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _package_dirs(pinned: PinnedWeights) -> list[Path] | None:

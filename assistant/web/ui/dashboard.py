@@ -3,7 +3,7 @@ headline and charts."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import gradio as gr
 from pydantic import BaseModel
@@ -14,6 +14,8 @@ from assistant.web.markup import md_text
 
 if TYPE_CHECKING:
     from assistant.ops.dashboard import Budget, ChannelSends, Dashboard
+
+Plot = TypeVar("Plot", gr.BarPlot, gr.LinePlot)
 
 
 class DashboardView(BaseModel):
@@ -76,13 +78,14 @@ def _charts(board: Dashboard, headline: str) -> DashboardView:
     answered = [d for d in board.latency if d.replies]
     return DashboardView(
         headline=headline,
-        messages=pd.DataFrame(
+        messages=_series(
+            day,
+            "messages",
+            "direction",
             {
-                "day": day * 2,
-                "messages": [d.incoming for d in board.messages]
-                + [d.outgoing for d in board.messages],
-                "direction": ["in"] * len(day) + ["out"] * len(day),
-            }
+                "in": [d.incoming for d in board.messages],
+                "out": [d.outgoing for d in board.messages],
+            },
         ),
         users=pd.DataFrame({"day": day, "users": [d.active_users for d in board.messages]}),
         photos=pd.DataFrame(
@@ -91,20 +94,20 @@ def _charts(board: Dashboard, headline: str) -> DashboardView:
                 "photos": [d.value for d in board.photos],
             }
         ),
-        searches=pd.DataFrame(
+        searches=_series(
+            [d.day.isoformat() for d in board.searches],
+            "searches",
+            "result",
             {
-                "day": [d.day.isoformat() for d in board.searches] * 2,
-                "searches": [d.searches - d.empty for d in board.searches]
-                + [d.empty for d in board.searches],
-                "result": ["found"] * len(board.searches) + ["nothing"] * len(board.searches),
-            }
+                "found": [d.searches - d.empty for d in board.searches],
+                "nothing": [d.empty for d in board.searches],
+            },
         ),
-        latency=pd.DataFrame(
-            {
-                "day": [d.day.isoformat() for d in answered] * 2,
-                "ms": [d.p50_ms for d in answered] + [d.p95_ms for d in answered],
-                "percentile": ["p50"] * len(answered) + ["p95"] * len(answered),
-            }
+        latency=_series(
+            [d.day.isoformat() for d in answered],
+            "ms",
+            "percentile",
+            {"p50": [d.p50_ms for d in answered], "p95": [d.p95_ms for d in answered]},
         ),
         unanswered=pd.DataFrame(
             [[u.query, u.times] for u in board.unanswered], columns=["query", "times"]
@@ -122,6 +125,20 @@ def _charts(board: Dashboard, headline: str) -> DashboardView:
             ],
             columns=["brain", "replies", "prompt tokens", "completion tokens", "cost (USD)"],
         ),
+    )
+
+
+def _series(days: list[str], value: str, key: str, series: dict[str, list[Any]]) -> Any:
+    """Several series over the same days as one long table (Gradio's plots want one row per
+    bar or point): all of the first series' rows, then the next's, `key` naming each."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "day": days * len(series),
+            value: [v for values in series.values() for v in values],
+            key: [name for name, values in series.items() for _ in values],
+        }
     )
 
 
@@ -160,34 +177,15 @@ def dashboard_tab(services: Services) -> None:
         refresh = gr.Button("Refresh", variant="primary", elem_id="dashboard-refresh", scale=0)
     headline = gr.Markdown(elem_id="dashboard-headline", latex_delimiters=[])
     with gr.Row():
-        # Days as ISO dates (they sort as text), labels slanted so a month stays legible.
-        messages = gr.BarPlot(
-            x="day",
-            y="messages",
-            color="direction",
-            label="Messages per day",
-            x_label_angle=-45,
-            elem_id="dashboard-messages",
+        messages = _per_day(
+            gr.BarPlot, "messages", "Messages per day", "direction", "dashboard-messages"
         )
-        users = gr.LinePlot(x="day", y="users", label="Active users per day", x_label_angle=-45)
+        users = _per_day(gr.LinePlot, "users", "Active users per day")
     with gr.Row():
-        photos = gr.BarPlot(x="day", y="photos", label="Photos saved per day", x_label_angle=-45)
-        searches = gr.BarPlot(
-            x="day",
-            y="searches",
-            color="result",
-            label="Searches per day",
-            x_label_angle=-45,
-        )
+        photos = _per_day(gr.BarPlot, "photos", "Photos saved per day")
+        searches = _per_day(gr.BarPlot, "searches", "Searches per day", "result")
     with gr.Row():
-        latency = gr.LinePlot(
-            x="day",
-            y="ms",
-            color="percentile",
-            label="Reply time (ms)",
-            x_label_angle=-45,
-            elem_id="dashboard-latency",
-        )
+        latency = _per_day(gr.LinePlot, "ms", "Reply time (ms)", "percentile", "dashboard-latency")
         unanswered = gr.Dataframe(
             headers=["query", "times"], label="Top searches that found nothing", interactive=False
         )
@@ -213,3 +211,11 @@ def dashboard_tab(services: Services) -> None:
     outputs = [headline, messages, users, photos, searches, latency, unanswered, brains]
     refresh.click(load, [days, who], outputs, api_name="dashboard")
     days.change(load, [days, who], outputs, api_visibility="private")
+
+
+def _per_day(
+    kind: type[Plot], y: str, label: str, color: str | None = None, elem_id: str | None = None
+) -> Plot:
+    """A chart with one point or bar per day: days as ISO dates (they sort as text), labels
+    slanted so a month stays legible."""
+    return kind(x="day", y=y, color=color, label=label, x_label_angle=-45, elem_id=elem_id)
