@@ -4,6 +4,7 @@ renewed lease, closed, retried with backoff or parked."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,72 +117,66 @@ class Inbox:
             row["channel"],
         )
 
+    def _update_held(self, claim: InboxClaim, assignments: str, params: Sequence[Any]) -> int:
+        """Update the row only while `claim` still holds its lease (another worker may have
+        taken it over after the lease ran out); the number of rows changed, 0 or 1.
+        `assignments` is fixed SQL: values go in `params`."""
+        return self.db.execute(
+            f"UPDATE inbox SET {assignments}"
+            " WHERE id = %s AND claim_token = %s AND status = 'processing'",
+            (*params, claim.id, claim.token),
+        )
+
+    def _settle(self, claim: InboxClaim, assignments: str, params: Sequence[Any] = ()) -> None:
+        """`_update_held`, with LeaseLost when the row was no longer ours."""
+        if self._update_held(claim, assignments, params) != 1:
+            raise LeaseLost(claim.id)
+
     def finish(self, claim: InboxClaim, status: str = "done") -> None:
         """Close the row (inside the caller's transaction); LeaseLost if it was taken over."""
-        done = self.db.execute(
-            "UPDATE inbox SET status = %s, finished_at = now(), lease_until = NULL,"
-            " last_error = NULL WHERE id = %s AND claim_token = %s AND status = 'processing'",
-            (status, claim.id, claim.token),
+        self._settle(
+            claim,
+            "status = %s, finished_at = now(), lease_until = NULL, last_error = NULL",
+            (status,),
         )
-        if done != 1:
-            raise LeaseLost(claim.id)
 
     def refuse(self, claim: InboxClaim) -> None:
         """Close a message that is not ours to keep (a stranger's, a blocked number's):
         its content is removed, only its MessageSid stays, so Twilio's retries of it are
         still recognised and dropped."""
-        done = self.db.execute(
-            "UPDATE inbox SET status = 'refused', payload = '{}', finished_at = now(),"
-            " lease_until = NULL, last_error = NULL"
-            " WHERE id = %s AND claim_token = %s AND status = 'processing'",
-            (claim.id, claim.token),
+        self._settle(
+            claim,
+            "status = 'refused', payload = '{}', finished_at = now(), lease_until = NULL,"
+            " last_error = NULL",
         )
-        if done != 1:
-            raise LeaseLost(claim.id)
 
     def renew(self, claim: InboxClaim) -> bool:
         """Extend the lease of a message being worked on; False when it was taken over."""
-        return (
-            self.db.execute(
-                "UPDATE inbox SET lease_until = now() + make_interval(secs => %s)"
-                " WHERE id = %s AND claim_token = %s AND status = 'processing'",
-                (self.lease_seconds, claim.id, claim.token),
-            )
-            == 1
+        renewed = self._update_held(
+            claim, "lease_until = now() + make_interval(secs => %s)", (self.lease_seconds,)
         )
+        return renewed == 1
 
     def park(self, claim: InboxClaim, error: str) -> None:
         """Give up on a message (dead letter) inside the caller's transaction."""
-        done = self.db.execute(
-            "UPDATE inbox SET status = 'dead', last_error = %s, lease_until = NULL,"
-            " finished_at = now() WHERE id = %s AND claim_token = %s AND status = 'processing'",
-            (error[:2000], claim.id, claim.token),
+        self._settle(
+            claim,
+            "status = 'dead', last_error = %s, lease_until = NULL, finished_at = now()",
+            (error[:2000],),
         )
-        if done != 1:
-            raise LeaseLost(claim.id)
 
     def fail(self, claim: InboxClaim, error: str, kind: str | None = None) -> bool:
-        """Record a failure (`kind`: the exception's class): back off and retry, or park
-        the row. True when parked (dead)."""
+        """Record a failure (`kind`: `errors.error_kind`, the class name unless the error
+        names its kind): back off and retry, or park the row. True when parked (dead)."""
         dead = claim.attempts >= self.max_attempts
         delay = self.backoff.delay(claim.attempts)
-        changed = self.db.execute(
-            "UPDATE inbox SET status = %s, last_error = %s, last_error_kind = %s,"
-            " lease_until = NULL, available_at = now() + make_interval(secs => %s),"
-            " finished_at = CASE WHEN %s THEN now() END"
-            " WHERE id = %s AND claim_token = %s AND status = 'processing'",
-            (
-                "dead" if dead else "pending",
-                error[:2000],
-                kind,
-                delay,
-                dead,
-                claim.id,
-                claim.token,
-            ),
+        self._settle(
+            claim,
+            "status = %s, last_error = %s, last_error_kind = %s, lease_until = NULL,"
+            " available_at = now() + make_interval(secs => %s),"
+            " finished_at = CASE WHEN %s THEN now() END",
+            ("dead" if dead else "pending", error[:2000], kind, delay, dead),
         )
-        if changed != 1:
-            raise LeaseLost(claim.id)
         return dead
 
     def over_rate_limit(self, claim: InboxClaim) -> tuple[bool, bool]:
