@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from measure import percentile, reset_peak, rss_kb  # benchmarks/measure.py
+from measure import percentile, phone_jpeg, reset_peak, rss_kb  # benchmarks/measure.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,18 +45,6 @@ def progressive_jpeg() -> bytes:
     Image.fromarray(noise).resize((6_000, 6_000)).save(
         out, format="JPEG", quality=20, progressive=True, subsampling=0
     )
-    return out.getvalue()
-
-
-def phone_jpeg(width: int = 4000, height: int = 3000) -> bytes:
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (width, height), (90, 140, 200))
-    draw = ImageDraw.Draw(img)
-    for i in range(0, width, 37):
-        draw.line([(i, 0), (width - i, height)], fill=(i % 255, 80, 160), width=3)
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 

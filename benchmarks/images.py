@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from measure import reset_peak, rss_kb  # benchmarks/measure.py
+from measure import phone_jpeg, reset_peak, rss_kb  # benchmarks/measure.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,18 +28,6 @@ def bomb() -> bytes:
 
     out = io.BytesIO()
     Image.new("RGB", (10950, 10950), (255, 255, 255)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def phone_jpeg() -> bytes:
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (4000, 3000), (90, 140, 200))
-    draw = ImageDraw.Draw(img)
-    for i in range(0, 4000, 37):  # detail, so the JPEG has a realistic size
-        draw.line([(i, 0), (4000 - i, 3000)], fill=(i % 255, 80, 160), width=3)
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 

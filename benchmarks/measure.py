@@ -1,7 +1,8 @@
-"""What the benchmark scripts share: percentiles and the process's memory."""
+"""What the benchmark scripts share: percentiles, the process's memory, a phone photo."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 
@@ -21,3 +22,16 @@ def rss_kb(field: str = "VmRSS") -> int:
 def reset_peak() -> None:
     """Make the peak (VmHWM) the current size, so a later peak is only what follows."""
     Path("/proc/self/clear_refs").write_text("5")
+
+
+def phone_jpeg(width: int = 4000, height: int = 3000) -> bytes:
+    """A photo-like JPEG: diagonal lines give it the detail (and size) of a real photo."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (width, height), (90, 140, 200))
+    draw = ImageDraw.Draw(img)
+    for i in range(0, width, 37):
+        draw.line([(i, 0), (width - i, height)], fill=(i % 255, 80, 160), width=3)
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=85)
+    return out.getvalue()

@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import bisect
 import gc
-import io
 import os
 import statistics
 import subprocess
@@ -54,8 +53,8 @@ from typing import Any
 
 import httpx
 import psycopg
-from measure import percentile  # benchmarks/measure.py
-from webhook_load import encode_request, roundtrip  # benchmarks/webhook_load.py
+from measure import percentile, phone_jpeg  # benchmarks/measure.py
+from webhook_load import encode_request, roundtrip, send_all  # benchmarks/webhook_load.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,18 +76,6 @@ TEXTS = ["oi", "olá, tudo bem?", "hello", "Mostre fotos de cachorro", "quem é 
 
 def stranger(i: int) -> str:
     return f"+55219{i:07d}"
-
-
-def jpeg(width: int = 640, height: int = 480) -> bytes:
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (width, height), (200, 180, 90))
-    draw = ImageDraw.Draw(img)
-    for x in range(0, width, 23):
-        draw.line([(x, 0), (width - x, height)], fill=(x % 255, 60, 140), width=2)
-    out = io.BytesIO()
-    img.save(out, format="JPEG", quality=85)
-    return out.getvalue()
 
 
 # --- the load ------------------------------------------------------------------------
@@ -195,35 +182,6 @@ async def drive(
             run.depth.append((time.perf_counter() - start, int(row[0]), int(row[1])))
             await asyncio.sleep(1.0)
 
-    async def send_flood() -> None:
-        free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
-        for _ in range(args.concurrency):
-            free.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-
-        async def one(data: bytes, due: float) -> None:
-            reader, writer = await free.get()
-            try:
-                run.lags.append((time.perf_counter() - due) * 1000)
-                ok = await roundtrip(reader, writer, data)
-                run.flood_acks.append((time.perf_counter() - due) * 1000)
-                run.errors += not ok
-            except (OSError, asyncio.IncompleteReadError):
-                run.errors += 1
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            free.put_nowait((reader, writer))
-
-        t0 = time.perf_counter()
-        tasks = []
-        for i, data in enumerate(flood):
-            due = t0 + i / rate
-            if (delay := due - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(data, due)))
-        await asyncio.gather(*tasks)
-        run.flood_elapsed = time.perf_counter() - t0
-        while not free.empty():
-            free.get_nowait()[1].close()
-
     user_task = asyncio.create_task(user_loop())
     monitor_task = asyncio.create_task(monitor())
     print(f"baseline: the joined user alone for {args.baseline:g} s", flush=True)
@@ -237,7 +195,9 @@ async def drive(
     phase = "flood"
     cpu_start = cpu_seconds(pid)
     run.flood_start = time.perf_counter() - start
-    await send_flood()
+    run.flood_acks, run.lags, run.errors, run.flood_elapsed = await send_all(
+        port, flood, rate, args.concurrency
+    )
     run.flood_end = time.perf_counter() - start
     phase = "drain"
     print(f"flood sent in {run.flood_elapsed:.1f} s; draining the strangers' rows", flush=True)
@@ -610,7 +570,7 @@ def main() -> None:
     args = parser.parse_args()
 
     fake = FakeTwilio(auth_token=TOKEN).start()
-    args.image_url = fake.add_media(MediaItem(jpeg(), "image/jpeg", redirect=False))
+    args.image_url = fake.add_media(MediaItem(phone_jpeg(640, 480), "image/jpeg", redirect=False))
     audio = (ROOT / "tests/data/speech/en01.ogg").read_bytes()
     args.audio_url = fake.add_media(MediaItem(audio, "audio/ogg", redirect=False))
     port = free_port()

@@ -10,6 +10,7 @@ from moto.server import ThreadedMotoServer
 
 from assistant.factory import Services
 from assistant.ops.sandbox import Sandbox
+from tests.fakes.meta_server import FakeMeta
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.s3 import BUCKET, raw_client, s3_env
@@ -26,6 +27,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[Sandbox]:
+    """An embedded PostgreSQL for one test module alone: for tests that stop it."""
     with Sandbox() as box:
         yield box
 
@@ -79,6 +87,14 @@ def ai() -> Iterator[FakeOpenAI]:
 def fake() -> Iterator[FakeTwilio]:
     """The fake Twilio with the account's default settings."""
     server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeMeta]:
+    """The fake Graph API (Meta's WhatsApp Cloud API and its media host)."""
+    server = FakeMeta().start()
     yield server
     server.stop()
 

@@ -16,8 +16,13 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from assistant.ops.samples import sample_image, speak
-from tests.helpers.browser import guarded_page
-from tests.helpers.processes import login_link, printed_login_link, running_webhook
+from tests.helpers.browser import logged_in_page
+from tests.helpers.processes import (
+    login_link,
+    printed_login_link,
+    run_assistant,
+    running_webhook,
+)
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -84,16 +89,10 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     app: tuple[str, Path], browser: Browser, tmp_path: Path
 ) -> None:
     app_url, workdir = app
-    # Any request for the tracker means user text was rendered as Markdown or HTML.
-    guarded = guarded_page(browser, 1400, 1000)
-    context, page, tracked, dialogs = (
-        guarded.context,
-        guarded.page,
-        guarded.tracked,
-        guarded.dialogs,
-    )
-    page.goto(login_link(workdir, app_url))  # the printed one-time link is spent
-    expect(page).to_have_url(f"{app_url}/ui/")
+    # A fresh link: the printed one-time link is spent. Any request for the tracker (in
+    # `guarded.tracked`) means user text was rendered as Markdown or HTML.
+    guarded = logged_in_page(browser, 1400, 1000, login_link(workdir, app_url), app_url)
+    page = guarded.page
     chat = page.locator("#chat-send")
 
     dog = tmp_path / "dog.jpg"
@@ -148,9 +147,9 @@ def test_photo_round_trip_catalog_and_report_in_a_browser(
     expect(page).to_have_url(f"{app_url}/login")
     page.goto(f"{app_url}/ui/")
     expect(page).to_have_url(f"{app_url}/login?next=%2Fui%2F")
-    assert dialogs == []
-    assert tracked == []
-    context.close()
+    assert guarded.dialogs == []
+    assert guarded.tracked == []
+    guarded.context.close()
 
 
 def test_a_voice_note_recorded_with_the_microphone_is_heard_and_answered(
@@ -217,21 +216,8 @@ def test_a_voice_note_recorded_with_the_microphone_is_heard_and_answered(
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The app on a demo data set (`assistant demo-data`: photos over twelve weeks)."""
-    import subprocess
-    import sys
-
-    from tests.helpers.processes import clean_env
-
     workdir = tmp_path_factory.mktemp("browser-demo")
-    made = subprocess.run(
-        [sys.executable, "-m", "assistant", "demo-data", "--users", "3", "--entries", "24"],
-        cwd=workdir,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert made.returncode == 0, made.stderr[-3000:]
+    run_assistant(workdir, "demo-data", "--users", "3", "--entries", "24", timeout=600)
     with running_webhook(workdir) as base:
         yield base, workdir
 

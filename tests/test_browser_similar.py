@@ -12,7 +12,7 @@ from PIL import Image
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from assistant.ops.photo_transforms import apply
-from tests.helpers.browser import guarded_page
+from tests.helpers.browser import logged_in_page
 from tests.helpers.processes import login_link, running_webhook
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -44,10 +44,8 @@ def test_the_similar_button_shows_the_same_photo_labelled(
     app: tuple[str, Path], browser: Browser, tmp_path: Path
 ) -> None:
     app_url, workdir = app
-    guarded = guarded_page(browser, 1500, 1100)
+    guarded = logged_in_page(browser, 1500, 1100, login_link(workdir, app_url), app_url)
     page = guarded.page
-    page.goto(login_link(workdir, app_url))
-    expect(page.locator("#chat-send")).to_be_visible(timeout=30_000)
     page.locator("#phone-send textarea").fill(PHONE)
     chat = page.locator("#chat-send")
 

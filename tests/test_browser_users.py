@@ -20,7 +20,7 @@ from assistant.ops.samples import sample_image
 from assistant.ops.sandbox import Sandbox
 from assistant.web.auth import login_link
 from tests.fakes.twilio_server import FakeTwilio, MediaItem
-from tests.helpers.browser import guarded_page
+from tests.helpers.browser import logged_in_page
 from tests.helpers.web import serving
 from tests.helpers.whatsapp import PUBLIC, drain, sign, twilio_env, webhook_form, wire_media
 from tests.test_browser import browser, playwright, shot  # noqa: F401  (fixtures)
@@ -59,15 +59,8 @@ def test_invite_qr_then_approve_a_waiting_stranger_whose_next_photo_is_saved(
     browser: Browser,  # noqa: F811
 ) -> None:
     base, services = invite_app
-    guarded = guarded_page(browser, 1500, 1300)
-    context, page, tracked, dialogs = (
-        guarded.context,
-        guarded.page,
-        guarded.tracked,
-        guarded.dialogs,
-    )
-    page.goto(login_link(services.db, base))
-    expect(page).to_have_url(f"{base}/ui/")
+    guarded = logged_in_page(browser, 1500, 1300, login_link(services.db, base), base)
+    page = guarded.page
     page.get_by_role("tab", name="Users").click()
     headline = page.locator("#users-headline")
     expect(headline).to_contain_text("0 active · 0 waiting · 0 blocked", timeout=30_000)
@@ -117,5 +110,5 @@ def test_invite_qr_then_approve_a_waiting_stranger_whose_next_photo_is_saved(
     page.locator("#users-refresh").click()
     expect(table).to_contain_text("1 / 50", timeout=20_000)  # photos today / the limit
     shot(page, "09-users")
-    assert tracked == [] and dialogs == []
-    context.close()
+    assert guarded.tracked == [] and guarded.dialogs == []
+    guarded.context.close()

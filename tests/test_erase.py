@@ -17,7 +17,7 @@ from assistant.tools import Toolbox
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.catalog import joined, save_entry, send
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, webhook_form
+from tests.helpers.whatsapp import whatsapp_reply
 
 ALICE, BOB = "+5511944440001", "+5511944440002"
 
@@ -99,20 +99,6 @@ def fill(services: Services, owner: str, shared: bytes) -> dict[str, Any]:
     return {"entries": entries, "keys": keys, "voice": key, "exports": exports}
 
 
-def whatsapp(services: Services, fake: FakeTwilio, sender: str, body: str) -> str:
-    """A message through the signed webhook and the worker; returns what was sent back."""
-    before = len(fake.sends_to(f"whatsapp:{sender}"))
-    form = webhook_form(sender, body)
-    response = app_client(services).post(
-        "/whatsapp",
-        data=form,
-        headers={"X-Twilio-Signature": sign(fake.auth_token, f"{PUBLIC}/whatsapp", form)},
-    )
-    assert response.status_code == 200
-    drain(services)
-    return "\n".join(s["Body"] for s in fake.sends_to(f"whatsapp:{sender}")[before:])
-
-
 def test_erase_by_chat_removes_every_row_and_object_of_that_person(
     wa: Services, fake: FakeTwilio
 ) -> None:
@@ -120,19 +106,19 @@ def test_erase_by_chat_removes_every_row_and_object_of_that_person(
     shared = sample_image("the same photo")
     alice = fill(services, ALICE, shared)
     bob_entry = save_entry(services, BOB, "A mesma foto, do Bob", shared)
-    whatsapp(services, fake, ALICE, "oi")
-    whatsapp(services, fake, BOB, "oi")
+    whatsapp_reply(services, fake, ALICE, "oi")
+    whatsapp_reply(services, fake, BOB, "oi")
     before = person_rows(services, ALICE, alice["entries"])
     for table in ("descriptions", "images", "messages", "memory_facts", "users", "access"):
         assert before[table] > 0, table
     assert before["inbox"] and before["outbox"] and before["exports"] and before["search_terms"]
     bob_before = person_rows(services, BOB, [bob_entry])
 
-    asked = whatsapp(services, fake, ALICE, "Quero apagar todos os meus dados")
+    asked = whatsapp_reply(services, fake, ALICE, "Quero apagar todos os meus dados")
     assert "*CONFIRMAR*" in asked and f"{CONFIRM_MINUTES} minutos" in asked
     assert person_rows(services, ALICE, alice["entries"])["descriptions"] == 2
 
-    receipt = whatsapp(services, fake, ALICE, "CONFIRMAR")
+    receipt = whatsapp_reply(services, fake, ALICE, "CONFIRMAR")
     assert "apaguei todos os seus dados" in receipt
     assert "2 descrições, 3 fotos, 1 lembrete" in receipt
 
@@ -161,7 +147,7 @@ def test_erase_by_chat_removes_every_row_and_object_of_that_person(
     assert services.catalog.get_entry(BOB, bob_entry) is not None
 
     # She is a stranger again: a new message starts from nothing.
-    assert "Olá" in whatsapp(services, fake, ALICE, "oi")
+    assert "Olá" in whatsapp_reply(services, fake, ALICE, "oi")
 
 
 def test_erase_owner_removes_everything_and_returns_counts(services: Services) -> None:

@@ -18,7 +18,7 @@ from assistant.ops.user_export import EXPORT_HOURS, INLINE_MAX_PHOTOS, UserExpor
 from tests.fakes.twilio_server import FakeTwilio
 from tests.helpers.catalog import joined, save_entry, send
 from tests.helpers.web import app_client
-from tests.helpers.whatsapp import PUBLIC, drain, sign, webhook_form
+from tests.helpers.whatsapp import PUBLIC, whatsapp_reply
 
 ALICE, BOB = "+5511955550001", "+5511955550002"
 LINK = re.compile(r"(?:https?://\S+)?/media/([A-Za-z0-9_-]+)")
@@ -182,15 +182,7 @@ def test_a_big_export_is_prepared_in_the_background(services: Services) -> None:
 
 def test_over_whatsapp_the_link_is_absolute(wa: Services, fake: FakeTwilio) -> None:
     save_entry(wa, ALICE, "Recibo")
-    form = webhook_form(ALICE, "exportar meus dados")
-    response = app_client(wa).post(
-        "/whatsapp",
-        data=form,
-        headers={"X-Twilio-Signature": sign(fake.auth_token, f"{PUBLIC}/whatsapp", form)},
-    )
-    assert response.status_code == 200
-    drain(wa)
-    sent = "\n".join(s["Body"] for s in fake.sends_to(f"whatsapp:{ALICE}"))
+    sent = whatsapp_reply(wa, fake, ALICE, "exportar meus dados")
     assert f"{PUBLIC}/media/" in sent
     archive = zipfile.ZipFile(io.BytesIO(download(wa, token_of(sent))))
     assert [n for n in archive.namelist() if n.startswith("photos/")]

@@ -53,13 +53,6 @@ def meta_env(fake: FakeMeta, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def graph() -> Iterator[FakeMeta]:
-    server = FakeMeta().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cloud(sandbox: Sandbox, graph: FakeMeta) -> Iterator[Services]:
     services = sandbox.fresh(**meta_env(graph))
     yield services

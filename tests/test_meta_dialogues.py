@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import yaml
 
 from assistant.factory import Services
@@ -25,13 +23,6 @@ from tests.helpers.whatsapp import drain
 from tests.test_meta_channel import deliver, meta_env
 
 DIALOGUES = Path(__file__).parent / "data" / "dialogues_dev.yaml"
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeMeta]:
-    server = FakeMeta().start()
-    yield server
-    server.stop()
 
 
 def over_meta(services: Services, graph: FakeMeta):  # type: ignore[no-untyped-def]

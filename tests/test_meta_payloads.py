@@ -317,57 +317,52 @@ def test_verification_query_is_what_meta_sends() -> None:
 
 
 @pytest.fixture
-def meta() -> Iterator[FakeMeta]:
-    fake = FakeMeta().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5) as http:
         yield http
 
 
-def media_info(meta: FakeMeta, client: httpx.Client, media_id: str) -> MediaInfo:
-    answer = client.get(f"{meta.api_url()}/{media_id}", headers=AUTH)
+def media_info(graph: FakeMeta, client: httpx.Client, media_id: str) -> MediaInfo:
+    answer = client.get(f"{graph.api_url()}/{media_id}", headers=AUTH)
     assert answer.status_code == 200, answer.text
     return MediaInfo.model_validate_json(answer.content)
 
 
 def test_media_info_points_to_the_media_host_which_wants_the_token(
-    meta: FakeMeta, client: httpx.Client
+    graph: FakeMeta, client: httpx.Client
 ) -> None:
-    media_id = meta.add_media(JPEG, "image/jpeg")
-    info = media_info(meta, client, media_id)
+    media_id = graph.add_media(JPEG, "image/jpeg")
+    info = media_info(graph, client, media_id)
     assert (info.id, info.mime_type, info.file_size) == (media_id, "image/jpeg", len(JPEG))
-    assert info.sha256 == meta.media_message(media_id)["image"]["sha256"]
+    assert info.sha256 == graph.media_message(media_id)["image"]["sha256"]
     assert sha256_matches(JPEG, info.sha256)
     assert (
-        urlsplit(info.url).port == urlsplit(meta.lookaside_url).port != meta.graph.server_address[1]
+        urlsplit(info.url).port
+        == urlsplit(graph.lookaside_url).port
+        != graph.graph.server_address[1]
     )
     download = client.get(info.url, headers=AUTH)
     assert download.status_code == 200
     assert (download.content, download.headers["content-type"]) == (JPEG, "image/jpeg")
     assert client.get(info.url).status_code == 401
     assert client.get(info.url, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert [s.authorization for s in meta.seen_by("lookaside")] == [
+    assert [s.authorization for s in graph.seen_by("lookaside")] == [
         AUTH["Authorization"],
         None,
         "Bearer wrong",
     ]
 
 
-def test_media_urls_expire(meta: FakeMeta, client: httpx.Client) -> None:
-    media_id = meta.add_media(JPEG, "image/jpeg")
-    info = media_info(meta, client, media_id)
-    meta.advance(MEDIA_URL_TTL_SECONDS - 5)
+def test_media_urls_expire(graph: FakeMeta, client: httpx.Client) -> None:
+    media_id = graph.add_media(JPEG, "image/jpeg")
+    info = media_info(graph, client, media_id)
+    graph.advance(MEDIA_URL_TTL_SECONDS - 5)
     assert client.get(info.url, headers=AUTH).status_code == 200
-    meta.advance(10)
+    graph.advance(10)
     assert client.get(info.url, headers=AUTH).status_code == 404  # what Meta documents
-    fresh = media_info(meta, client, media_id)
+    fresh = media_info(graph, client, media_id)
     assert client.get(fresh.url, headers=AUTH).content == JPEG
-    forged = fresh.url.replace(f"ext={int(meta.now() + MEDIA_URL_TTL_SECONDS)}", "ext=99999999999")
+    forged = fresh.url.replace(f"ext={int(graph.now() + MEDIA_URL_TTL_SECONDS)}", "ext=99999999999")
     assert forged != fresh.url and client.get(forged, headers=AUTH).status_code == 404
 
 
@@ -386,18 +381,18 @@ def test_a_shorter_url_lifetime_and_base64_hashes() -> None:
         fake.stop()
 
 
-def test_token_and_id_errors_are_graph_errors(meta: FakeMeta, client: httpx.Client) -> None:
-    media_id = meta.add_media(JPEG, "image/jpeg")
-    wrong = client.get(f"{meta.api_url()}/{media_id}", headers={"Authorization": "Bearer nope"})
+def test_token_and_id_errors_are_graph_errors(graph: FakeMeta, client: httpx.Client) -> None:
+    media_id = graph.add_media(JPEG, "image/jpeg")
+    wrong = client.get(f"{graph.api_url()}/{media_id}", headers={"Authorization": "Bearer nope"})
     error = parse_graph_error(wrong.content)
     assert wrong.status_code == 401 and error is not None and error.code == 190
-    unknown = client.get(f"{meta.api_url()}/404404404", headers=AUTH)
+    unknown = client.get(f"{graph.api_url()}/404404404", headers=AUTH)
     error = parse_graph_error(unknown.content)
     assert unknown.status_code == 400 and error is not None
     assert (error.code, error.error_subcode, error.type) == (100, 33, "GraphMethodException")
-    info = media_info(meta, client, media_id)
-    meta.expire_token()
-    expired = client.get(f"{meta.api_url()}/{media_id}", headers=AUTH)
+    info = media_info(graph, client, media_id)
+    graph.expire_token()
+    expired = client.get(f"{graph.api_url()}/{media_id}", headers=AUTH)
     error = parse_graph_error(expired.content)
     assert expired.status_code == 401 and error is not None
     assert (error.code, error.error_subcode) == (190, 463)
@@ -405,44 +400,44 @@ def test_token_and_id_errors_are_graph_errors(meta: FakeMeta, client: httpx.Clie
 
 
 def test_a_redirect_keeps_the_token_off_the_other_host(
-    meta: FakeMeta, client: httpx.Client
+    graph: FakeMeta, client: httpx.Client
 ) -> None:
-    media_id = meta.add_media(JPEG, "image/jpeg", redirect=True)
-    info = media_info(meta, client, media_id)
+    media_id = graph.add_media(JPEG, "image/jpeg", redirect=True)
+    info = media_info(graph, client, media_id)
     download = client.get(info.url, headers=AUTH, follow_redirects=True)
     assert download.content == JPEG and [r.status_code for r in download.history] == [302]
-    assert [s.authorization for s in meta.seen_by("lookaside")] == [AUTH["Authorization"]]
-    cdn = meta.seen_by("cdn")
+    assert [s.authorization for s in graph.seen_by("lookaside")] == [AUTH["Authorization"]]
+    cdn = graph.seen_by("cdn")
     assert len(cdn) == 1 and cdn[0].authorization is None
 
 
 def test_a_declared_hash_that_does_not_match_the_bytes(
-    meta: FakeMeta, client: httpx.Client
+    graph: FakeMeta, client: httpx.Client
 ) -> None:
-    media_id = meta.add_media(JPEG, "image/jpeg", declared_sha256=meta_sha256(b"something else"))
-    info = media_info(meta, client, media_id)
-    assert info.sha256 == meta.media_message(media_id)["image"]["sha256"]
+    media_id = graph.add_media(JPEG, "image/jpeg", declared_sha256=meta_sha256(b"something else"))
+    info = media_info(graph, client, media_id)
+    assert info.sha256 == graph.media_message(media_id)["image"]["sha256"]
     data = client.get(info.url, headers=AUTH).content
     assert data == JPEG and not sha256_matches(data, info.sha256)
 
 
-def test_media_messages_take_their_kind_from_the_type(meta: FakeMeta) -> None:
+def test_media_messages_take_their_kind_from_the_type(graph: FakeMeta) -> None:
     kinds = {
-        meta.add_media(b"a", "image/png"): "image",
-        meta.add_media(b"b", "image/webp"): "sticker",
-        meta.add_media(b"c", "audio/ogg; codecs=opus"): "audio",
-        meta.add_media(b"d", "video/mp4"): "video",
-        meta.add_media(b"e", "application/pdf"): "document",
+        graph.add_media(b"a", "image/png"): "image",
+        graph.add_media(b"b", "image/webp"): "sticker",
+        graph.add_media(b"c", "audio/ogg; codecs=opus"): "audio",
+        graph.add_media(b"d", "video/mp4"): "video",
+        graph.add_media(b"e", "application/pdf"): "document",
     }
     for media_id, kind in kinds.items():
-        message = only_message(fm.notification([meta.media_message(media_id)]))[1]
+        message = only_message(fm.notification([graph.media_message(media_id)]))[1]
         assert (message.kind, message.media.id) == (kind, media_id)
 
 
 def send(
-    meta: FakeMeta, client: httpx.Client, body: dict[str, Any], phone: str = PHONE_NUMBER_ID
+    graph: FakeMeta, client: httpx.Client, body: dict[str, Any], phone: str = PHONE_NUMBER_ID
 ) -> httpx.Response:
-    return client.post(f"{meta.api_url()}/{phone}/messages", json=body, headers=AUTH)
+    return client.post(f"{graph.api_url()}/{phone}/messages", json=body, headers=AUTH)
 
 
 def text_message(body: str, to: str = "+1 650-555-1234") -> dict[str, Any]:
@@ -455,14 +450,16 @@ def text_message(body: str, to: str = "+1 650-555-1234") -> dict[str, Any]:
     }
 
 
-def test_a_send_is_recorded_and_answered_as_meta_does(meta: FakeMeta, client: httpx.Client) -> None:
-    answer = send(meta, client, text_message("your photos"))
+def test_a_send_is_recorded_and_answered_as_meta_does(
+    graph: FakeMeta, client: httpx.Client
+) -> None:
+    answer = send(graph, client, text_message("your photos"))
     assert answer.status_code == 200
     response = SendResponse.model_validate_json(answer.content)
     assert response.messaging_product == "whatsapp"
     assert response.contacts == [{"input": "+1 650-555-1234", "wa_id": "16505551234"}]
     assert response.message_id is not None and response.message_id.startswith("wamid.")
-    (sent,) = meta.sends_to("+1 650-555-1234")
+    (sent,) = graph.sends_to("+1 650-555-1234")
     assert (sent.text, sent.phone_number_id, sent.message_id) == (
         "your photos",
         PHONE_NUMBER_ID,
@@ -470,7 +467,7 @@ def test_a_send_is_recorded_and_answered_as_meta_does(meta: FakeMeta, client: ht
     )
     image = {"messaging_product": "whatsapp", "to": "16505551234", "type": "image",
              "image": {"link": "https://example.invalid/dog.jpg", "caption": "a dog"}}  # fmt: skip
-    assert send(meta, client, image).status_code == 200 and len(meta.sent) == 2
+    assert send(graph, client, image).status_code == 200 and len(graph.sent) == 2
 
 
 FAILURES = [
@@ -487,39 +484,39 @@ FAILURES = [
 
 @pytest.mark.parametrize(("failure", "status", "code"), FAILURES)
 def test_scripted_failures_then_success(
-    meta: FakeMeta, client: httpx.Client, failure: GraphFailure, status: int, code: int | None
+    graph: FakeMeta, client: httpx.Client, failure: GraphFailure, status: int, code: int | None
 ) -> None:
-    meta.send_failures.append(failure)
-    first = send(meta, client, text_message("one"))
+    graph.send_failures.append(failure)
+    first = send(graph, client, text_message("one"))
     assert (first.status_code, error_code(first)) == (status, code)
-    assert send(meta, client, text_message("two")).status_code == 200
-    assert [s.text for s in meta.sent] == ["two"] and meta.send_attempts == 2
+    assert send(graph, client, text_message("two")).status_code == 200
+    assert [s.text for s in graph.sent] == ["two"] and graph.send_attempts == 2
 
 
-def test_refused_sends(meta: FakeMeta, client: httpx.Client) -> None:
+def test_refused_sends(graph: FakeMeta, client: httpx.Client) -> None:
     wrong = client.post(
-        f"{meta.api_url()}/{PHONE_NUMBER_ID}/messages",
+        f"{graph.api_url()}/{PHONE_NUMBER_ID}/messages",
         json=text_message("x"),
         headers={"Authorization": "Bearer nope"},
     )
     assert (wrong.status_code, error_code(wrong)) == (401, 190)
-    meta.mark_unknown("999999")
-    unknown = send(meta, client, text_message("x"), phone="999999")
+    graph.mark_unknown("999999")
+    unknown = send(graph, client, text_message("x"), phone="999999")
     error = parse_graph_error(unknown.content)
     assert unknown.status_code == 400 and error is not None
     assert (error.code, error.error_subcode) == (100, 33)
-    too_long = send(meta, client, text_message("x" * (TEXT_BODY_MAX_CHARS + 1)))
+    too_long = send(graph, client, text_message("x" * (TEXT_BODY_MAX_CHARS + 1)))
     assert (too_long.status_code, error_code(too_long)) == (400, 100)
-    assert send(meta, client, text_message("x" * TEXT_BODY_MAX_CHARS)).status_code == 200
+    assert send(graph, client, text_message("x" * TEXT_BODY_MAX_CHARS)).status_code == 200
 
     def image(caption: str, **media: str) -> dict[str, Any]:
         return {"messaging_product": "whatsapp", "to": "1", "type": "image",
                 "image": {"caption": caption, **media}}  # fmt: skip
 
-    assert send(meta, client, image("c" * CAPTION_MAX_CHARS, id="1")).status_code == 200
-    assert send(meta, client, image("c" * (CAPTION_MAX_CHARS + 1), id="1")).status_code == 400
+    assert send(graph, client, image("c" * CAPTION_MAX_CHARS, id="1")).status_code == 200
+    assert send(graph, client, image("c" * (CAPTION_MAX_CHARS + 1), id="1")).status_code == 400
     assert (
-        send(meta, client, image("c", id="1", link="https://example.invalid/x")).status_code == 400
+        send(graph, client, image("c", id="1", link="https://example.invalid/x")).status_code == 400
     )
-    assert send(meta, client, {**text_message("x"), "messaging_product": "sms"}).status_code == 400
-    assert [s.text for s in meta.sent] == ["x" * TEXT_BODY_MAX_CHARS, None]
+    assert send(graph, client, {**text_message("x"), "messaging_product": "sms"}).status_code == 400
+    assert [s.text for s in graph.sent] == ["x" * TEXT_BODY_MAX_CHARS, None]

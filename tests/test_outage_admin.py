@@ -19,12 +19,6 @@ from tests.helpers.web import LOCAL, app_client
 TOKEN = "an-admin-token-long-enough"
 
 
-@pytest.fixture(scope="module")
-def own_server() -> Iterator[Sandbox]:
-    with Sandbox() as box:
-        yield box
-
-
 @pytest.fixture
 def services(own_server: Sandbox) -> Iterator[Services]:
     services = own_server.fresh(ADMIN_TOKEN=TOKEN)

@@ -31,12 +31,6 @@ from tests.helpers.whatsapp import PUBLIC, drain, post_signed, sign, twilio_env,
 ALICE = "+5511977770001"
 
 
-@pytest.fixture(scope="module")
-def own_server() -> Iterator[Sandbox]:
-    with Sandbox() as box:
-        yield box
-
-
 @pytest.fixture
 def wa(own_server: Sandbox, fake: FakeTwilio) -> Iterator[Services]:
     services = own_server.fresh(**twilio_env(fake))

@@ -100,10 +100,9 @@ def test_a_folder_the_embedded_database_must_pass_through_stays_traversable(
     """As root, pgserver's own system user must pass through DATA_DIR to reach DATA_DIR/pg:
     making it 0700 broke pg_ctl (a failed restart, a server killed at exit)."""
     import os
-    import subprocess
-    import sys
 
     from assistant.media.local import private_dir
+    from tests.helpers.processes import run_assistant
 
     folder = tmp_path / "data"
     folder.mkdir(mode=0o755)
@@ -121,14 +120,6 @@ def test_a_folder_the_embedded_database_must_pass_through_stays_traversable(
     env = {**os.environ, "DATA_DIR": str(data), "PYTHONPATH": str(Path(__file__).parents[1])}
     for key in [k for k in env if k.startswith(("DATABASE_URL", "POSTGRES_DB"))]:
         env.pop(key)
-    done = subprocess.run(
-        [sys.executable, "-m", "assistant", "demo-data", "--users", "1", "--entries", "2"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_assistant(tmp_path, "demo-data", "--users", "1", "--entries", "2", env=env)
     assert "killing it instead" not in done.stderr
     assert "Permission denied" not in done.stderr

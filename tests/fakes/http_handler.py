@@ -46,9 +46,8 @@ class QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class ServedV1:
-    """A fake (or proxy) of an OpenAI-compatible API served on 127.0.0.1 in a thread:
-    its `/v1` base URL, and stopping it."""
+class Served:
+    """A fake server on 127.0.0.1, served in a thread: its URL, and stopping it."""
 
     server: ThreadingHTTPServer
 
@@ -58,8 +57,16 @@ class ServedV1:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ServedV1(Served):
+    """A fake (or proxy) of an OpenAI-compatible API: its URL is the `/v1` base URL."""
+
+    @property
+    def url(self) -> str:
+        return f"{super().url}/v1"

@@ -32,14 +32,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import trustme
 
-from tests.fakes.http_handler import QuietHandler, QuietServer
+from tests.fakes.http_handler import QuietHandler, QuietServer, Served
 
 CDN_HOST = "mms.twiliocdn.com"
 S3_HOST = "s3-external-1.amazonaws.com"
@@ -372,17 +372,14 @@ class FakeTwilio:
         return Handler
 
 
-class ForeignHost:
+class ForeignHost(Served):
     """Any server that is not Twilio: records the headers it is sent."""
 
     def __init__(self, body: bytes = b"x", content_type: str = "image/jpeg"):
         self.requests: list[dict[str, str]] = []
         host = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 host.requests.append(dict(self.headers.items()))
                 self.send_response(200)
@@ -391,17 +388,7 @@ class ForeignHost:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 if __name__ == "__main__":

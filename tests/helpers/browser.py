@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 
 @dataclass
@@ -28,4 +28,14 @@ def guarded_page(browser: Browser, width: int, height: int) -> GuardedPage:
         ),
     )
     guarded.page.on("dialog", lambda d: (guarded.dialogs.append(d.message), d.dismiss()))
+    return guarded
+
+
+def logged_in_page(browser: Browser, width: int, height: int, link: str, base: str) -> GuardedPage:
+    """A guarded page that followed a one-time login `link` to the app at `base`: it is
+    on the app's page (the code left the address bar) with the chat ready."""
+    guarded = guarded_page(browser, width, height)
+    guarded.page.goto(link)
+    expect(guarded.page).to_have_url(f"{base}/ui/")
+    expect(guarded.page.locator("#chat-send")).to_be_visible(timeout=30_000)
     return guarded

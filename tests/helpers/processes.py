@@ -66,18 +66,27 @@ def printed_login_link(workdir: Path) -> str:
     return match.group(1)
 
 
+def run_assistant(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m assistant ARGS` in `workdir` (with `clean_env()` unless `env` is
+    given), which must succeed; its output is captured."""
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        cwd=workdir,
+        env=clean_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def login_link(workdir: Path, base: str) -> str:
     """A fresh one-time login link for the app running in `workdir` (`assistant
     login-link`, as its user would ask): the printed one works only once."""
-    done = subprocess.run(
-        [sys.executable, "-m", "assistant", "login-link", "--base-url", base],
-        cwd=workdir,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_assistant(workdir, "login-link", "--base-url", base)
     return done.stdout.strip().splitlines()[-1]
 
 

@@ -97,6 +97,17 @@ def drain(services: Services, limit: int = 200) -> int:
     return steps
 
 
+def whatsapp_reply(services: Services, fake: FakeTwilio, sender: str, body: str) -> str:
+    """A message through the signed webhook and a worker; returns what was sent back."""
+    from tests.helpers.web import app_client  # the app: not loaded for the benchmarks
+
+    before = len(bodies(fake, sender))
+    response = post_signed(app_client(services), fake.auth_token, webhook_form(sender, body))
+    assert response.status_code == 200
+    drain(services)
+    return "\n".join(bodies(fake, sender)[before:])
+
+
 def wire_media(services: Services, fake: FakeTwilio, **downloader: Any) -> TwilioMediaFetcher:
     """Point the app's media fetcher at the fake: Twilio's media host names resolve to it,
     its CA is trusted and its address counts as the public internet. Everything else about
