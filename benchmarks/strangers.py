@@ -66,6 +66,7 @@ from tests.helpers.processes import free_port  # noqa: E402
 from tests.helpers.whatsapp import BOT_NUMBER, sign, webhook_form  # noqa: E402
 
 USER = "+5511987650000"
+# The outbox keeps the number; Twilio (the fake) is sent it with the channel prefix.
 USER_TO = f"whatsapp:{USER}"
 TOKEN = "bench-token-strangers"
 ADMIN_TOKEN = "bench-admin-token-0123456789"
@@ -417,7 +418,7 @@ def report(
     outbox_rows = dict(
         conn.execute(
             "SELECT kind || '/' || status, count(*) FROM outbox WHERE recipient <> %s GROUP BY 1",
-            (USER_TO,),
+            (USER,),
         ).fetchall()
     )
     print("\n== replies to strangers")
@@ -480,7 +481,7 @@ def report(
     rows = conn.execute(
         "SELECT i.message_sid, o.sid FROM outbox o JOIN inbox i ON i.id = o.inbox_id"
         " WHERE o.recipient = %s AND o.sid IS NOT NULL ORDER BY o.seq",
-        (USER_TO,),
+        (USER,),
     ).fetchall()
     first: dict[str, float] = {}
     parts: Counter[str] = Counter()
@@ -662,7 +663,7 @@ def main() -> None:
                         and conn.execute(
                             "SELECT count(*) FROM outbox WHERE recipient = %s AND status IN"
                             " ('pending', 'sending')",
-                            (USER_TO,),
+                            (USER,),
                         ).fetchone()
                         == (0,)
                     ),
