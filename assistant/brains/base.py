@@ -54,3 +54,14 @@ def uses_model(brain: Brain) -> bool:
     Each brain answers for itself with a `uses_model` attribute; one without it is taken
     to use a model (the offline rules, which do not, say so)."""
     return bool(getattr(brain, "uses_model", True))
+
+
+def shown(tools: Toolbox) -> list[tuple[ImageRecord, str]]:
+    """The photos this message's tool calls chose to send: each once, at most
+    `tools.max_images`, in the order they were found (what a model-driven brain sends)."""
+    images: list[tuple[ImageRecord, str]] = []
+    for call in tools.calls:
+        for image, caption in call.result.send:
+            if len(images) < tools.max_images and all(image.id != i.id for i, _ in images):
+                images.append((image, caption))
+    return images

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from assistant.brains.base import BrainReply, Turn
-from assistant.models import ImageRecord
+from assistant.brains.base import BrainReply, Turn, shown
 from assistant.tools import Toolbox
 
 # What the function decides for one message: the reply's text (None: no text).
@@ -71,14 +70,3 @@ class FunctionBrain:
             usage=dict(self.usage),
             brain=self.name,
         )
-
-
-def shown(tools: Toolbox) -> list[tuple[ImageRecord, str]]:
-    """The photos this message's tool calls chose to send: each once, at most
-    `tools.max_images`, in the order they were found (as the model-backed brain sends)."""
-    images: list[tuple[ImageRecord, str]] = []
-    for call in tools.calls:
-        for image, caption in call.result.send:
-            if len(images) < tools.max_images and all(image.id != i.id for i, _ in images):
-                images.append((image, caption))
-    return images

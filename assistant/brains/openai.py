@@ -28,7 +28,7 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from assistant.brains.base import BrainReply, Turn
+from assistant.brains.base import BrainReply, Turn, shown
 from assistant.brains.captions import caption_messages, parse_caption
 from assistant.brains.chat_messages import history, system_text
 from assistant.brains.model_errors import (
@@ -106,7 +106,6 @@ class OpenAIBrain:
             {"role": "system", "content": system_text(self.system_prompt, turn, notes)},
             *history(turn),
         ]
-        images: list[tuple[ImageRecord, str]] = [p for c in tools.calls for p in c.result.send]
         text, last_words, cut = "", "", False
         held: list[int | None] = []  # deletions refused by the one-per-message rule
         specs = tool_specs()
@@ -136,9 +135,6 @@ class OpenAIBrain:
                 name = str(getattr(function, "name", "") or "")
                 raw = str(getattr(function, "arguments", "") or "")
                 arguments, result = run_tool(tools, name, raw, held)
-                for image, caption in result.send:
-                    if len(images) < tools.max_images and all(image.id != i.id for i, _ in images):
-                        images.append((image, caption))
                 # What goes back is always well-formed JSON: a server re-parses the whole
                 # history (llama.cpp answers 500 to the invalid JSON a model wrote).
                 echoed.append(
@@ -158,7 +154,7 @@ class OpenAIBrain:
             text = last_words
         return BrainReply(
             text=final_text(text, cut, held, turn, tools),
-            images=images,
+            images=shown(tools),
             tool_calls=list(tools.calls),
             usage=usage,
             brain=self.name,
