@@ -22,15 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_scale import load  # noqa: E402
+import measure  # noqa: F401  (benchmarks/measure.py: the project root importable)
+from search_scale import load
 
-from assistant.ops.backup import backup  # noqa: E402
-from assistant.ops.restore import restore, verify  # noqa: E402
-from assistant.ops.sandbox import Sandbox  # noqa: E402
+from assistant.ops.backup import backup
+from assistant.ops.restore import restore, verify
+from assistant.ops.sandbox import Sandbox
 
 
 def write_objects(services, kb: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_scale import load  # noqa: E402
+import measure  # noqa: F401  (benchmarks/measure.py: the project root importable)
+from search_scale import load
 
-from assistant.ops.dashboard import dashboard  # noqa: E402
-from assistant.ops.sandbox import Sandbox  # noqa: E402
-from assistant.web.report import ReportQuery, find_entries  # noqa: E402
+from assistant.ops.dashboard import dashboard
+from assistant.ops.sandbox import Sandbox
+from assistant.web.report import ReportQuery, find_entries
 
 
 def conversation(services) -> int:  # type: ignore[no-untyped-def]
@@ -107,7 +106,7 @@ def main() -> None:
                 "page 50, all users": ReportQuery(per_page=60, page=50),
             }
             for name, query in pages.items():
-                ms = timed(lambda q=query: find_entries(services.db, services.catalog, q))
+                ms = timed(lambda q=query: find_entries(services.catalog, q))
                 print(f"catalog {name:<28} {ms:7.1f} ms")
         finally:
             services.close()

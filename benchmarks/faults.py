@@ -39,17 +39,15 @@ from urllib.parse import urlencode
 
 import httpx
 import psycopg
+from measure import ROOT  # benchmarks/measure.py: the project root importable
 from psycopg.rows import dict_row
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant.db import embedded_server  # noqa: E402
-from assistant.ops.samples import sample_image  # noqa: E402
-from tests.fakes.twilio_server import FakeTwilio, MediaItem  # noqa: E402
-from tests.helpers import pg  # noqa: E402
-from tests.helpers.processes import clean_env, free_port, wait_healthy  # noqa: E402
-from tests.helpers.whatsapp import PUBLIC, sign, webhook_form  # noqa: E402
+from assistant.db import embedded_server
+from assistant.ops.samples import sample_image
+from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers import pg
+from tests.helpers.processes import clean_env, free_port, wait_healthy
+from tests.helpers.whatsapp import PUBLIC, sign, webhook_form
 
 LEASE = 4
 USERS = [f"+55119888{i:05d}" for i in range(50)]

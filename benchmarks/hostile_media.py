@@ -32,9 +32,6 @@ from pathlib import Path
 
 from measure import percentile, phone_jpeg, reset_peak, rss_kb  # benchmarks/measure.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 
 def progressive_jpeg() -> bytes:
     import numpy as np

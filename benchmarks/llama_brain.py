@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import measure  # noqa: F401  (benchmarks/measure.py: the project root importable)
 
-from assistant.ops.samples import sample_image  # noqa: E402
-from assistant.ops.sandbox import Sandbox  # noqa: E402
-from tests.helpers.catalog import save_entry, send  # noqa: E402
-from tests.helpers.llama import LlamaServer  # noqa: E402
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
+from tests.helpers.catalog import save_entry, send
+from tests.helpers.llama import LlamaServer
 
 MESSAGES = ["Oi, tudo bem?", "Mostre fotos de cachorro", "Meu cachorro no parque"]
 

@@ -1,9 +1,18 @@
-"""What the benchmark scripts share: percentiles, the process's memory, a phone photo."""
+"""What the benchmark scripts share: the project's root on the import path, percentiles,
+the process's memory, a phone photo."""
 
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
+
+# The project's root, importable: the benchmarks use the tests' fakes and helpers
+# (`tests.*`), which the installed package does not carry. Importing this module is
+# enough (the scripts are run as `python benchmarks/x.py`).
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def percentile(values: list[float], q: float) -> float:

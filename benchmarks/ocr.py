@@ -27,10 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from measure import percentile, reset_peak, rss_kb  # benchmarks/measure.py
+from measure import ROOT, percentile, reset_peak, rss_kb  # benchmarks/measure.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 PAGES = sorted((ROOT / "tests" / "data" / "ocr").glob("*.jpg"))
 
 

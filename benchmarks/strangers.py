@@ -53,17 +53,14 @@ from typing import Any
 
 import httpx
 import psycopg
-from measure import percentile, phone_jpeg  # benchmarks/measure.py
+from measure import ROOT, percentile, phone_jpeg  # benchmarks/measure.py
 from webhook_load import encode_request, roundtrip, send_all  # benchmarks/webhook_load.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant.access.invites import ALPHABET  # noqa: E402
-from assistant.ops.sandbox import Sandbox  # noqa: E402
-from tests.fakes.twilio_server import FakeTwilio, MediaItem  # noqa: E402
-from tests.helpers.processes import free_port  # noqa: E402
-from tests.helpers.whatsapp import BOT_NUMBER, sign, webhook_form  # noqa: E402
+from assistant.access.invites import ALPHABET
+from assistant.ops.sandbox import Sandbox
+from tests.fakes.twilio_server import FakeTwilio, MediaItem
+from tests.helpers.processes import free_port
+from tests.helpers.whatsapp import BOT_NUMBER, sign, webhook_form
 
 USER = "+5511987650000"
 # The outbox keeps the number; Twilio (the fake) is sent it with the channel prefix.

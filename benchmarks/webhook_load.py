@@ -23,15 +23,12 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from measure import percentile  # benchmarks/measure.py
+from measure import ROOT, percentile  # benchmarks/measure.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from assistant.ops.sandbox import Sandbox  # noqa: E402
-from tests.fakes import meta_server as meta  # noqa: E402
-from tests.helpers.processes import free_port  # noqa: E402
-from tests.helpers.whatsapp import sign, webhook_form  # noqa: E402
+from assistant.ops.sandbox import Sandbox
+from tests.fakes import meta_server as meta
+from tests.helpers.processes import free_port
+from tests.helpers.whatsapp import sign, webhook_form
 
 TEXTS = [
     "Mostre fotos de cachorro",
