@@ -221,11 +221,6 @@ class Catalog(CatalogImages):
         }
         return [by_id[i] for i in ids if i in by_id]
 
-    def entries_for_admin(self, ids: Sequence[int]) -> list[Entry]:
-        """Anyone's entries by id, with their images, in one query (the admin report)."""
-        with self.db.connection() as conn:
-            return self._load_entries(conn, None, ids)
-
     def page(self, wanted: EntryFilter, offset: int, limit: int) -> tuple[int, list[Entry]]:
         """How many entries match an admin filter, and one page of them newest first,
         with their images (anyone's unless the filter names an owner)."""
